@@ -8,12 +8,29 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from townfiscal._allocation import Allocation, allocate
 from townfiscal._errors import Conflict, InfeasibleError, Problem, ValidationError
 from townfiscal._policy import Parameter, Policy, get_policy, list_policies, load_policy
 from townfiscal._rounding import round_to_total
 from townfiscal._towns import COLUMNS, KINDS, ZONES, kind_from_code, read_towns, validate_towns
 from townfiscal._trace import Step, Trace
 from townfiscal.datasets import load_example, make_towns
+from townfiscal.optimize import (
+    Cap,
+    CapacityFloor,
+    Floor,
+    GroupTotal,
+    GrowthCap,
+    HoldHarmless,
+    MaxMin,
+    MinDeviation,
+    MinShortfall,
+    NeedOrder,
+    Rounding,
+    SolverError,
+    SolverTimeLimitWarning,
+    TierOrder,
+)
 from townfiscal.rules import eligibility, explain_formula, formula_allocation
 
 try:
@@ -22,6 +39,22 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0+unknown"
 
 __all__ = [
+    "Allocation",
+    "Cap",
+    "CapacityFloor",
+    "Floor",
+    "GroupTotal",
+    "GrowthCap",
+    "HoldHarmless",
+    "MaxMin",
+    "MinDeviation",
+    "MinShortfall",
+    "NeedOrder",
+    "Rounding",
+    "SolverError",
+    "SolverTimeLimitWarning",
+    "TierOrder",
+    "allocate",
     "COLUMNS",
     "KINDS",
     "ZONES",

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
+import sys
 import time
 import warnings
 from collections.abc import Iterator, Mapping
@@ -102,9 +104,7 @@ def available_solvers() -> list[str]:
 def solver_version(solver: str = "highs") -> str:
     """A version string for ``solver`` (``"highspy 1.x.y"``, ``"pulp 3.3.2 / PULP_CBC_CMD"``)."""
     if solver.lower() == "highs":
-        import highspy
-
-        h = highspy.Highs()
+        h = _new_highs()
         return f"HiGHS {h.version()} (highspy)"
     with _quiet_pulp() as pulp:
         return f"PuLP {pulp.__version__} / {_pulp_name(solver)}"
@@ -172,11 +172,37 @@ def solve(
 
 # --------------------------------------------------------------------------- HiGHS direct
 
+_banner_shown = False
+
+
+def _new_highs() -> Any:
+    """A quiet ``highspy.Highs``: HiGHS prints a banner to C stdout on its first creation
+    in a process, which would corrupt a command's JSON or CSV output; send it to devnull."""
+    global _banner_shown
+    import highspy
+
+    if _banner_shown:
+        return highspy.Highs()
+    _banner_shown = True
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # pragma: no cover - no real stdout
+        return highspy.Highs()
+    sys.stdout.flush()
+    saved = os.dup(fd)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), fd)
+            return highspy.Highs()
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
+
 
 def _solve_highs(problem: LinearProblem, time_limit: float, options: dict[str, Any]) -> Solution:
     import highspy
 
-    h = highspy.Highs()
+    h = _new_highs()
     h.setOptionValue("output_flag", False)
     h.setOptionValue("time_limit", float(time_limit))
     h.setOptionValue("random_seed", 0)
