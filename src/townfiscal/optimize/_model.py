@@ -164,9 +164,8 @@ def assemble(
     asm = Assembly(ctx, fund, spend, unit, tuple(bounds), tuple(orderings), tuple(groups),
                    tuple(aux), tuple(separables), lo, hi, lo_fam, hi_fam, tuple(margins),
                    n_constraint_aux)
-    if unit > 1:
-        asm = attrs.evolve(asm, lower=asm.to_units(lo, True), upper=asm.to_units(hi, False))
-    return asm
+    # amounts are paid in whole units: tighten every bound to them (whole yuan at least)
+    return attrs.evolve(asm, lower=asm.to_units(lo, True), upper=asm.to_units(hi, False))
 
 
 # --------------------------------------------------------------------------- rows
@@ -242,9 +241,7 @@ def _rows(asm: Assembly, *, with_objective_rows: bool = True) -> _Rows:
         member = np.flatnonzero(gb.group >= 0)
         ng = len(gb.names)
         town = sp.csr_array((np.ones(member.size), (gb.group[member], member)), shape=(ng, n))
-        glo, ghi = gb.lower, gb.upper
-        if asm.unit > 1:
-            glo, ghi = asm.to_units(glo, True), asm.to_units(ghi, False)
+        glo, ghi = asm.to_units(gb.lower, True), asm.to_units(gb.upper, False)
         blocks.append((town, sp.csr_array((ng, 0)), glo, ghi, gb.family))
     rows_aux = asm.aux_rows if with_objective_rows else asm.aux_rows[: asm.constraint_aux]
     for a in rows_aux:
@@ -564,9 +561,7 @@ def _group_checks(asm: Assembly, gb: GroupBounds, lo: FloatArray, hi: FloatArray
     ng = len(gb.names)
     sum_lo = np.bincount(gb.group[member], weights=lo[member], minlength=ng)
     sum_hi = np.bincount(gb.group[member], weights=hi[member], minlength=ng)
-    glo, ghi = gb.lower, gb.upper
-    if asm.unit > 1:
-        glo, ghi = asm.to_units(glo, True), asm.to_units(ghi, False)
+    glo, ghi = asm.to_units(gb.lower, True), asm.to_units(gb.upper, False)
     tol = 1e-6 * max(asm.fund, 1.0)
     for k in np.flatnonzero(glo > ghi + tol):
         out.append(Conflict(f"{gb.family} for {gb.names[k]}: the lower total {_fmt(glo[k])} yuan "
@@ -715,14 +710,14 @@ def elastic_problem(asm: Assembly, scale: float = 10_000.0
     meta: list[tuple[str, int, int, float]] = []
     b_rows = []
     for fam, lo in lows.items():
-        lo = asm.to_units(lo, True) if asm.unit > 1 else lo
+        lo = asm.to_units(lo, True)
         idx = np.flatnonzero(np.isfinite(lo) & (lo > 0))
         b_rows.append((idx, lo[idx], np.full(idx.size, np.inf)))
         meta += [(fam, int(i), 0, +1.0) for i in idx]
         lb_rows_t.append(idx)
         lb_vals.append(lo[idx])
     for fam, hi in highs.items():
-        hi = asm.to_units(hi, False) if asm.unit > 1 else hi
+        hi = asm.to_units(hi, False)
         idx = np.flatnonzero(np.isfinite(hi))
         b_rows.append((idx, np.full(idx.size, -np.inf), hi[idx]))
         meta += [(fam, int(i), 0, -1.0) for i in idx]
@@ -785,6 +780,7 @@ def elastic_conflicts(asm: Assembly, z: FloatArray, meta: list[tuple[str, int, i
             if fam != FUND:
                 fam_towns.setdefault(fam, []).extend(str(asm.ctx.codes[j]) for j in members[:5])
     for fam, total in fam_total.items():
+        total = round(total, 2)
         towns = tuple(dict.fromkeys(fam_towns.get(fam, [])))
         if fam == FUND:
             spent = float(x.sum())
@@ -792,6 +788,7 @@ def elastic_conflicts(asm: Assembly, z: FloatArray, meta: list[tuple[str, int, i
                 msg = (f"the constraints need {_fmt(spent)} yuan but the fund is "
                        f"{_fmt(asm.fund)} yuan: the fund would have to grow by {_fmt(total)} "
                        "yuan, or the constraints below give way")
+                spent = round(spent, 2)
             else:
                 msg = (f"the constraints allow only {_fmt(spent)} yuan to be spent, "
                        f"{_fmt(total)} yuan short of the fund {_fmt(asm.fund)}")

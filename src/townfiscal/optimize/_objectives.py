@@ -232,7 +232,7 @@ class MaxMin(Objective):
         return [AuxRows(
             "MaxMin",
             a_town=sp.csr_array(sp.eye_array(n, format="csr")),
-            a_aux=sp.csr_array((pop / p_bar)[:, None]),
+            a_aux=sp.csr_array((-pop / p_bar)[:, None]),
             lower=-base, upper=np.full(n, np.inf),
             aux_lower=np.array([-np.inf]), aux_upper=np.array([np.inf]),
             aux_cost=np.array([-weight / p_bar]),

@@ -226,11 +226,11 @@ def _binding(asm: Assembly, x: FloatArray, tol: float) -> dict[str, NDArray[np.b
     out: dict[str, NDArray[np.bool_]] = {}
     lows, highs = _family_bounds(asm)
     for fam, lo in lows.items():
-        lo_t = asm.to_units(lo, True) if asm.unit > 1 else lo
+        lo_t = asm.to_units(lo, True)
         hit = np.isfinite(lo_t) & (x <= lo_t + tol) & (lo_t >= asm.lower - tol)
         out[fam] = out.get(fam, np.zeros(asm.n, dtype=bool)) | hit
     for fam, hi in highs.items():
-        hi_t = asm.to_units(hi, False) if asm.unit > 1 else hi
+        hi_t = asm.to_units(hi, False)
         hit = np.isfinite(hi_t) & (x >= hi_t - tol) & (hi_t <= asm.upper + tol)
         out[fam] = out.get(fam, np.zeros(asm.n, dtype=bool)) | hit
     for o in asm.orderings:
