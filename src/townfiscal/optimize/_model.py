@@ -344,7 +344,8 @@ class Lowered:
 
 
 def lower(asm: Assembly, *, scale: float = 10_000.0, integer: bool = False,
-          linear_cost: FloatArray | None = None, with_objective_rows: bool = True) -> Lowered:
+          linear_cost: FloatArray | None = None, with_objective_rows: bool = True,
+          explicit: bool = False) -> Lowered:
     """The :class:`LinearProblem` of ``asm`` with money in units of ``scale`` yuan.
 
     With ``integer=True`` the towns' amounts are explicit integer columns (whole units of
@@ -365,7 +366,7 @@ def lower(asm: Assembly, *, scale: float = 10_000.0, integer: bool = False,
     a_town_csc = rows.a_town.tocsc()
     k_aux = rows.a_aux.shape[1]
     aux_cost = rows.aux_cost * s
-    explicit = integer or linear_cost is not None
+    explicit = explicit or integer or linear_cost is not None
     if explicit and pwl.breakpoints.shape[1] == 0:
         matrix = sp.hstack([a_town_csc, rows.a_aux], format="csc")
         cost = np.concatenate([pwl.slopes[:, 0] * s, aux_cost])

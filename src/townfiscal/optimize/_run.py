@@ -13,7 +13,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from townfiscal._errors import Conflict, InfeasibleError
-from townfiscal._rounding import round_to_total
+from townfiscal._rounding import rebalance_groups, round_to_total
 from townfiscal.optimize._constraints import Constraint, Rounding
 from townfiscal.optimize._context import FloatArray, IntArray, ModelContext
 from townfiscal.optimize._model import (
@@ -184,6 +184,15 @@ def _round(asm: Assembly, x: FloatArray, rounding: Rounding, *, milp: bool, solv
         amounts = np.empty(asm.n, dtype=np.int64)
         amounts[perm] = r
         method, seconds = "largest_remainder", 0.0
+        priority = np.empty(asm.n, dtype=np.int64)
+        priority[perm] = np.arange(asm.n)
+        for gb in asm.groups:
+            moved = rebalance_groups(amounts, xc, gb.group, gb.lower, gb.upper,
+                                     lower=asm.lower, upper=asm.upper, unit=u,
+                                     priority=priority)
+            if moved is None:
+                break
+            amounts = moved
     broken = violations(asm, amounts.astype(np.float64))
     if broken and rounding.exact == "auto":
         amounts, seconds = _round_milp(asm, x, u, solver, time_limit, options)
