@@ -230,7 +230,7 @@ def bench(size: str, repeats: int, only: list[str]) -> list[dict[str, Any]]:
                     "objective": a.objective_value / SCALE,
                     "rounding": 1.0 if a.result.rounding == "largest_remainder" else 0.0}
 
-        def run_pulp() -> dict[str, float]:
+        def run_pulp(d: dict[str, Any] = d) -> dict[str, float]:
             t = time.perf_counter()
             prob = build_pulp(d)
             b = time.perf_counter() - t
@@ -241,7 +241,7 @@ def bench(size: str, repeats: int, only: list[str]) -> list[dict[str, Any]]:
             return {"build": b, "solve": s, "total": b + s,
                     "objective": float(pulp.value(prob.objective))}
 
-        def run_direct() -> dict[str, float]:
+        def run_direct(d: dict[str, Any] = d) -> dict[str, float]:
             t = time.perf_counter()
             arrays = build_sparse(d)
             b = time.perf_counter() - t
@@ -250,7 +250,7 @@ def bench(size: str, repeats: int, only: list[str]) -> list[dict[str, Any]]:
             s = time.perf_counter() - t
             return {"build": b, "solve": s, "total": b + s, "objective": obj}
 
-        def run_linprog() -> dict[str, float]:
+        def run_linprog(d: dict[str, Any] = d) -> dict[str, float]:
             t = time.perf_counter()
             arrays = build_sparse(d)
             b = time.perf_counter() - t

@@ -100,7 +100,8 @@ def test_explain_says_what_moved_the_town(bureau: tf.Allocation) -> None:
     assert labels[0] == "eligibility"
     assert labels[-5:] == ["target", "bounds", "optimum", "rounding", "amount"]
     note = tr.step("optimum").note or ""
-    assert "lowered by" in note and "GrowthCap" in note
+    assert "lowered by" in note
+    assert "GrowthCap" in note
     assert tr.amount == int(bureau.amounts[code])
     assert "GrowthCap" in str(tr)
     with pytest.raises(KeyError):
@@ -113,7 +114,8 @@ def test_provenance(bureau: tf.Allocation) -> None:
     assert p["policy"] == "guangdong-2020"
     assert p["policy_hash"] == tf.get_policy("guangdong-2020").hash
     assert len(p["data_hash"]) == 64
-    assert p["solver"] == "highs" and p["solver_version"].startswith("HiGHS")
+    assert p["solver"] == "highs"
+    assert p["solver_version"].startswith("HiGHS")
     assert p["fund"] == FUND
     assert "Rounding(unit=10000, exact='auto')" in p["constraints"]
 

@@ -32,7 +32,8 @@ def test_floors_above_the_fund() -> None:
     assert c.required == 1_200
     assert c.available == 1_000
     assert c.constraints == ("Floor", "Fund")
-    assert "need 1,200 yuan" in c.message and "fund is 1,000 yuan" in c.message
+    assert "need 1,200 yuan" in c.message
+    assert "fund is 1,000 yuan" in c.message
 
 
 def test_floor_above_cap_names_the_town() -> None:

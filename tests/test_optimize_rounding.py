@@ -44,7 +44,7 @@ def test_rebalanced_groups_hold_and_the_total_stays(seed: int, n: int, groups: i
     g = rng.integers(0, groups, n)
     caps = np.bincount(g, weights=x, minlength=groups)
     caps = np.ceil(caps) + rng.integers(0, 2, groups)  # whole caps at or just above the totals
-    total = int(round(x.sum()))
+    total = round(x.sum())
     x = x * total / x.sum()
     caps = np.maximum(caps, np.ceil(np.bincount(g, weights=x, minlength=groups)))
     r = round_to_total(x, total)

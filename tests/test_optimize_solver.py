@@ -29,7 +29,8 @@ def test_solvers_agree_on_the_hand_lp(solver: str) -> None:
     """Every solver path finds (0.6, 0.4), objective 1.4, and the duals (1.5, −0.5)."""
     sol = solve(small_lp(), solver)
     assert sol.status == "optimal"
-    assert sol.x is not None and sol.row_dual is not None
+    assert sol.x is not None
+    assert sol.row_dual is not None
     np.testing.assert_allclose(sol.x, [0.6, 0.4], atol=1e-9)
     assert sol.objective == pytest.approx(1.4)
     np.testing.assert_allclose(sol.row_dual, [1.5, -0.5], atol=1e-9)
@@ -120,7 +121,8 @@ def test_write_lp_and_mps(tmp_path: Path) -> None:
     assert "r0: z0 + z1 = 1" in lp
     assert "r1: z0 - z1 <= 0.2" in lp
     mps = write_model(small_lp(), tmp_path / "m.mps").read_text()
-    assert "ROWS" in mps and "z1" in mps
+    assert "ROWS" in mps
+    assert "z1" in mps
     with pytest.raises(ValueError, match="unknown model file type"):
         write_model(small_lp(), tmp_path / "m.txt")
 

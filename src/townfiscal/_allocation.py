@@ -148,7 +148,7 @@ class Allocation:
         code = str(code)
         if code not in self.amounts.index:
             raise KeyError(f"{code!r} is not among the {len(self.amounts):,} towns allocated")
-        i = int(self.amounts.index.get_loc(code))
+        i = int(np.flatnonzero(self.amounts.index == code)[0])
         res = self.result
         asm = res.assembly
         steps = formula_steps(self.formula, code)
@@ -179,15 +179,18 @@ class Allocation:
         if abs(moved) < 0.5:
             head = "at its target"
         else:
-            head = f"{'raised' if moved > 0 else 'lowered'} by {_fmt(abs(moved))} yuan from the target"
+            way = "raised" if moved > 0 else "lowered"
+            head = f"{way} by {_fmt(abs(moved))} yuan from the target"
         if not held:
-            fund_price = res.shadow_prices.loc[FUND, "shadow_price"] if (
-                FUND in res.shadow_prices.index) else np.nan
+            prices = res.shadow_prices
+            fund_price = (float(prices["shadow_price"].to_numpy(np.float64)[0])
+                          if FUND in prices.index else np.nan)
+            unit = str(prices["unit"].iloc[0])
             if abs(moved) < 0.5:
                 return head + "; no constraint binds"
             return (head + "; no constraint holds it: it absorbs part of the difference "
                     f"between the fund and the targets (fund shadow price {fund_price:.4g} "
-                    f"{res.shadow_prices['unit'].iloc[0]})")
+                    f"{unit})")
         parts = []
         bounds = {b.family: b for b in asm.bounds}
         for fam in held:

@@ -249,7 +249,7 @@ def rebalance_groups(
         key = rem[cand] if direction > 0 else -rem[cand]
         cand = cand[np.lexsort((-prio[cand] if direction > 0 else prio[cand], key))]
         taken = _take_per_group(cand, g, np.maximum(excess, 0.0))
-        if taken.size < int(round(float(np.maximum(excess[bad], 0).sum()))):
+        if taken.size < round(float(np.maximum(excess[bad], 0).sum())):
             return None
         # elsewhere: the opposite move, respecting the other groups' room
         room = (g_hi - sums) if direction > 0 else (sums - g_lo)

@@ -15,6 +15,8 @@ from townfiscal._errors import InfeasibleError, ValidationError
 from townfiscal._policy import get_policy, list_policies
 from townfiscal._towns import read_towns
 from townfiscal.datasets import example_path
+from townfiscal.optimize import SolverError
+from townfiscal.optimize import _cli as optimizer
 from townfiscal.rules import eligibility, explain_formula, formula_allocation
 
 __all__ = ["main", "write_table"]
@@ -152,6 +154,8 @@ def _allocation_rows(
 
 def _cmd_allocate(args: argparse.Namespace) -> int:
     towns = _load(args)
+    if optimizer.requested(args):
+        return optimizer.run(args, towns, _summary, write_table)
     out, amounts, title = _allocation_rows(towns, args.policy, args.fund)
     print(_summary(towns, amounts, title))
     if args.out:
@@ -214,6 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     _towns_arg(p)
     _policy_arg(p)
     p.add_argument("--out", metavar="FILE", help="write one row per town (.csv or .xlsx)")
+    optimizer.add_arguments(p)
     p.set_defaults(handler=_cmd_allocate)
 
     p = sub.add_parser("explain", help="trace one town's amount step by step")
@@ -244,7 +249,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return handler(args)
-    except (ValidationError, InfeasibleError) as exc:
+    except (ValidationError, InfeasibleError, SolverError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyError as exc:

@@ -30,8 +30,8 @@ from townfiscal.optimize._context import (
 )
 
 __all__ = [
-    "CapacityFloor",
     "Cap",
+    "CapacityFloor",
     "Constraint",
     "Floor",
     "GroupTotal",
@@ -92,7 +92,8 @@ class Floor(Constraint):
 
     def compile(self, ctx: ModelContext) -> list[Primitive]:
         lo = ctx.per_town(self.amount, what="Floor")
-        return [TownBounds(self.name, lower=lo, describe=f"at least {_money_repr(self.amount)} yuan")]
+        return [TownBounds(self.name, lower=lo,
+                           describe=f"at least {_money_repr(self.amount)} yuan")]
 
 
 @attrs.frozen(repr=False)
@@ -113,7 +114,8 @@ class Cap(Constraint):
 
     def compile(self, ctx: ModelContext) -> list[Primitive]:
         hi = ctx.per_town(self.amount, what="Cap")
-        return [TownBounds(self.name, upper=hi, describe=f"at most {_money_repr(self.amount)} yuan")]
+        return [TownBounds(self.name, upper=hi,
+                           describe=f"at most {_money_repr(self.amount)} yuan")]
 
 
 @attrs.frozen
@@ -226,7 +228,8 @@ class NeedOrder(Constraint):
 
     def compile(self, ctx: ModelContext) -> list[Primitive]:
         key = ctx.column(self.by, what="NeedOrder")
-        return [Ordering(self.name, _dense_rank(key), describe=f"needier by {self.by} ≥ less needy")]
+        return [Ordering(self.name, _dense_rank(key),
+                         describe=f"needier by {self.by} ≥ less needy")]
 
 
 def _group_values(value: Any, names: tuple[str, ...], default: float, what: str) -> FloatArray:
@@ -240,7 +243,7 @@ def _group_values(value: Any, names: tuple[str, ...], default: float, what: str)
             raise ValidationError(
                 [Problem(f"{what}: no eligible town in this group", row=str(g)) for g in unknown],
                 what=what)
-        return series.reindex(list(names)).fillna(default).to_numpy(dtype=np.float64)
+        return np.asarray(series.reindex(list(names)).fillna(default), dtype=np.float64)
     return np.full(len(names), float(value))
 
 

@@ -22,7 +22,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from townfiscal._errors import Conflict, InfeasibleError
+from townfiscal._errors import Conflict
 from townfiscal.optimize._constraints import Constraint, Rounding
 from townfiscal.optimize._context import (
     AuxRows,

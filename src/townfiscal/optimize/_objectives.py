@@ -68,7 +68,9 @@ class WeightedObjective(Objective):
     @property
     def unit(self) -> str:  # type: ignore[override]
         units = {o.unit for _, o in self.parts}
-        return units.pop() if len(units) == 1 else "weighted objective units"
+        if len(units) == 1:
+            return units.pop()
+        return " + ".join(f"{w:g} × ({o.unit})" for w, o in self.terms())
 
     def terms(self) -> tuple[tuple[float, Objective], ...]:
         return tuple((float(w), o) for w, o in self.parts)

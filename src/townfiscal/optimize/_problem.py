@@ -60,6 +60,10 @@ def _as_float(a: Any) -> FloatArray:
     return np.ascontiguousarray(np.asarray(a, dtype=np.float64))
 
 
+def _as_csr(m: Any) -> sp.csr_array:
+    return sp.csr_array(m, dtype=np.float64)
+
+
 @attrs.frozen(eq=False)
 class LinearProblem:
     """A linear (or mixed-integer) program in arrays.
@@ -82,7 +86,7 @@ class LinearProblem:
     """
 
     cost: FloatArray = attrs.field(converter=_as_float)
-    matrix: sp.csr_array = attrs.field(converter=lambda m: sp.csr_array(m, dtype=np.float64))
+    matrix: sp.csr_array = attrs.field(converter=_as_csr)
     row_lower: FloatArray = attrs.field(converter=_as_float)
     row_upper: FloatArray = attrs.field(converter=_as_float)
     col_lower: FloatArray = attrs.field(converter=_as_float)

@@ -182,18 +182,18 @@ def _new_highs() -> Any:
     import highspy
 
     if _banner_shown:
-        return highspy.Highs()
+        return highspy.Highs()  # type: ignore[no-untyped-call]
     _banner_shown = True
     try:
         fd = sys.stdout.fileno()
     except (AttributeError, OSError, ValueError):  # pragma: no cover - no real stdout
-        return highspy.Highs()
+        return highspy.Highs()  # type: ignore[no-untyped-call]
     sys.stdout.flush()
     saved = os.dup(fd)
     try:
         with open(os.devnull, "w") as null:
             os.dup2(null.fileno(), fd)
-            return highspy.Highs()
+            return highspy.Highs()  # type: ignore[no-untyped-call]
     finally:
         os.dup2(saved, fd)
         os.close(saved)

@@ -1,0 +1,129 @@
+"""Options of ``townfiscal allocate`` that switch from formula amounts to the optimiser."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from townfiscal.optimize._constraints import (
+    Cap,
+    CapacityFloor,
+    Constraint,
+    Floor,
+    GrowthCap,
+    HoldHarmless,
+    NeedOrder,
+    Rounding,
+    TierOrder,
+)
+from townfiscal.optimize._objectives import MaxMin, MinDeviation, MinShortfall, Objective
+
+__all__ = ["add_arguments", "requested", "run"]
+
+_OBJECTIVES = ("deviation", "relative", "maxmin", "shortfall")
+
+
+def _money(text: str) -> float:
+    try:
+        value = float(text.replace(",", "").replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an amount of yuan: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"amounts must not be negative: {text!r}")
+    return value
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Add the optimiser's options to the ``allocate`` subcommand."""
+    g = p.add_argument_group(
+        "optimiser (any of these allocates by linear programming instead of the formula)")
+    g.add_argument("--hold-harmless", nargs="?", const=1.0, type=float, metavar="RATIO",
+                   help="no town below RATIO × last year's amount (default ratio 1.0)")
+    g.add_argument("--growth-cap", type=float, metavar="RATE",
+                   help="no town above (1 + RATE) × last year's amount, e.g. 0.15")
+    g.add_argument("--floor", type=_money, metavar="YUAN", help="every town gets at least YUAN")
+    g.add_argument("--cap", type=_money, metavar="YUAN", help="no town gets more than YUAN")
+    g.add_argument("--need-order", action="store_true",
+                   help="a needier town (higher coefficient) never gets less than a less needy one")
+    g.add_argument("--tier-order", action="store_true",
+                   help="a weaker tier never gets less than a stronger one (tier policies)")
+    g.add_argument("--capacity-floor", type=float, metavar="SHARE",
+                   help="capacity per person at least SHARE × the county average, e.g. 0.65")
+    g.add_argument("--rounding", type=int, metavar="YUAN",
+                   help="pay in whole units of YUAN (10000 = 万元; default whole yuan)")
+    g.add_argument("--objective", choices=_OBJECTIVES,
+                   help="deviation from the formula (default), relative deviation, max-min "
+                        "capacity per person, or shortfall against expenditure")
+    g.add_argument("--solver", default="highs", help="highs (default), cbc, or a PuLP solver")
+    g.add_argument("--time-limit", type=float, default=120.0, metavar="SECONDS",
+                   help="solver time limit (default 120)")
+
+
+def requested(args: argparse.Namespace) -> bool:
+    """Whether any optimiser option was given."""
+    return any(getattr(args, k, None) not in (None, False) for k in (
+        "hold_harmless", "growth_cap", "floor", "cap", "need_order", "tier_order",
+        "capacity_floor", "rounding", "objective")) or getattr(args, "solver", "highs") != "highs"
+
+
+def constraints_of(args: argparse.Namespace) -> list[Constraint]:
+    """The constraints the options ask for."""
+    out: list[Constraint] = []
+    if args.hold_harmless is not None:
+        out.append(HoldHarmless(args.hold_harmless))
+    if args.growth_cap is not None:
+        out.append(GrowthCap(args.growth_cap))
+    if args.floor is not None:
+        out.append(Floor(args.floor))
+    if args.cap is not None:
+        out.append(Cap(args.cap))
+    if args.need_order:
+        out.append(NeedOrder())
+    if args.tier_order:
+        out.append(TierOrder())
+    if args.capacity_floor is not None:
+        out.append(CapacityFloor(args.capacity_floor))
+    if args.rounding is not None:
+        out.append(Rounding(args.rounding))
+    return out
+
+
+def objective_of(name: str | None) -> Objective:
+    """The objective an ``--objective`` name stands for."""
+    if name == "relative":
+        return MinDeviation(relative=True)
+    if name == "maxmin":
+        return MaxMin() + 1e-6 * MinDeviation()
+    if name == "shortfall":
+        return MinShortfall(need="expenditure") + 1e-6 * MinDeviation()
+    return MinDeviation()
+
+
+def run(args: argparse.Namespace, towns: pd.DataFrame,
+        summary: Callable[[pd.DataFrame, pd.Series, str], str],
+        write: Callable[..., Path]) -> int:
+    """Allocate with the optimiser, print the summary, shadow prices; write ``--out``."""
+    from townfiscal._allocation import allocate
+
+    cons = constraints_of(args)
+    alloc = allocate(towns, args.policy, fund=args.fund, constraints=cons,
+                     objective=objective_of(args.objective), solver=args.solver,
+                     time_limit=args.time_limit)
+    title = (f"townfiscal allocate — policy {alloc.provenance['policy']}, fund "
+             f"{alloc.fund:,} yuan (optimised: {', '.join(map(repr, cons)) or 'no constraints'})")
+    print(summary(towns, alloc.amounts, title))
+    print(f"  status {alloc.status}; objective {alloc.objective_value:,.2f} "
+          f"{alloc.objective_unit}; solver {alloc.provenance['solver_version']}, "
+          f"build {alloc.build_seconds:.3f} s, solve {alloc.solve_seconds:.3f} s")
+    prices: Any = alloc.shadow_prices
+    print("  shadow prices (objective per yuan) and towns held:")
+    for family, row in prices.iterrows():
+        print(f"    {family:<18} {row['shadow_price']:>12.4g}  {int(row['binding']):>6} towns")
+    if args.out:
+        path = write(alloc.to_frame(), args.out, sheet="分配表")
+        print(f"wrote {len(alloc.amounts):,} rows to {path}")
+    return 0

@@ -1,0 +1,43 @@
+"""`townfiscal allocate` with the optimiser's options."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from townfiscal.cli import main
+
+
+def test_constraint_options_allocate_by_lp(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                           ) -> None:
+    """Hold-harmless, +15% cap, a floor and 万元 rounding: the table keeps them all."""
+    out = tmp_path / "alloc.csv"
+    code = main(["allocate", "--hold-harmless", "--growth-cap", "0.15", "--floor", "500,000",
+                 "--rounding", "10000", "--out", str(out)])
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "status optimal" in text
+    assert "GrowthCap" in text and "shadow prices" in text
+    table = pd.read_csv(out, dtype={"code": str}, encoding="utf-8-sig").set_index("code")
+    assert len(table) == 1_002
+    assert int(table["amount"].sum()) == 2_000_000_000
+    assert (table["amount"] % 10_000 == 0).all()
+    assert (table["amount"] >= 500_000).all()
+    has = table["prior_amount"].notna()
+    assert (table.loc[has, "amount"] >= table.loc[has, "prior_amount"]).all()
+
+
+def test_infeasible_options_exit_1_with_the_amounts(capsys: pytest.CaptureFixture[str]) -> None:
+    """A floor of 3 million for 1,002 towns needs 3.006 billion: exit status 1, named."""
+    assert main(["allocate", "--floor", "3000000"]) == 1
+    err = capsys.readouterr().err
+    assert "need 3,006,000,000 yuan" in err
+    assert "fund is 2,000,000,000 yuan" in err
+
+
+def test_objective_option(capsys: pytest.CaptureFixture[str]) -> None:
+    """--objective maxmin reports its unit (minus yuan per person)."""
+    assert main(["allocate", "--objective", "maxmin", "--rounding", "10000"]) == 0
+    assert "per person" in capsys.readouterr().out
