@@ -9,6 +9,8 @@ units from ``tf.make_towns``) and each scenario, this prints model build and sol
   in-process HiGHS;
 - ``highspy direct``: the same textbook LP assembled as a scipy.sparse matrix with numpy and
   handed straight to highspy;
+- ``highspy direct, IPM``: the same, with HiGHS's interior-point solver (which tf.allocate
+  picks by itself for models of 20,000 rows or more);
 - ``scipy linprog``: the same sparse matrix solved by ``scipy.optimize.linprog(method="highs")``.
 
 All methods see money in 10,000-yuan units and the same effective bounds, so their optima
@@ -167,10 +169,11 @@ def build_sparse(d: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def solve_highspy(s: dict[str, Any]) -> float:
+def solve_highspy(s: dict[str, Any], algorithm: str = "choose") -> float:
     """Hand the arrays to highspy; the optimum (万元)."""
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
+    h.setOptionValue("solver", algorithm)
     h.setOptionValue("time_limit", TIME_LIMIT)
     lp = highspy.HighsLp()
     a = s["A"]
@@ -250,6 +253,15 @@ def bench(size: str, repeats: int, only: list[str]) -> list[dict[str, Any]]:
             s = time.perf_counter() - t
             return {"build": b, "solve": s, "total": b + s, "objective": obj}
 
+        def run_direct_ipm(d: dict[str, Any] = d) -> dict[str, float]:
+            t = time.perf_counter()
+            arrays = build_sparse(d)
+            b = time.perf_counter() - t
+            t = time.perf_counter()
+            obj = solve_highspy(arrays, "ipm")
+            s = time.perf_counter() - t
+            return {"build": b, "solve": s, "total": b + s, "objective": obj}
+
         def run_linprog(d: dict[str, Any] = d) -> dict[str, float]:
             t = time.perf_counter()
             arrays = build_sparse(d)
@@ -260,7 +272,8 @@ def bench(size: str, repeats: int, only: list[str]) -> list[dict[str, Any]]:
             return {"build": b, "solve": s, "total": b + s, "objective": obj}
 
         for label, fn in [("tf.allocate", run_allocate), ("PuLP loops", run_pulp),
-                          ("highspy direct", run_direct), ("scipy linprog", run_linprog)]:
+                          ("highspy direct", run_direct), ("highspy direct, IPM", run_direct_ipm),
+                          ("scipy linprog", run_linprog)]:
             out[label] = median_of(repeats, fn)
             print(f"  {size:>7} {name:<8} {label:<15} {out[label]['total']:8.3f} s", flush=True)
         base = out["highspy direct"]["total"]
@@ -290,6 +303,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--scenarios", default="", help="comma-separated; default all")
     args = parser.parse_args()
+    import os
+    import platform
+
+    print(f"python {platform.python_version()}, HiGHS {highspy.Highs().version()}, "
+          f"PuLP {pulp.__version__}, scipy {__import__('scipy').__version__}, "
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start")
     rows = []
     for size in args.sizes.split(","):
         rows += bench(size, args.repeats, [s for s in args.scenarios.split(",") if s])

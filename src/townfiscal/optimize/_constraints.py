@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from townfiscal._errors import Problem, ValidationError
+from townfiscal._errors import Conflict, InfeasibleError, Problem, ValidationError
 from townfiscal.optimize._context import (
     AuxRows,
     FloatArray,
@@ -232,17 +232,23 @@ class NeedOrder(Constraint):
                          describe=f"needier by {self.by} ≥ less needy")]
 
 
-def _group_values(value: Any, names: tuple[str, ...], default: float, what: str) -> FloatArray:
+def _group_values(value: Any, names: tuple[str, ...], default: float, what: str,
+                  *, minimum: bool) -> FloatArray:
+    """Bounds per group label; a cap on a group with no eligible town is moot, a positive
+    minimum on one cannot be met."""
     if value is None:
         return np.full(len(names), default)
     if isinstance(value, pd.Series | Mapping):
         series = pd.Series(value, dtype=np.float64)
         series.index = series.index.astype(str)
         unknown = series.index.difference(pd.Index(names))
-        if len(unknown):
-            raise ValidationError(
-                [Problem(f"{what}: no eligible town in this group", row=str(g)) for g in unknown],
-                what=what)
+        if minimum:
+            short = [g for g in unknown if series[g] > 0]
+            if short:
+                raise InfeasibleError([Conflict(
+                    f"{what}: no eligible town in {g}, so its minimum of {series[g]:,.0f} yuan "
+                    "cannot be met", constraints=(what,), required=float(series[g]),
+                    available=0.0) for g in short])
         return np.asarray(series.reindex(list(names)).fillna(default), dtype=np.float64)
     return np.full(len(names), float(value))
 
@@ -277,8 +283,8 @@ class GroupTotal(Constraint):
     def compile(self, ctx: ModelContext) -> list[Primitive]:
         labels = ctx.labels(self.by, what=self.name)
         group, names = groups_of(labels)
-        lo = _group_values(self.lo, names, -np.inf, self.name)
-        hi = _group_values(self.hi, names, np.inf, self.name)
+        lo = _group_values(self.lo, names, -np.inf, self.name, minimum=True)
+        hi = _group_values(self.hi, names, np.inf, self.name, minimum=False)
         return [GroupBounds(self.name, group, names, lo, hi, describe=f"total per {self.by}")]
 
 

@@ -746,8 +746,7 @@ def elastic_problem(asm: Assembly, scale: float = 10_000.0
     ncol = n + k + nb + nr
     cost = np.concatenate([np.zeros(n + k), np.ones(nb + nr)])
     col_lo = np.concatenate([np.zeros(n), rows.aux_lower / s, np.zeros(nb + nr)])
-    col_hi = np.concatenate([np.full(n, np.inf), np.where(np.isfinite(rows.aux_upper), np.inf,
-                                                          np.inf), np.full(nb + nr, np.inf)])
+    col_hi = np.concatenate([np.full(n, np.inf), rows.aux_upper / s, np.full(nb + nr, np.inf)])
     problem = LinearProblem(cost=cost, matrix=matrix,
                             row_lower=np.concatenate([rows.lower, b_lo]) / s,
                             row_upper=np.concatenate([rows.upper, b_hi]) / s,
