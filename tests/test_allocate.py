@@ -170,3 +170,11 @@ def test_to_excel(bureau: tf.Allocation, tmp_path: Path) -> None:
     sheets = pd.read_excel(path, sheet_name=None, index_col=0)
     assert set(sheets) == {"分配表", "shadow prices", "provenance"}
     assert int(sheets["分配表"]["amount"].sum()) == FUND
+
+
+def test_write_model(bureau: tf.Allocation, tmp_path: Path) -> None:
+    """The solved LP exports with town-named columns and family-named rows."""
+    text = bureau.write_model(tmp_path / "model.lp").read_text()
+    assert "Fund_1:" in text
+    code = bureau.amounts.index[0]
+    assert f"seg_{code}_" in text

@@ -19,7 +19,8 @@ def test_constraint_options_allocate_by_lp(tmp_path: Path, capsys: pytest.Captur
     assert code == 0
     text = capsys.readouterr().out
     assert "status optimal" in text
-    assert "GrowthCap" in text and "shadow prices" in text
+    assert "GrowthCap" in text
+    assert "shadow prices" in text
     table = pd.read_csv(out, dtype={"code": str}, encoding="utf-8-sig").set_index("code")
     assert len(table) == 1_002
     assert int(table["amount"].sum()) == 2_000_000_000

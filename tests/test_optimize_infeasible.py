@@ -123,6 +123,7 @@ def test_group_minimum_without_towns() -> None:
     """A minimum for a city with no eligible town cannot be met; a cap on it is moot."""
     frame = towns(city=["X", "X"])
     (c,) = conflicts(frame, 200, [tf.GroupTotal("city", lo={"Z": 50.0})])
-    assert c.required == 50 and c.available == 0
+    assert c.required == 50
+    assert c.available == 0
     res = optimise(ModelContext(frame, 200), [tf.GroupTotal("city", hi={"Z": 50.0})])
     assert res.amounts.tolist() == [100, 100]

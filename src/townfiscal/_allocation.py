@@ -213,6 +213,18 @@ class Allocation:
                 parts.append(fam)
         return head + "; held by " + "; ".join(parts)
 
+    def write_model(self, path: str | os.PathLike[str]) -> Path:
+        """Write the linear program that was solved as an LP (``.lp``) or MPS (``.mps``) file.
+
+        Money is in 10,000-yuan units and costs are normalised, as the solver saw them;
+        columns are named ``seg_<code>_<piece>`` (pieces of each town's amount), rows by
+        constraint family. Useful to hand the model to another solver.
+        """
+        from townfiscal.optimize._model import lower
+        from townfiscal.optimize._solver import write_model
+
+        return write_model(lower(self.result.assembly, named=True).problem, Path(path))
+
     def to_excel(self, path: str | os.PathLike[str]) -> Path:
         """Write :meth:`to_frame` and the shadow prices to an ``.xlsx`` workbook (分配表)."""
         target = Path(path)

@@ -345,7 +345,7 @@ class Lowered:
 
 def lower(asm: Assembly, *, scale: float = 10_000.0, integer: bool = False,
           linear_cost: FloatArray | None = None, with_objective_rows: bool = True,
-          explicit: bool = False) -> Lowered:
+          explicit: bool = False, named: bool = False) -> Lowered:
     """The :class:`LinearProblem` of ``asm`` with money in units of ``scale`` yuan.
 
     With ``integer=True`` the towns' amounts are explicit integer columns (whole units of
@@ -417,12 +417,33 @@ def lower(asm: Assembly, *, scale: float = 10_000.0, integer: bool = False,
         families = (*families, "link")
         row_family = np.concatenate([row_family, np.full(matrix.shape[0] - rows.lower.size,
                                                          len(families) - 1)])
+    col_names = row_names = None
+    if named:  # readable names for LP/MPS export
+        codes = [str(c) for c in asm.ctx.codes]
+        head = [f"x_{c}" for c in codes] if n_x else []
+        segs = [f"seg_{codes[i]}_{j}" for i, j in zip(seg_town.tolist(), (
+            np.nonzero(lengths > _EPS * max(s, 1.0))[1] if seg_town.size else []), strict=True)]
+        aux = [_clean(a) for a in rows.aux_names]
+        col_names = tuple(head + segs + aux)
+        counter: dict[str, int] = {}
+        names = []
+        for f in [families[k] for k in row_family.tolist()]:
+            counter[f] = counter.get(f, 0) + 1
+            names.append(f"{_clean(f)}_{counter[f]}")
+        row_names = tuple(names)
+        if len(col_names) != matrix.shape[1]:  # pragma: no cover - defensive
+            col_names = None
     problem = LinearProblem(
         cost=cost / cost_scale, matrix=matrix, row_lower=row_lo, row_upper=row_hi,
         col_lower=col_lo, col_upper=col_hi, integer=integer_cols, row_family=row_family,
-        families=families)
+        families=families, col_names=col_names, row_names=row_names)
     return Lowered(problem, rows, pwl, s, cost_scale, explicit, seg_town.astype(np.int64), n_x,
                    k_aux, lo if not explicit else np.zeros(n))
+
+
+def _clean(name: str) -> str:
+    """A name LP and MPS files accept (letters, digits, underscores)."""
+    return "".join(ch if ch.isalnum() or ch == "_" else "_" for ch in name)
 
 
 # --------------------------------------------------------------------------- checks
