@@ -213,7 +213,7 @@ def create_app(config: ServiceConfig | None = None) -> Litestar:
 
     def _document(app: Litestar) -> dict[str, Any]:
         doc = app.plugins.get(OpenAPIPlugin).provide_openapi_schema()
-        patch_openapi(doc, runs.codec)
+        patch_openapi(doc, runs.codec, secured=bool(config.api_token))
         return doc
 
     security: list[dict[str, list[str]]] | None = None

@@ -194,22 +194,27 @@ class Codec:
                 what=where,
             )
         fields = {k: v for k, v in obj.items() if k != "type"}
-        if self.weighted is not None and kinds[name] is self.weighted:
+        cls = kinds[name]
+        if self.weighted is not None and cls is self.weighted:
             return self._weighted(fields, where)
+        known = [f.name for f in attrs.fields(cls)]
+        problems = [
+            Problem(
+                f"unknown field of {name}; its fields are: {', '.join(known) or 'none'}",
+                column=f"{where}.{key}",
+            )
+            for key in fields
+            if key not in known
+        ]
         try:
-            return self._conv.structure(fields, kinds[name])
-        except ValidationError as exc:
-            raise ValidationError(
-                [
-                    attrs.evolve(p, column=f"{where}.{p.column}" if p.column else where)
-                    for p in exc.problems
-                ],
-                what=where,
-            ) from None
-        except (ClassValidationError, IterableValidationError) as exc:
-            raise ValidationError(_problems(exc, where), what=where) from None
+            value: Any = self._conv.structure({k: v for k, v in fields.items() if k in known}, cls)
+        except (ClassValidationError, IterableValidationError, ValidationError) as exc:
+            problems += _problems(exc, where)
         except (TypeError, ValueError) as exc:
-            raise ValidationError([Problem(str(exc), column=where)], what=where) from None
+            problems.append(Problem(str(exc), column=where))
+        if problems:
+            raise ValidationError(problems, what=where)
+        return value
 
     def _weighted(self, fields: Mapping[str, Any], where: str) -> Any:
         assert self.weighted is not None
@@ -419,12 +424,14 @@ def _problems(exc: BaseException, where: str) -> list[Problem]:
 
     def walk(e: BaseException, path: str) -> None:
         if isinstance(e, ClassValidationError | IterableValidationError):
-            grouped, _ = e.group_exceptions()
+            grouped, bare = e.group_exceptions()
             for sub, note in grouped:
                 name = getattr(note, "name", None)
                 index = getattr(note, "index", None)
                 step = f".{name}" if name is not None else f"[{index}]" if index is not None else ""
                 walk(sub, path + step)
+            for sub in bare:
+                walk(sub, path)
             return
         if isinstance(e, ForbiddenExtraKeysError):
             for key in sorted(e.extra_fields):
@@ -434,7 +441,10 @@ def _problems(exc: BaseException, where: str) -> list[Problem]:
             out.append(Problem("required field is missing", column=path))
             return
         if isinstance(e, ValidationError):
-            out.extend(attrs.evolve(p, column=path) for p in e.problems)
+            out.extend(
+                attrs.evolve(p, column=f"{path}.{p.column}" if p.column else path)
+                for p in e.problems
+            )
             return
         out.append(Problem(str(e), column=path))
 

@@ -120,7 +120,11 @@ class FormulaResult:
 
 @attrs.frozen
 class AllocationCreated:
-    """A stored allocation run: ``amounts`` in yuan by town code, summing to ``total``."""
+    """A stored allocation run: ``amounts`` in yuan by town code, summing to ``total``.
+
+    ``status`` is ``optimal``, or ``time_limit`` when the solver stopped at the service's time
+    limit with a feasible but unproven answer; ``provenance`` holds the policy id and hash,
+    the data hash, the constraints and objective, library and solver versions."""
 
     id: str
     created: str
@@ -129,6 +133,7 @@ class AllocationCreated:
     data_hash: str
     fund: int
     total: int
+    status: str
     amounts: dict[str, int]
     provenance: dict[str, Any]
     links: dict[str, str]
@@ -136,7 +141,11 @@ class AllocationCreated:
 
 @attrs.frozen
 class AllocationRun:
-    """A stored allocation run with its request, provenance and per-town rows."""
+    """A stored allocation run with its request, provenance and per-town rows.
+
+    ``towns`` has one row per eligible town: target, LP optimum, amount, last year's amount,
+    change, effective bounds, binding constraints and duals; ``shadow_prices`` one row per
+    constraint family."""
 
     id: str
     created: str
@@ -145,10 +154,14 @@ class AllocationRun:
     data_hash: str
     fund: int
     total: int
+    status: str
+    objective_value: float | None
+    objective_unit: str
     amounts: dict[str, int]
     provenance: dict[str, Any]
     request: dict[str, Any]
     towns: list[dict[str, Any]]
+    shadow_prices: list[dict[str, Any]]
     links: dict[str, str]
 
 

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from townfiscal._policy import list_policies
+from townfiscal._towns import COLUMNS
 from townfiscal.service._codec import Codec
+from townfiscal.service._compute import MAX_FUND
 
 __all__ = ["XLSX", "patch_openapi"]
 
@@ -22,15 +25,97 @@ def _error_ref() -> dict[str, Any]:
     return {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
 
 
-def patch_openapi(doc: dict[str, Any], codec: Codec | None) -> None:
+def _town_row() -> dict[str, Any]:
+    props: dict[str, Any] = {}
+    for col in COLUMNS:
+        if col.kind in {"people", "money", "area"}:
+            schema: dict[str, Any] = {"type": ["number", "string", "null"]}
+        else:
+            schema = {"type": "string"}
+        if col.name == "code":
+            schema["pattern"] = r"^[1-9][0-9]{8}$"
+        schema["description"] = f"{col.zh}: {col.description}"
+        props[col.name] = schema
+    return {
+        "type": "object",
+        "title": "TownRow",
+        "description": (
+            "One township-level unit. Canonical English names or the Chinese headers ("
+            + ", ".join(c.zh for c in COLUMNS)
+            + ") are accepted; money in yuan unless `unit` is `wan` or the header says (万元). "
+            "Required: " + ", ".join(c.name for c in COLUMNS if c.required) + "."
+        ),
+        "properties": props,
+        "additionalProperties": {"type": ["string", "number", "boolean", "null"]},
+    }
+
+
+def _error_responses(doc: dict[str, Any], secured: bool) -> None:
+    """Errors as this service answers them: 422 (not Litestar's 400) and 401 with a token."""
+    for item in doc.get("paths", {}).values():
+        for op in item.values():
+            if not isinstance(op, dict) or "responses" not in op:
+                continue
+            responses = op["responses"]
+            had_400 = responses.pop("400", None) is not None
+            if (had_400 or "requestBody" in op) and "422" not in responses:
+                responses["422"] = {
+                    "description": "Invalid request (every problem listed)",
+                    "content": _error_ref(),
+                }
+            if secured and op.get("security") != [{}]:
+                responses["401"] = {
+                    "description": "Missing or wrong bearer token",
+                    "content": _error_ref(),
+                }
+
+
+def patch_openapi(doc: dict[str, Any], codec: Codec | None, *, secured: bool = False) -> None:
     """Add the constraint/objective schemas and the workbook path to *doc* (once, in place)."""
     if doc.get(_PATCHED):
         return
     doc[_PATCHED] = True
     schemas = doc.setdefault("components", {}).setdefault("schemas", {})
     paths = doc.setdefault("paths", {})
-    if codec is None or "AllocationRequest" not in schemas:
-        return
+    schemas["TownRow"] = _town_row()
+    for name, schema in schemas.items():
+        props = schema.get("properties", {})
+        if name.endswith("Request") and "towns" in props:
+            props["policy"] = {
+                "type": "string",
+                "enum": list_policies(),
+                "description": "A bundled policy id (GET /policies)",
+            }
+            props["towns"] = {
+                "anyOf": [
+                    {
+                        "type": "array",
+                        "minItems": 1,
+                        "items": {"$ref": "#/components/schemas/TownRow"},
+                    },
+                    {"type": "null"},
+                ],
+                "description": "The towns table as rows; omitted or null: the bundled example",
+            }
+            if "fund" in props:
+                props["fund"] = {
+                    "anyOf": [
+                        {"type": "integer", "minimum": 1, "maximum": MAX_FUND},
+                        {"type": "null"},
+                    ],
+                    "description": "The fund, yuan (default: the policy's fund.default)",
+                }
+            props["changes"] = {
+                "anyOf": [{"type": "object"}, {"type": "null"}],
+                "description": "A reform: {dotted parameter path: new value} "
+                "(see GET /policies/{id})",
+            }
+    if codec is not None and "AllocationRequest" in schemas:
+        _allocations(schemas, paths, codec)
+    _error_responses(doc, secured)
+
+
+def _allocations(schemas: dict[str, Any], paths: dict[str, Any], codec: Codec) -> None:
     schemas.update(codec.schemas())
     props = schemas["AllocationRequest"]["properties"]
     props["constraints"] = {

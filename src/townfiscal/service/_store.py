@@ -101,19 +101,27 @@ class AllocationStore:
         self._engine = sa.create_engine(url, **kwargs)
         if url.startswith("sqlite"):
             sa.event.listen(self._engine, "connect", _sqlite_pragmas)
-        _metadata.create_all(self._engine)
+        self._ready = False
+        self._ensure()
+
+    def _ensure(self) -> sa.Engine:
+        """The engine, with the table created (again, after :meth:`close`) when missing."""
+        if not self._ready:
+            _metadata.create_all(self._engine)
+            self._ready = True
+        return self._engine
 
     def add(self, run: StoredAllocation) -> None:
         """Store *run* (its id must be new)."""
         row = attrs.asdict(run)
         for key in ("request", "provenance", "result"):
             row[key] = _dumps(row[key])
-        with self._engine.begin() as conn:
+        with self._ensure().begin() as conn:
             conn.execute(_allocations.insert().values(**row))
 
     def get(self, run_id: str) -> StoredAllocation | None:
         """The run with this id, or ``None``."""
-        with self._engine.connect() as conn:
+        with self._ensure().connect() as conn:
             row = (
                 conn.execute(sa.select(_allocations).where(_allocations.c.id == run_id))
                 .mappings()
@@ -135,27 +143,28 @@ class AllocationStore:
             .limit(limit)
             .offset(offset)
         )
-        with self._engine.connect() as conn:
+        with self._ensure().connect() as conn:
             return [dict(r) for r in conn.execute(query).mappings()]
 
     def count(self) -> int:
         """How many runs are stored."""
-        with self._engine.connect() as conn:
+        with self._ensure().connect() as conn:
             query = sa.select(sa.func.count()).select_from(_allocations)
             return int(conn.execute(query).scalar_one())
 
     def ping(self) -> bool:
         """Whether the database answers."""
         try:
-            with self._engine.connect() as conn:
+            with self._ensure().connect() as conn:
                 conn.execute(sa.text("SELECT 1"))
         except sa.exc.SQLAlchemyError:
             return False
         return True
 
     def close(self) -> None:
-        """Release the connections."""
+        """Release the connections (an in-memory database is emptied)."""
         self._engine.dispose()
+        self._ready = False
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
