@@ -53,7 +53,7 @@ def serve(
         # Each worker process builds its app from the environment: pass the settings there.
         os.environ.update(config.to_env())
         uvicorn.run(
-            "townfiscal.service._app:create_app",
+            "townfiscal.service:create_app",
             factory=True,
             host=host,
             port=port,

@@ -113,7 +113,7 @@ class AllocationStore:
 
     def add(self, run: StoredAllocation) -> None:
         """Store *run* (its id must be new)."""
-        row = attrs.asdict(run)
+        row = attrs.asdict(run, recurse=False)
         for key in ("request", "provenance", "result"):
             row[key] = _dumps(row[key])
         with self._ensure().begin() as conn:
@@ -168,8 +168,11 @@ class AllocationStore:
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    """Wait for a writer instead of failing; write-ahead log (readers never block the
+    writer, and a commit is one fsync of the log, still durable: synchronous stays FULL)."""
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA busy_timeout = 5000")
+    cur.execute("PRAGMA journal_mode = WAL")
     cur.close()
 
 
