@@ -21,7 +21,7 @@ import json
 import math
 import tomllib
 from collections.abc import Mapping
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from townfiscal._errors import Problem, ValidationError
+from townfiscal._towns import ZONES as _ZONE_SPEC
 
 __all__ = [
     "LEVELS",
@@ -46,7 +47,7 @@ LEVELS: tuple[str, ...] = ("central", "province", "city", "county", "town")
 #: The levels below the centre, among which a matrix file splits the local share.
 LOCAL_LEVELS: tuple[str, ...] = LEVELS[1:]
 #: Guangdong's zones (一核一带一区), as in the towns table's ``zone`` column.
-ZONES: tuple[str, ...] = ("core", "east_wing", "west_wing", "north")
+ZONES: tuple[str, ...] = tuple(_ZONE_SPEC)
 #: How an item's central share is set in a catalogue.
 RULES: tuple[str, ...] = ("five_tier", "own", "factor")
 REGIONS: tuple[str, ...] = ("east", "central", "west")
@@ -90,7 +91,8 @@ class _Reader:
             return math.nan, ""
         src = self.source(entry, where, column)
         value = entry.get("value")
-        if not _is_number(value) or not math.isfinite(float(value)):
+        if not isinstance(value, int | float) or isinstance(value, bool) \
+                or not math.isfinite(value):
             self.add("share must be a finite number", row=where, column=column, value=value)
             return math.nan, src
         v = float(value)
@@ -110,7 +112,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
         return tomllib.load(fh)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _documents() -> dict[str, tuple[Path, str]]:
     """id -> (path, kind) for every bundled file."""
     out: dict[str, tuple[Path, str]] = {}
@@ -169,7 +171,7 @@ def get_responsibility(id_or_path: str | Path) -> ResponsibilityMatrix:
     )
 
 
-@lru_cache(maxsize=None)
+@cache
 def _bundled(key: str) -> ResponsibilityMatrix:
     return ResponsibilityMatrix.from_document(_read_toml(_documents()[key][0]))
 
@@ -418,13 +420,16 @@ class ResponsibilityMatrix:
         out: npt.NDArray[np.intp] = np.where(codes < 0, -1, pos[codes] if len(pos) else -1)
         return out
 
+    def _row(self, item: str) -> int:
+        return int(self.items.index.get_indexer(pd.Index([self.item_id(item)]))[0])
+
     def share(self, item: str, zone: str) -> pd.Series:
         """Shares of one item in one zone, indexed by level (they sum to 1).
 
         Raises:
             KeyError: unknown item or zone, or no share for that pair.
         """
-        i = int(self.items.index.get_loc(self.item_id(item)))
+        i = self._row(item)
         if zone not in self.zones:
             raise KeyError(f"unknown zone {zone!r}; expected one of {', '.join(self.zones)}")
         row = self.shares[i, self.zones.index(zone)]
@@ -434,7 +439,7 @@ class ResponsibilityMatrix:
 
     def source(self, item: str, zone: str, level: str) -> str:
         """The source of one share."""
-        i = int(self.items.index.get_loc(self.item_id(item)))
+        i = self._row(item)
         return str(self.sources[i, self.zones.index(zone), self.levels.index(level)])
 
     def table(self, zone: str) -> pd.DataFrame:
@@ -449,7 +454,7 @@ class ResponsibilityMatrix:
     def to_frame(self) -> pd.DataFrame:
         """The matrix in long form: one row per (item, zone, level) with ``share`` and
         ``source``; pairs without shares are left out."""
-        ni, nz, nl = self.shares.shape
+        _, nz, nl = self.shares.shape
         idx = pd.MultiIndex.from_product([self.items.index, self.zones, self.levels],
                                          names=["item", "zone", "level"])
         out = pd.DataFrame({"share": self.shares.ravel(), "source": self.sources.ravel()},
@@ -600,7 +605,7 @@ class ResponsibilityMatrix:
             by_item[iid] = _read_zone_blocks(blk, f"local.items.{iid}", r)
 
         for i, iid in enumerate(item_ids):
-            catid = cat.items.at[iid, "category"]
+            catid = str(cat.items.at[iid, "category"])
             for z, zone in enumerate(ZONES):
                 blk = (by_item.get(iid, {}).get(zone) or by_cat.get(catid, {}).get(zone)
                        or default.get(zone))
@@ -682,15 +687,15 @@ class ResponsibilityMatrix:
         zone = df["zone"].astype(str).str.strip()
         rowname = item + "/" + zone
         bad_zone = ~zone.isin(ZONES)
-        for k in np.flatnonzero(bad_zone.to_numpy()):
+        for k in np.flatnonzero(bad_zone.to_numpy()).tolist():
             problems.append(Problem(f"unknown zone; expected one of {', '.join(ZONES)}",
                                     row=str(rowname.iat[k]), column="zone", value=zone.iat[k]))
         dup = rowname.duplicated(keep="first")
-        for k in np.flatnonzero(dup.to_numpy()):
+        for k in np.flatnonzero(dup.to_numpy()).tolist():
             problems.append(Problem("duplicate (item, zone) row", row=str(rowname.iat[k])))
         src = df["source"]
         no_src = src.isna() | (src.astype(str).str.strip() == "")
-        for k in np.flatnonzero(no_src.to_numpy()):
+        for k in np.flatnonzero(no_src.to_numpy()).tolist():
             problems.append(Problem("needs a source: an article reference or "
                                     "'assumption: <why>'", row=str(rowname.iat[k]),
                                     column="source"))
@@ -698,10 +703,10 @@ class ResponsibilityMatrix:
         for j, lvl in enumerate(LEVELS):
             num = pd.to_numeric(df[lvl], errors="coerce").to_numpy(dtype=float)
             vals[:, j] = num
-            for k in np.flatnonzero(~np.isfinite(num)):
+            for k in np.flatnonzero(~np.isfinite(num)).tolist():
                 problems.append(Problem("share must be a finite number", row=str(rowname.iat[k]),
                                         column=lvl, value=df[lvl].iat[k]))
-            for k in np.flatnonzero(num < 0):
+            for k in np.flatnonzero(num < 0).tolist():
                 problems.append(Problem("share must not be negative", row=str(rowname.iat[k]),
                                         column=lvl, value=float(num[k])))
         if problems:
@@ -718,8 +723,8 @@ class ResponsibilityMatrix:
         meta["rule"] = "custom"
         shares = np.full((len(ids), len(ZONES), len(LEVELS)), np.nan)
         sources = np.full(shares.shape, "", dtype=object)
-        ii = pd.Index(ids).get_indexer(item)
-        zz = pd.Index(ZONES).get_indexer(zone)
+        ii = pd.Index(ids).get_indexer(pd.Index(item))
+        zz = pd.Index(ZONES).get_indexer(pd.Index(zone))
         shares[ii, zz, :] = vals
         sources[ii, zz, :] = src.astype(str).to_numpy()[:, None]
         m = cls(id=id, title=title or id, items=meta, shares=_readonly(shares),

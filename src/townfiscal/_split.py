@@ -11,6 +11,7 @@ import pandas as pd
 
 from townfiscal._errors import Problem, ValidationError
 from townfiscal._responsibility import LEVELS, ZONES, ResponsibilityMatrix, get_responsibility
+from townfiscal._towns import _ZONE_ALIASES, _fold
 
 __all__ = ["ExpenditureSplit", "split_expenditure"]
 
@@ -22,13 +23,6 @@ SPENDING_ALIASES: dict[str, str] = {
     "金额": "amount", "支出": "amount", "支出金额": "amount",
     "区域": "zone",
     "县(市、区)": "county", "县（市、区）": "county", "地级市": "city",
-}
-#: Zone names as analysts write them.
-ZONE_ALIASES: dict[str, str] = {
-    "核心区": "core", "珠三角核心区": "core", "珠三角": "core",
-    "东翼": "east_wing", "沿海经济带东翼": "east_wing", "粤东": "east_wing",
-    "西翼": "west_wing", "沿海经济带西翼": "west_wing", "粤西": "west_wing",
-    "北部生态发展区": "north", "北部": "north", "粤北": "north",
 }
 #: Yuan per unit of money in the input.
 MONEY_UNITS: dict[str, int] = {"yuan": 1, "元": 1, "wan": 10_000, "万元": 10_000}
@@ -68,16 +62,16 @@ def whole_yuan(values: pd.Series, column: str, labels: npt.NDArray[np.object_],
     value as a problem (with ``scale`` yuan per input unit)."""
     raw = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float) * scale
     bad = ~np.isfinite(raw)
-    for k in np.flatnonzero(bad):
+    for k in np.flatnonzero(bad).tolist():
         problems.append(Problem("must be a finite number (yuan)", row=str(labels[k]),
                                 column=column, value=values.iat[k]))
     if not allow_negative:
-        for k in np.flatnonzero(~bad & (raw < 0)):
+        for k in np.flatnonzero(~bad & (raw < 0)).tolist():
             problems.append(Problem("must not be negative", row=str(labels[k]), column=column,
                                     value=float(raw[k])))
     rounded = np.round(np.where(bad, 0.0, raw))
     for k in np.flatnonzero(~bad & (np.abs(raw - rounded) > 1e-6 * np.maximum(1.0,
-                                                                             np.abs(raw)))):
+                                                                             np.abs(raw)))).tolist():
         problems.append(Problem("must be whole yuan (round it first)", row=str(labels[k]),
                                 column=column, value=float(raw[k])))
     return rounded.astype(np.int64)
@@ -188,7 +182,7 @@ def split_expenditure(spending: pd.DataFrame, matrix: ResponsibilityMatrix | str
     Example:
         >>> import pandas as pd, townfiscal as tf
         >>> s = tf.split_expenditure(pd.DataFrame({
-        ...     "code": ["441521100"], "item": ["义务教育公用经费保障"],
+        ...     "code": ["441521101"], "item": ["义务教育公用经费保障"],
         ...     "amount": [1_000_000], "zone": ["east_wing"]}), "guangdong-2020")
         >>> s.table.loc[0, ["central", "province", "city", "county", "town"]].tolist()
         [500000, 225000, 75000, 200000, 0]
@@ -214,7 +208,8 @@ def split_expenditure(spending: pd.DataFrame, matrix: ResponsibilityMatrix | str
     # zones: given, or looked up from the towns table by code
     zone = (df["zone"].astype("string").str.strip() if "zone" in df.columns
             else pd.Series(pd.NA, index=df.index, dtype="string"))
-    zone = zone.replace(ZONE_ALIASES)
+    zone = zone.map(lambda v: v if pd.isna(v) else _ZONE_ALIASES.get(_fold(str(v)), v),
+                    na_action="ignore").astype("string")
     if towns is not None and zone.isna().any():
         if "code" not in df.columns:
             problems.append(Problem("zones missing and no code column to look them up",
@@ -226,13 +221,13 @@ def split_expenditure(spending: pd.DataFrame, matrix: ResponsibilityMatrix | str
             looked = df["code"].map(tz).fillna(df["code"].map(county_zone))
             zone = zone.fillna(looked.astype("string"))
     bad_zone = ~zone.isin(ZONES).fillna(False).to_numpy(dtype=bool)
-    for k in np.flatnonzero(bad_zone):
+    for k in np.flatnonzero(bad_zone).tolist():
         problems.append(Problem(f"unknown zone; expected one of {', '.join(ZONES)}",
                                 row=str(labels[k]), column="zone",
-                                value=None if pd.isna(zone.iat[k]) else zone.iat[k]))
+                                value=None if zone.isna().iat[k] else str(zone.iat[k])))
 
     pos = m._positions(df["item"])
-    for k in np.flatnonzero(pos < 0):
+    for k in np.flatnonzero(pos < 0).tolist():
         problems.append(Problem("unknown item; see matrix.items for the ids and names",
                                 row=str(labels[k]), column="item", value=df["item"].iat[k]))
 
@@ -240,11 +235,11 @@ def split_expenditure(spending: pd.DataFrame, matrix: ResponsibilityMatrix | str
     amount = whole_yuan(df["amount"], "amount", labels, problems, scale=scale)
 
     ok = (pos >= 0) & ~bad_zone
-    zpos = pd.Index(ZONES).get_indexer(zone.where(~pd.Series(bad_zone, index=zone.index), None))
+    zpos = pd.Index(ZONES).get_indexer(pd.Index(zone.astype(object)))
     shares = np.full((len(df), len(LEVELS)), np.nan)
     shares[ok] = m.shares[pos[ok], zpos[ok], :]
     missing = ok & np.isnan(shares).any(axis=1)
-    for k in np.flatnonzero(missing):
+    for k in np.flatnonzero(missing).tolist():
         problems.append(Problem(f"matrix {m.id} has no shares for this item in zone "
                                 f"{zone.iat[k]}", row=str(labels[k]), column="item",
                                 value=df["item"].iat[k]))
