@@ -79,8 +79,10 @@ class Devolution:
         """How the devolution changes each town's weak-town subsidy (see :func:`subsidy_change`),
         with the posts and yearly money each town received joined on."""
         out = subsidy_change(self.before, self.towns, policy, fund=fund)
+        meta = dict(out.attrs)
         got = self.transfers[["posts", "amount"]].rename(columns={"amount": "transfer"})
         out = out.join(got, how="left")
+        out.attrs.update(meta)
         out["posts"] = out["posts"].fillna(0).astype(np.int64)
         out["transfer"] = out["transfer"].fillna(0).astype(np.int64)
         return out
