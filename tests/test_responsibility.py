@@ -231,6 +231,9 @@ def test_east_wing_compulsory_education_split_exactly(gd):
     row = s.table.loc[0, list(tf.LEVELS)].tolist()
     assert row == [500_000, 225_000, 75_000, 200_000, 0]
     assert s.matrix_id == "guangdong-2020"
+    why = s.explain(0)
+    assert why.loc["county", "exact"] == pytest.approx(200_000)
+    assert "以县为主" in why.loc["county", "source"]
 
 
 def test_largest_remainder_split_hand_computed(gd):
@@ -286,6 +289,12 @@ def test_bad_spending_rows_are_all_reported(gd):
     got = {(p.row, p.column) for p in err.value.problems}
     assert got == {("a", "item"), ("b", "zone"), ("b", "amount"), ("c", "amount"),
                    ("d", "amount")}
+    towns = tf.load_example()
+    with pytest.raises(tf.ValidationError, match="no zone") as err:
+        tf.split_expenditure(pd.DataFrame({"item": ["free_textbooks"] * 2,
+                                           "amount": [1, 2], "code": ["999999999", None]}),
+                             gd, towns=towns)
+    assert [p.row for p in err.value.problems] == ["999999999", "#2"]
     with pytest.raises(tf.ValidationError, match="missing column"):
         tf.split_expenditure(pd.DataFrame({"item": ["x"]}), gd)
 

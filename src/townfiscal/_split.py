@@ -47,12 +47,13 @@ def canonical_headers(df: pd.DataFrame, aliases: dict[str, str]
 
 
 def row_labels(df: pd.DataFrame) -> npt.NDArray[np.object_]:
-    """A label per row for error messages: its code where there is one, else its 1-based line."""
-    if "code" in df.columns:
-        codes = df["code"].astype(str).to_numpy(dtype=object)
-    else:
-        codes = np.array([str(i + 1) for i in range(len(df))], dtype=object)
-    return codes
+    """A label per row for error messages: its code where there is one, else ``#<n>``, its
+    1-based data row (as the towns table's validation does)."""
+    lines = np.array([f"#{i + 1}" for i in range(len(df))], dtype=object)
+    if "code" not in df.columns:
+        return lines
+    codes = df["code"].astype("string").fillna("").str.strip().to_numpy(dtype=object)
+    return np.where(codes == "", lines, codes)
 
 
 def whole_yuan(values: pd.Series, column: str, labels: npt.NDArray[np.object_],
@@ -127,14 +128,44 @@ class ExpenditureSplit:
             int64 yuan column per level (``central`` … ``town``); each row's levels sum to its
             ``amount`` exactly.
         totals: int64 yuan per level and ``amount`` (the sum of all rows).
-        matrix_id: id of the matrix used.
-        matrix_hash: the matrix's content hash.
+        matrix: the matrix used.
     """
 
     table: pd.DataFrame
     totals: pd.Series
-    matrix_id: str
-    matrix_hash: str
+    matrix: ResponsibilityMatrix
+
+    @property
+    def matrix_id(self) -> str:
+        """Id of the matrix used."""
+        return self.matrix.id
+
+    @property
+    def matrix_hash(self) -> str:
+        """Content hash of the matrix used (provenance)."""
+        return self.matrix.hash
+
+    def explain(self, row: int) -> pd.DataFrame:
+        """How one row (by position) was split: per level its share, the exact amount
+        (``amount × share``), the whole yuan paid and the share's source.
+
+        Example:
+            >>> import pandas as pd, townfiscal as tf
+            >>> s = tf.split_expenditure(pd.DataFrame({"item": ["free_textbooks"],
+            ...     "amount": [10], "zone": ["north"]}), "guangdong-2020")
+            >>> row = s.explain(0).loc["central"]
+            >>> float(row["share"]), float(row["exact"]), int(row["yuan"])
+            (1.0, 10.0, 10)
+        """
+        r = self.table.iloc[row]
+        share = self.matrix.share(str(r["item"]), str(r["zone"]))
+        return pd.DataFrame({
+            "share": share.to_numpy(),
+            "exact": float(r["amount"]) * share.to_numpy(),
+            "yuan": [int(r[lvl]) for lvl in LEVELS],
+            "source": [self.matrix.source(str(r["item"]), str(r["zone"]), lvl)
+                       for lvl in LEVELS],
+        }, index=pd.Index(list(LEVELS), name="level"))
 
     def by(self, key: str | list[str]) -> pd.DataFrame:
         """Sums of ``amount`` and each level grouped by one or more columns (e.g. ``"item"``,
@@ -221,10 +252,15 @@ def split_expenditure(spending: pd.DataFrame, matrix: ResponsibilityMatrix | str
             looked = df["code"].map(tz).fillna(df["code"].map(county_zone))
             zone = zone.fillna(looked.astype("string"))
     bad_zone = ~zone.isin(ZONES).fillna(False).to_numpy(dtype=bool)
+    no_zone = zone.isna().to_numpy(dtype=bool)
     for k in np.flatnonzero(bad_zone).tolist():
-        problems.append(Problem(f"unknown zone; expected one of {', '.join(ZONES)}",
-                                row=str(labels[k]), column="zone",
-                                value=None if zone.isna().iat[k] else str(zone.iat[k])))
+        if no_zone[k]:
+            problems.append(Problem("no zone: give one, or a code found in the towns table "
+                                    "(9-digit town or 6-digit county)", row=str(labels[k]),
+                                    column="zone"))
+        else:
+            problems.append(Problem(f"unknown zone; expected one of {', '.join(ZONES)}",
+                                    row=str(labels[k]), column="zone", value=str(zone.iat[k])))
 
     pos = m._positions(df["item"])
     for k in np.flatnonzero(pos < 0).tolist():
@@ -255,4 +291,4 @@ def split_expenditure(spending: pd.DataFrame, matrix: ResponsibilityMatrix | str
         out[lvl] = parts[:, j]
     totals = pd.Series(np.concatenate([[amount.sum()], parts.sum(axis=0)]).astype(np.int64),
                        index=["amount", *LEVELS], name="yuan")
-    return ExpenditureSplit(table=out, totals=totals, matrix_id=m.id, matrix_hash=m.hash)
+    return ExpenditureSplit(table=out, totals=totals, matrix=m)
