@@ -110,6 +110,17 @@ def test_east_wing_compulsory_education_share_hand_computed(gd):
         "central": 0.5, "province": 0.225, "city": 0.075, "county": 0.2, "town": 0.0}
 
 
+def test_to_dict_is_json(gd):
+    """The matrix serialises to JSON with every share and source."""
+    import json
+
+    d = json.loads(json.dumps(gd.to_dict(), ensure_ascii=False))
+    assert len(d["items"]) == 18
+    ce = next(i for i in d["items"] if i["id"] == "compulsory_education_running_costs")
+    assert ce["shares"]["east_wing"]["county"]["share"] == pytest.approx(0.2)
+    assert ce["rule"] == "own"
+
+
 def test_devolution_defaults_are_documented_assumptions(gd):
     """Cost per post and the like are assumptions in the matrix file, not code."""
     value, source = gd.parameter("devolution.cost_per_post")

@@ -21,7 +21,7 @@ import pandas as pd
 from townfiscal._errors import Problem, ValidationError
 from townfiscal._policy import Policy, get_policy
 from townfiscal._responsibility import ResponsibilityMatrix, get_responsibility
-from townfiscal._split import canonical_headers, row_labels
+from townfiscal._split import RowLabels, canonical_headers, row_labels
 from townfiscal._towns import validate_towns
 from townfiscal.rules import formula_allocation
 
@@ -252,7 +252,7 @@ def _code_text(v: Any) -> str:
     return str(v).strip()
 
 
-def _whole_count(values: pd.Series, column: str, labels: npt.NDArray[np.object_],
+def _whole_count(values: pd.Series, column: str, labels: RowLabels,
                  problems: list[Problem], *, blank_is_zero: bool = False
                  ) -> npt.NDArray[np.int64]:
     raw = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
@@ -273,7 +273,7 @@ def _whole_count(values: pd.Series, column: str, labels: npt.NDArray[np.object_]
 
 
 def _per_move(df: pd.DataFrame, column: str, params: dict[str, tuple[float, str]],
-              labels: npt.NDArray[np.object_], problems: list[Problem],
+              labels: RowLabels, problems: list[Problem],
               needed: npt.NDArray[np.bool_] | None = None) -> npt.NDArray[np.float64]:
     """A per-post yuan figure per move: the move's own, else the default."""
     n = len(df)

@@ -414,10 +414,10 @@ class ResponsibilityMatrix:
     def _positions(self, names: pd.Series) -> npt.NDArray[np.intp]:
         """Item positions for ids or names (-1 for unknown), vectorised over unique values."""
         lookup = self._lookup()
-        keys = names.astype(str).str.strip().str.casefold()
-        codes, uniques = pd.factorize(keys)
-        pos = np.array([lookup.get(u, -1) for u in uniques], dtype=np.intp)
-        out: npt.NDArray[np.intp] = np.where(codes < 0, -1, pos[codes] if len(pos) else -1)
+        codes, uniques = pd.factorize(names, use_na_sentinel=True)
+        pos = np.array([lookup.get(str(u).strip().casefold(), -1) for u in uniques] + [-1],
+                       dtype=np.intp)
+        out: npt.NDArray[np.intp] = pos[codes]  # NA (-1) → the trailing -1
         return out
 
     def _row(self, item: str) -> int:
@@ -461,6 +461,23 @@ class ResponsibilityMatrix:
                            index=idx).reset_index()
         out.insert(1, "category", np.repeat(self.items["category"].to_numpy(), nz * nl))
         return out.loc[out["share"].notna()].reset_index(drop=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The matrix as a JSON-friendly dict: id, title, hash, levels, zones, and per item its
+        names, category, rule and ``shares[zone][level] = {"share": …, "source": …}``."""
+        items = []
+        for i, (iid, row) in enumerate(self.items.iterrows()):
+            shares: dict[str, dict[str, dict[str, Any]]] = {}
+            for z, zone in enumerate(self.zones):
+                if np.isnan(self.shares[i, z]).any():
+                    continue
+                shares[zone] = {lvl: {"share": float(self.shares[i, z, j]),
+                                      "source": str(self.sources[i, z, j])}
+                                for j, lvl in enumerate(self.levels)}
+            items.append({"id": str(iid), **{k: str(v) for k, v in row.items()},
+                          "shares": shares})
+        return {"id": self.id, "title": self.title, "hash": self.hash,
+                "levels": list(self.levels), "zones": list(self.zones), "items": items}
 
     # -- changes ------------------------------------------------------------------------------
 

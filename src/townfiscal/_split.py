@@ -46,17 +46,36 @@ def canonical_headers(df: pd.DataFrame, aliases: dict[str, str]
     return df.rename(columns=out), wan
 
 
-def row_labels(df: pd.DataFrame) -> npt.NDArray[np.object_]:
-    """A label per row for error messages: its code where there is one, else ``#<n>``, its
-    1-based data row (as the towns table's validation does)."""
-    lines = np.array([f"#{i + 1}" for i in range(len(df))], dtype=object)
-    if "code" not in df.columns:
-        return lines
-    codes = df["code"].astype("string").fillna("").str.strip().to_numpy(dtype=object)
-    return np.where(codes == "", lines, codes)
+def _canonical_zones(zone: pd.Series) -> pd.Series:
+    """Zone codes from codes or Chinese names, mapping each distinct value once."""
+    codes, uniques = pd.factorize(zone, use_na_sentinel=True)
+    canon = np.array([_ZONE_ALIASES.get(_fold(str(u)), str(u)) for u in uniques] + [None],
+                     dtype=object)
+    return pd.Series(canon[codes], index=zone.index, dtype="string")  # -1 (NA) → None
 
 
-def whole_yuan(values: pd.Series, column: str, labels: npt.NDArray[np.object_],
+class RowLabels:
+    """Labels of rows for error messages, made only for the rows named: the row's code where
+    it has one, else ``#<n>``, its 1-based data row (as the towns table's validation does)."""
+
+    def __init__(self, df: pd.DataFrame) -> None:
+        self._codes = df["code"] if "code" in df.columns else None
+
+    def __getitem__(self, k: int) -> str:
+        if self._codes is not None:
+            v = self._codes.iat[k]
+            text = "" if v is None or v is pd.NA or (isinstance(v, float) and v != v) else str(v)
+            if text.strip():
+                return text.strip()
+        return f"#{k + 1}"
+
+
+def row_labels(df: pd.DataFrame) -> RowLabels:
+    """The :class:`RowLabels` of a table."""
+    return RowLabels(df)
+
+
+def whole_yuan(values: pd.Series, column: str, labels: RowLabels,
                problems: list[Problem], *, scale: int = 1,
                allow_negative: bool = False) -> npt.NDArray[np.int64]:
     """Integer yuan from a money column, recording every non-numeric, negative or fractional
@@ -84,7 +103,8 @@ def split_rows(amount: npt.NDArray[np.int64], shares: npt.NDArray[np.float64]
 
     Largest-remainder rounding per row, vectorised over rows: each part is the floor of
     ``amount × share``; the yuan left over go one each to the parts with the largest fractional
-    remainders (ties to the higher level, i.e. the earlier column). A part whose share is 0 never
+    remainders, compared to the micro-yuan so that float noise cannot break an exact tie (ties
+    go to the higher level, i.e. the earlier column). A part whose share is 0 never
     receives a yuan; a part never goes below 0.
 
     Parameters:
@@ -100,22 +120,26 @@ def split_rows(amount: npt.NDArray[np.int64], shares: npt.NDArray[np.float64]
     s = shares / shares.sum(axis=1, keepdims=True)
     raw = amount.astype(np.float64)[:, None] * s
     base = np.floor(raw)
-    frac = raw - base
-    base_i = base.astype(np.int64)
-    rem = amount - base_i.sum(axis=1)  # yuan still to place (may be < 0 after float error)
-    # give: rank parts by fraction, largest first; zero shares last
-    key = np.where(s > 0, frac, -1.0)
-    order = np.argsort(-key, axis=1, kind="stable")
-    rank = np.empty_like(order)
-    np.put_along_axis(rank, order, np.broadcast_to(np.arange(k), (n, k)), axis=1)
-    give = (rank < np.maximum(rem, 0)[:, None]) & (s > 0)
-    # take (float error only): smallest fractions first, never below zero
-    tkey = np.where(base_i > 0, frac, np.inf)
-    torder = np.argsort(tkey, axis=1, kind="stable")
-    trank = np.empty_like(torder)
-    np.put_along_axis(trank, torder, np.broadcast_to(np.arange(k), (n, k)), axis=1)
-    take = (trank < np.maximum(-rem, 0)[:, None]) & (base_i > 0)
-    out: npt.NDArray[np.int64] = base_i + give.astype(np.int64) - take.astype(np.int64)
+    # remainders compared to the micro-yuan: fractions equal in exact arithmetic (0.6 of one
+    # part and 0.6 of another, computed with different float noise) tie, and ties go up
+    frac = np.round(raw - base, 6)
+    out: npt.NDArray[np.int64] = base.astype(np.int64)
+    rem = amount - out.sum(axis=1)  # yuan still to place (< 0 only after float error)
+    cols = np.arange(k)
+    up = np.flatnonzero(rem > 0)
+    if up.size:  # give: largest fractions first, ties to the earlier level; zero shares never
+        key = np.where(s[up] > 0, frac[up], -1.0)
+        order = np.argsort(-key, axis=1, kind="stable")
+        rank = np.empty_like(order)
+        np.put_along_axis(rank, order, np.broadcast_to(cols, order.shape), axis=1)
+        out[up] += ((rank < rem[up, None]) & (s[up] > 0)).astype(np.int64)
+    down = np.flatnonzero(rem < 0)
+    if down.size:  # take: smallest fractions first, never below zero
+        key = np.where(out[down] > 0, frac[down], np.inf)
+        order = np.argsort(key, axis=1, kind="stable")
+        rank = np.empty_like(order)
+        np.put_along_axis(rank, order, np.broadcast_to(cols, order.shape), axis=1)
+        out[down] -= ((rank < -rem[down, None]) & (out[down] > 0)).astype(np.int64)
     return out
 
 
@@ -239,8 +263,7 @@ def split_expenditure(spending: pd.DataFrame, matrix: ResponsibilityMatrix | str
     # zones: given, or looked up from the towns table by code
     zone = (df["zone"].astype("string").str.strip() if "zone" in df.columns
             else pd.Series(pd.NA, index=df.index, dtype="string"))
-    zone = zone.map(lambda v: v if pd.isna(v) else _ZONE_ALIASES.get(_fold(str(v)), v),
-                    na_action="ignore").astype("string")
+    zone = _canonical_zones(zone)
     if towns is not None and zone.isna().any():
         if "code" not in df.columns:
             problems.append(Problem("zones missing and no code column to look them up",
