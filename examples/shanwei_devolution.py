@@ -108,6 +108,17 @@ def main(out_dir: Path | None = None) -> None:
     cols = ["name", "county", "posts", "transfer", "amount_before", "amount_after", "change"]
     print(sw.sort_values("change", ascending=False)[cols].head(8).to_string())
 
+    print("\nthe seed's other devolutions, costed with the same assumptions:")
+    with (HERE / "seed-devolutions-2020.toml").open("rb") as fh:
+        others = tomllib.load(fh)
+    per_post = d.parameters["cost_per_post"][0] + d.parameters["operating_cost_per_post"][0]
+    for key, row in others.items():
+        posts = int(row["posts"]["value"])
+        extra = "".join(f", {int(row[k]['value']):,} {k}" for k in ("powers", "stations")
+                        if k in row)
+        print(f"  {row['name_zh']:<5} {posts:>6,} posts{extra:<18} "
+              f"{posts * per_post:>14,.0f} yuan a year  ({key})")
+
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         d.transfers.to_csv(out_dir / "shanwei_transfers.csv", encoding="utf-8-sig")

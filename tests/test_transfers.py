@@ -114,3 +114,5 @@ def test_example_totals():
     assert int(tr["peoples_congress"].sum()) == 300_000 * n
     assert (tr["total"] == tr["weak_town_subsidy"] + tr["peoples_congress"]).all()
     assert tr["total"].dtype == np.int64
+    assert tr.attrs["units_paid"]["peoples_congress"] == 1002
+    assert tr.attrs["published_counts"] == {"peoples_congress": 998}

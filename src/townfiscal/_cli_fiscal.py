@@ -161,9 +161,13 @@ def _cmd_transfers(args: argparse.Namespace) -> int:
     total = int(tr["total"].sum())
     print(f"townfiscal transfers — policy {tr.attrs['policy']}, programmes {progs.id}, "
           f"{int((tr['total'] > 0).sum()):,} of {len(tr):,} units receive something")
+    paid, published = tr.attrs["units_paid"], tr.attrs["published_counts"]
     for c in cols:
         p = progs[c]
-        print(_yuan_line(c, int(tr[c].sum()), total) + f"  {p.name_zh}")
+        note = f"  {p.name_zh}, {paid[c]:,} units"
+        if c in published:
+            note += f" (the source counts {published[c]:,})"
+        print(_yuan_line(c, int(tr[c].sum()), total) + note)
     print(_yuan_line("total", total, total))
     if args.out:
         path = write_table(tr, args.out, sheet="转移支付")

@@ -239,7 +239,10 @@ def transfers(towns: pd.DataFrame, policy: Policy | str, fund: float | None = No
     Returns:
         DataFrame indexed by code over every town of the table: ``name``, ``kind``,
         ``county``, ``city``, ``zone``, ``eligible``, one int64 yuan column per programme and
-        ``total`` (int64 yuan, their sum). ``.attrs`` records the policy, fund and programmes.
+        ``total`` (int64 yuan, their sum). ``.attrs`` records the policy, fund, programmes,
+        the number of units each programme pays (``units_paid``) and the counts the sources
+        publish (``published_counts``: 998 towns for People's Congress funds, 542 stations),
+        for reconciling the data with the articles.
 
     Raises:
         KeyError: an unknown programme id in ``include``.
@@ -292,8 +295,13 @@ def transfers(towns: pd.DataFrame, policy: Policy | str, fund: float | None = No
         out[pid] = col
     out["total"] = (np.sum(np.vstack(list(columns.values())), axis=0) if columns
                     else np.zeros(len(t), dtype=np.int64)).astype(np.int64)
-    out.attrs.update({"policy": pol.id, "policy_hash": pol.hash, "fund": fund,
-                      "programmes": progs.id, "included": [p.id for p in chosen]})
+    out.attrs.update({
+        "policy": pol.id, "policy_hash": pol.hash, "fund": fund, "programmes": progs.id,
+        "included": [p.id for p in chosen],
+        "units_paid": {pid: int((col > 0).sum()) for pid, col in columns.items()},
+        "published_counts": {p.id: p.published_count for p in chosen
+                             if p.published_count is not None},
+    })
     return out
 
 
