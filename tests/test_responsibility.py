@@ -185,6 +185,27 @@ def test_unknown_province_is_rejected():
         tf.ResponsibilityMatrix.from_document(doc)
 
 
+def test_matrix_file_from_a_path(tmp_path):
+    """A matrix file outside the package loads by path, its catalogue found among the bundled."""
+    text = (DATA / "guangdong-2020.toml").read_text(encoding="utf-8")
+    text = text.replace('id = "guangdong-2020"', 'id = "guangdong-what-if"')
+    path = tmp_path / "what-if.toml"
+    path.write_text(text, encoding="utf-8")
+    m = tf.get_responsibility(path)
+    assert m.id == "guangdong-what-if"
+    assert np.array_equal(m.shares, tf.get_responsibility("guangdong-2020").shares)
+    path.write_text(text.replace('catalogue = "central-local-2018"', 'catalogue = "nope"'),
+                    encoding="utf-8")
+    with pytest.raises(tf.ValidationError, match="unknown catalogue"):
+        tf.get_responsibility(path)
+
+
+def test_bundled_matrix_is_read_only(gd):
+    """The cached matrix cannot be changed in place; with_changes makes a new one."""
+    with pytest.raises(ValueError, match="read-only"):
+        gd.shares[0, 0, 0] = 0.9
+
+
 def test_with_changes_keeps_sources_and_revalidates(gd):
     """An override records what it replaced; a change breaking the sum is rejected."""
     m = gd.with_changes({"local.default.north.province": 0.6, "local.default.north.county": 0.25})
