@@ -190,3 +190,14 @@ def test_conservation_property(moves):
         assert per_county[county] == amount
     people = d.towns["supported_population"] - d.before["supported_population"]
     assert int(people.sum()) == int(df["posts"].sum())
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 500), st.integers(0, 500), st.booleans())
+def test_fixed_fund_changes_cancel_out(p1, p2, follows):
+    """With a fixed fund, what the receiving towns gain the others lose, to the yuan."""
+    moves = pd.DataFrame({"code": ["441521101", "441523100"], "posts": [p1, p2]})
+    d = tf.devolve(twin_towns(), moves, capacity_follows=follows)
+    ch = d.subsidy_change("guangdong-2020", fund=1_000_001)
+    assert int(ch["change"].sum()) == 0
+    assert int(ch["amount_after"].sum()) == 1_000_001
