@@ -269,6 +269,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--workers", type=int, default=1, help="worker processes (default: 1)")
     p.set_defaults(handler=_cmd_serve)
+
+    from townfiscal._cli_fiscal import add_subcommands  # split, devolve, transfers, …
+
+    add_subcommands(sub)
     return parser
 
 
