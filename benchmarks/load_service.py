@@ -141,6 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=4, help="concurrent clients (default 4)")
     parser.add_argument("--requests", type=int, default=80, help="POSTs in all (default 80)")
     parser.add_argument("--warmup", type=int, default=2, help="POSTs before measuring")
+    parser.add_argument(
+        "--sequential", type=int, default=20, help="POSTs by one client first (default 20)"
+    )
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="townfiscal-load-") as tmp:
@@ -151,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
             wait_ready(base, proc)
             asyncio.run(load(base, 1, args.warmup))
             health = health_round_trips(base, 50)
+            sequential, seq_errors = asyncio.run(load(base, 1, args.sequential))
             t0 = time.perf_counter()
             latencies, errors = asyncio.run(load(base, args.clients, args.requests))
             wall = time.perf_counter() - t0
@@ -167,7 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"python {platform.python_version()}, {os.cpu_count()} CPUs, loopback\n")
     print(f"{'':<34}{'p50 ms':>10}{'p99 ms':>10}{'mean ms':>10}{'max ms':>10}")
     rows = [
-        ("POST /allocations (under load)", latencies),
+        (f"POST /allocations, {args.clients} clients", latencies),
+        ("POST /allocations, 1 client", sequential),
         ("tf.allocate in process (baseline)", direct),
         ("GET /health round trip", health),
     ]
@@ -179,9 +184,10 @@ def main(argv: list[str] | None = None) -> int:
     p50_ratio = pct(latencies, 50) / pct(direct, 50)
     print(
         f"\nthroughput {len(latencies) / wall:.2f} allocations/s over {wall:.1f} s; "
-        f"p50 = {p50_ratio:.2f} × the in-process allocate; errors {len(errors)} of "
-        f"{len(latencies)}; runs stored {len(stored)}"
+        f"p50 = {p50_ratio:.2f} × the in-process allocate; errors {len(errors) + len(seq_errors)}"
+        f" of {len(latencies) + len(sequential)}; runs stored {len(stored)}"
     )
+    errors += seq_errors
     for e in errors[:5]:
         print("  error:", e)
     return 1 if errors else 0
