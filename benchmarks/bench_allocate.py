@@ -10,7 +10,7 @@ units from ``tf.make_towns``) and each scenario, this prints model build and sol
 - ``highspy direct``: the same textbook LP assembled as a scipy.sparse matrix with numpy and
   handed straight to highspy;
 - ``highspy direct, IPM``: the same, with HiGHS's interior-point solver (which tf.allocate
-  picks by itself for models of 20,000 rows or more);
+  picks by itself for models of 5,000 rows or more);
 - ``scipy linprog``: the same sparse matrix solved by ``scipy.optimize.linprog(method="highs")``.
 
 All methods see money in 10,000-yuan units and the same effective bounds, so their optima

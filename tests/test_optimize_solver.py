@@ -132,3 +132,28 @@ def test_malformed_problem_is_refused() -> None:
     with pytest.raises(ValueError, match="cost has shape"):
         LinearProblem(cost=[1.0], matrix=np.ones((1, 2)), row_lower=[0.0], row_upper=[1.0],
                       col_lower=[0.0, 0.0], col_upper=[1.0, 1.0])
+
+
+def test_time_limit_with_a_feasible_answer_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A solver stopped by the time limit with a feasible point: the allocation carries status
+    'time_limit' and a SolverTimeLimitWarning is issued — never a silent answer."""
+    import pandas as pd
+
+    import townfiscal as tf
+    from townfiscal.optimize import ModelContext, Solution, optimise
+    from townfiscal.optimize import _run
+
+    real = _run.solve
+
+    def stopped(problem: LinearProblem, *args: object, **kwargs: object) -> Solution:
+        sol = real(problem, *args, **kwargs)  # type: ignore[arg-type]
+        return Solution("time_limit", sol.x, None, sol.objective, sol.solver,
+                        sol.solver_version, sol.seconds, "time limit reached")
+
+    monkeypatch.setattr(_run, "solve", stopped)
+    frame = pd.DataFrame({"target": [60.0, 40.0]}, index=["440000001", "440000002"])
+    with pytest.warns(tf.SolverTimeLimitWarning, match="not proven optimal"):
+        res = optimise(ModelContext(frame, 100), [tf.Floor(45)])
+    assert res.status == "time_limit"
+    assert res.amounts.tolist() == [55, 45]
+    assert res.shadow_prices["shadow_price"].isna().all()

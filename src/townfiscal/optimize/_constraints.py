@@ -150,7 +150,8 @@ class GrowthCap(Constraint):
     rate
         Growth allowed over ``prior_amount`` (0.15 = +15%); scalar or Series by code.
     no_prior
-        Yuan cap for towns without a prior amount; ``None`` (default) exempts them.
+        Yuan cap for towns without a prior amount (NaN or 0); ``None`` (default) exempts
+        them.
 
     Example::
 
@@ -165,9 +166,10 @@ class GrowthCap(Constraint):
     def compile(self, ctx: ModelContext) -> list[Primitive]:
         prior = ctx.column("prior_amount", what="GrowthCap")
         rate = ctx.per_town(self.rate, what="GrowthCap rate")
-        hi = (1.0 + rate) * prior
+        none = ~(prior > 0)  # NaN or zero last year: no base to grow from
+        hi = np.where(none, np.nan, (1.0 + rate) * prior)
         if self.no_prior is not None:
-            hi = np.where(np.isnan(prior), float(self.no_prior), hi)
+            hi = np.where(none, float(self.no_prior), hi)
         return [TownBounds(self.name, upper=hi,
                            describe=f"at most (1 + {self.rate!r}) × last year's amount")]
 

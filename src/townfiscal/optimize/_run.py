@@ -50,7 +50,7 @@ DEFAULT_SCALE = 10_000.0
 #: From this many rows on, HiGHS's interior-point solver (with crossover) is used for the LP
 #: unless the caller chose a HiGHS ``solver`` option: on the long order chains of tens of
 #: thousands of towns it is 2–3× faster than dual simplex (see docs/benchmarks.md).
-IPM_ROWS = 20_000
+IPM_ROWS = 5_000
 
 
 @attrs.frozen(eq=False)
