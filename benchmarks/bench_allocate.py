@@ -14,7 +14,9 @@ units from ``tf.make_towns``) and each scenario, this prints model build and sol
 - ``scipy linprog``: the same sparse matrix solved by ``scipy.optimize.linprog(method="highs")``.
 
 All methods see money in 10,000-yuan units and the same effective bounds, so their optima
-agree (the objective column shows it). Times are medians of ``--repeats`` runs in one process.
+agree (the objective column shows it). Times are medians of ``--repeats`` runs in one process,
+interleaved (each repeat runs every method once) so that a shared machine's load falls on all
+methods alike.
 ``ratio`` is a method's total over ``highspy direct``'s total.
 
 Run:  python benchmarks/bench_allocate.py [--sizes example,10000,china] [--repeats 3]
@@ -207,12 +209,6 @@ def solve_linprog(s: dict[str, Any]) -> float:
 # --------------------------------------------------------------------- timing
 
 
-def median_of(repeats: int, run: Callable[[], dict[str, float]]) -> dict[str, float]:
-    """Medians, per key, of ``repeats`` runs."""
-    runs = [run() for _ in range(repeats)]
-    return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
-
-
 def bench(size: str, repeats: int, only: list[str]) -> list[dict[str, Any]]:
     towns, policy, fund = setup(size)
     t0 = time.perf_counter()
@@ -271,11 +267,21 @@ def bench(size: str, repeats: int, only: list[str]) -> list[dict[str, Any]]:
             s = time.perf_counter() - t
             return {"build": b, "solve": s, "total": b + s, "objective": obj}
 
-        for label, fn in [("tf.allocate", run_allocate), ("PuLP loops", run_pulp),
-                          ("highspy direct", run_direct), ("highspy direct, IPM", run_direct_ipm),
-                          ("scipy linprog", run_linprog)]:
-            out[label] = median_of(repeats, fn)
-            print(f"  {size:>7} {name:<8} {label:<15} {out[label]['total']:8.3f} s", flush=True)
+        methods: list[tuple[str, Callable[[], dict[str, float]]]] = [
+            ("tf.allocate", run_allocate), ("PuLP loops", run_pulp),
+            ("highspy direct", run_direct), ("highspy direct, IPM", run_direct_ipm),
+            ("scipy linprog", run_linprog)]
+        # interleaved: each repeat runs every method once, so that the load of a shared
+        # machine falls on all of them alike
+        runs: dict[str, list[dict[str, float]]] = {label: [] for label, _ in methods}
+        for r in range(repeats):
+            for label, fn in methods:
+                runs[label].append(fn())
+                print(f"  {size:>7} {name:<8} run {r + 1} {label:<20} "
+                      f"{runs[label][-1]['total']:8.3f} s", flush=True)
+        for label, _ in methods:
+            out[label] = {k: statistics.median(x[k] for x in runs[label])
+                          for k in runs[label][0]}
         base = out["highspy direct"]["total"]
         for label, r in out.items():
             rows.append({"size": size, "towns": len(formula), "scenario": name,
