@@ -65,3 +65,16 @@ def test_need_order_survives_rounding_of_ties() -> None:
     assert int(a.sum()) == 100
     assert np.all(np.diff(a) <= 0)
     assert a.tolist() == [34, 33, 33, 0]
+
+
+def test_rebalance_keeps_an_order() -> None:
+    """Group 0 (the neediest town) is one unit over its cap; moving that unit would put it
+    below the next town (both 2), so with the order the rebalance refuses; without it the
+    unit goes to the first town with room outside the group."""
+    x = [1.5, 1.5, 0.5, 0.5]
+    out = rebalance_groups([2, 2, 0, 0], x, [0, 1, 1, 1], [-np.inf, -np.inf], [1, 10],
+                           ranks=[[0, 1, 2, 3]])
+    assert out is None
+    free = rebalance_groups([2, 2, 0, 0], x, [0, 1, 1, 1], [-np.inf, -np.inf], [1, 10])
+    assert free is not None
+    assert free.tolist() == [1, 2, 1, 0]

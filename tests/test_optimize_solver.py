@@ -140,8 +140,7 @@ def test_time_limit_with_a_feasible_answer_is_reported(monkeypatch: pytest.Monke
     import pandas as pd
 
     import townfiscal as tf
-    from townfiscal.optimize import ModelContext, Solution, optimise
-    from townfiscal.optimize import _run
+    from townfiscal.optimize import ModelContext, Solution, _run, optimise
 
     real = _run.solve
 

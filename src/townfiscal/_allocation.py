@@ -197,9 +197,13 @@ class Allocation:
             b = bounds.get(fam)
             if b is not None:
                 if b.lower is not None and np.isfinite(b.lower[i]) and x <= b.lower[i] + asm.unit:
-                    parts.append(f"{fam} ({b.describe}: at least {_fmt(b.lower[i])} yuan)")
+                    whole = (f"; {_fmt(asm.lower[i])} in whole {asm.unit:,}-yuan units"
+                             if abs(asm.lower[i] - b.lower[i]) >= 0.5 else "")
+                    parts.append(f"{fam} ({b.describe}: at least {_fmt(b.lower[i])} yuan{whole})")
                 elif b.upper is not None and np.isfinite(b.upper[i]):
-                    parts.append(f"{fam} ({b.describe}: at most {_fmt(b.upper[i])} yuan)")
+                    whole = (f"; {_fmt(asm.upper[i])} in whole {asm.unit:,}-yuan units"
+                             if abs(asm.upper[i] - b.upper[i]) >= 0.5 else "")
+                    parts.append(f"{fam} ({b.describe}: at most {_fmt(b.upper[i])} yuan{whole})")
                 else:
                     parts.append(fam)
             elif any(o.family == fam for o in asm.orderings):

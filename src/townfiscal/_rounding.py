@@ -183,6 +183,7 @@ def rebalance_groups(
     upper: npt.ArrayLike | None = None,
     unit: int = 1,
     priority: npt.ArrayLike | None = None,
+    ranks: Sequence[npt.ArrayLike] = (),
 ) -> IntArray | None:
     """Move whole units between rounded amounts so that every group total is within bounds.
 
@@ -211,6 +212,10 @@ def rebalance_groups(
         Tie-break among equal remainders: amounts with a smaller priority get a unit first
         and lose one last (pass the order of need so that an order among equal amounts
         survives).
+    ranks:
+        Weak orders to keep: for each, a rank per amount (0 = first, ``-1`` = outside); an
+        amount of a lower rank must stay at least every amount of a higher rank. A unit
+        only moves where the orders still hold afterwards.
 
     Returns
     -------
@@ -235,6 +240,7 @@ def rebalance_groups(
     rem = v - np.floor(v + _TOLERANCE)
     prio = np.arange(n) if priority is None else np.asarray(priority)
     inside = g >= 0
+    orders = [np.asarray(r, dtype=np.int64) for r in ranks]
     sums = np.bincount(g[inside], weights=a[inside], minlength=ng)
     for direction in (+1, -1):
         # +1: groups over their upper bound give units away; -1: groups under their lower take
@@ -248,25 +254,55 @@ def rebalance_groups(
         cand = np.flatnonzero(movable)
         key = rem[cand] if direction > 0 else -rem[cand]
         cand = cand[np.lexsort((-prio[cand] if direction > 0 else prio[cand], key))]
+        cand = cand[_order_allows(a, cand, -direction, orders)]
         taken = _take_per_group(cand, g, np.maximum(excess, 0.0))
         if taken.size < round(float(np.maximum(excess[bad], 0).sum())):
             return None
-        # elsewhere: the opposite move, respecting the other groups' room
+        a[taken] -= direction
+        # elsewhere: the opposite move, respecting the other groups' room and the orders
         room = (g_hi - sums) if direction > 0 else (sums - g_lo)
         room = np.where(np.isin(np.arange(ng), bad), 0.0, np.maximum(room, 0.0))
         other = ~in_bad & ((a + 1 <= hi) if direction > 0 else (a - 1 >= lo))
         cand2 = np.flatnonzero(other)
         key2 = -rem[cand2] if direction > 0 else rem[cand2]
         cand2 = cand2[np.lexsort((prio[cand2] if direction > 0 else -prio[cand2], key2))]
+        cand2 = cand2[_order_allows(a, cand2, direction, orders)]
         given = _take_per_group(cand2, g, room)[: taken.size]
         if given.size < taken.size:
             return None
-        a[taken] -= direction
         a[given] += direction
         sums = np.bincount(g[inside], weights=a[inside], minlength=ng)
     if np.any(sums > g_hi + 0.5) or np.any(sums < g_lo - 0.5):
         return None
     return a.astype(np.int64) * unit
+
+
+def _order_allows(a: FloatArray, cand: IntArray, step: int, orders: Sequence[IntArray]
+                  ) -> npt.NDArray[np.bool_]:
+    """Which candidates may move by ``step`` units with every weak order still holding.
+
+    Moving down is allowed when no amount of a higher rank (later in the order) would then
+    exceed it; moving up when no amount of a lower rank would then fall below it. A batch
+    moves in one direction only, and of two candidates in one chain only the later (down)
+    or the earlier (up) passes, so the batch as a whole keeps the orders too.
+    """
+    ok = np.ones(cand.size, dtype=bool)
+    for rank in orders:
+        inside = rank >= 0
+        if inside.sum() < 2 or cand.size == 0:
+            continue
+        k = int(rank[inside].max()) + 1
+        gmax = np.full(k, -np.inf)
+        gmin = np.full(k, np.inf)
+        np.maximum.at(gmax, rank[inside], a[inside])
+        np.minimum.at(gmin, rank[inside], a[inside])
+        later_max = np.concatenate([np.maximum.accumulate(gmax[::-1])[::-1][1:], [-np.inf]])
+        earlier_min = np.concatenate([[np.inf], np.minimum.accumulate(gmin)[:-1]])
+        r = np.maximum(rank[cand], 0)
+        new = a[cand] + step
+        fine = new >= later_max[r] if step < 0 else new <= earlier_min[r]
+        ok &= (rank[cand] < 0) | fine
+    return ok
 
 
 def _take_per_group(cand: IntArray, group: IntArray, room: FloatArray) -> IntArray:

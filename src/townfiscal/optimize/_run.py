@@ -49,7 +49,7 @@ DEFAULT_SCALE = 10_000.0
 
 #: From this many rows on, HiGHS's interior-point solver (with crossover) is used for the LP
 #: unless the caller chose a HiGHS ``solver`` option: on the long order chains of tens of
-#: thousands of towns it is 2–3× faster than dual simplex (see docs/benchmarks.md).
+#: thousands of towns it is about 2.5× faster than dual simplex (see docs/benchmarks.md).
 IPM_ROWS = 5_000
 
 
@@ -198,7 +198,8 @@ def _round(asm: Assembly, x: FloatArray, rounding: Rounding, *, milp: bool, solv
         for gb in asm.groups:
             moved = rebalance_groups(amounts, xc, gb.group, gb.lower, gb.upper,
                                      lower=asm.lower, upper=asm.upper, unit=u,
-                                     priority=priority)
+                                     priority=priority,
+                                     ranks=[o.rank for o in asm.orderings])
             if moved is None:
                 break
             amounts = moved
