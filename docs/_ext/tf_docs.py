@@ -1,0 +1,735 @@
+"""Sphinx directives that make the townfiscal docs compute their own figures.
+
+Every number in a worked example is produced by running the library while the pages are built;
+nothing is typed by hand. A failing cell, an unexpected exception or a Python warning raised by
+a cell is a Sphinx warning, so ``sphinx-build -W`` stops on it.
+
+Directives and roles (usable from MyST as ```` ```{tf-exec} ```` and ``{tf-eval}`…```):
+
+``tf-exec``
+    Run Python code in the page's namespace (shared by every cell of the page, like a
+    notebook). Shows the code, what it printed, and the value of a final expression
+    (a DataFrame or Series as a table). Options: ``:hide-code:``, ``:hide-output:``,
+    ``:max-rows: N``, ``:raises: ExceptionName`` (the cell must raise it; the message is shown).
+``tf-eval`` (role)
+    The value of a Python expression in the page's namespace, as inline text
+    (integers get thousands separators).
+``tf-math``
+    A display formula whose ``<<expr>>`` (or ``<<expr|format-spec>>``) placeholders are
+    replaced by values computed in the page's namespace, pre-rendered like any formula.
+``tf-policy-table``
+    The table of a policy's parameters (value, published or assumption, source), read from the
+    policy files during the build. Argument: policy id; option ``:prefix:`` (comma-separated
+    dotted-path prefixes).
+``tf-example``
+    Run a script from ``examples/`` in a fresh directory and show its source, its output
+    and any figures it saved.
+``tf-cli``
+    The ``--help`` text of the ``townfiscal`` command and of each of its subcommands.
+
+At ``builder-inited`` the extension also writes the API reference listing (one entry per
+name in ``townfiscal.__all__``, grouped by the module that defines it) and one page per script
+in ``examples/``; both are generated, not committed.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import hashlib
+import importlib
+import inspect
+import io
+import math
+import numbers
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import traceback
+import warnings
+from pathlib import Path
+from typing import Any, ClassVar
+
+from docutils import nodes
+from docutils.parsers.rst import directives
+from sphinx.application import Sphinx
+from sphinx.util import logging
+from sphinx.util.docutils import SphinxDirective, SphinxRole
+
+logger = logging.getLogger(__name__)
+
+_NS_KEY = "tf_docs_namespace"
+_IMAGE_SUFFIXES = (".png", ".svg", ".jpg", ".jpeg")
+
+
+# ---------------------------------------------------------------------------------------------
+# the page namespace and running code
+# ---------------------------------------------------------------------------------------------
+
+
+def _namespace(env: Any) -> dict[str, Any]:
+    """The namespace shared by every cell of the document being read (fresh per document)."""
+    ns = env.temp_data.get(_NS_KEY)
+    if ns is None:
+        ns = {"__name__": "__tf_docs__", "__builtins__": __builtins__}
+        env.temp_data[_NS_KEY] = ns
+    return ns
+
+
+class _CellResult:
+    def __init__(self) -> None:
+        self.stdout = ""
+        self.value: Any = None
+        self.has_value = False
+        self.error: BaseException | None = None
+        self.error_text = ""
+        self.warnings: list[warnings.WarningMessage] = []
+        self.figures: list[Any] = []
+
+
+def _run_cell(code: str, ns: dict[str, Any], filename: str) -> _CellResult:
+    """Run ``code`` like a notebook cell: statements, then the value of a final expression."""
+    res = _CellResult()
+    buf = io.StringIO()
+    try:
+        tree = ast.parse(code, filename=filename, mode="exec")
+    except SyntaxError as exc:
+        res.error = exc
+        res.error_text = "".join(traceback.format_exception_only(type(exc), exc))
+        return res
+    last: ast.expr | None = None
+    if tree.body and isinstance(tree.body[-1], ast.Expr):
+        last = tree.body.pop().value  # type: ignore[attr-defined]
+    plt = sys.modules.get("matplotlib.pyplot")
+    before = set(plt.get_fignums()) if plt is not None else set()
+    with (
+        warnings.catch_warnings(record=True) as caught,
+        contextlib.redirect_stdout(buf),
+    ):
+        warnings.simplefilter("always")
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", category=PendingDeprecationWarning)
+        try:
+            exec(compile(tree, filename, "exec"), ns)
+            if last is not None:
+                expr = ast.Expression(last)
+                res.value = eval(compile(expr, filename, "eval"), ns)
+                res.has_value = res.value is not None
+        except BaseException as exc:
+            res.error = exc
+            tb = traceback.TracebackException.from_exception(exc)
+            # keep only the frames of the cell itself and below, not this extension's
+            tb.stack = traceback.StackSummary.from_list(
+                [f for f in tb.stack if f.filename != __file__]
+            )
+            res.error_text = "".join(tb.format())
+    res.stdout = buf.getvalue()
+    res.warnings = list(caught)
+    plt = sys.modules.get("matplotlib.pyplot")
+    if plt is not None:
+        res.figures = [plt.figure(n) for n in plt.get_fignums() if n not in before]
+    return res
+
+
+# ---------------------------------------------------------------------------------------------
+# formatting values
+# ---------------------------------------------------------------------------------------------
+
+
+def format_value(value: Any) -> str:
+    """Inline text for a computed value: integers with thousands separators."""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, numbers.Integral):
+        return f"{int(value):,}"
+    if isinstance(value, numbers.Real):
+        v = float(value)
+        if math.isfinite(v) and v == int(v) and abs(v) >= 1000:
+            return f"{int(v):,}"
+        return f"{v:,.6g}"
+    return str(value)
+
+
+def _latex_number(text: str) -> str:
+    return text.replace(",", "{,}").replace("%", r"\%")
+
+
+def _column_formatter(col: Any) -> Any:
+    import numpy as np
+    import pandas as pd
+
+    dtype = col.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        return str
+    if pd.api.types.is_integer_dtype(dtype):
+        return lambda v: "—" if pd.isna(v) else f"{int(v):,}"
+    if pd.api.types.is_float_dtype(dtype):
+        finite = col[np.isfinite(col.to_numpy(dtype=float, na_value=np.nan))]
+        big = len(finite) > 0 and float(np.abs(finite).max()) >= 1000
+        whole = len(finite) > 0 and bool((finite == np.round(finite)).all())
+
+        def fmt(v: Any) -> str:
+            if pd.isna(v):
+                return "—"
+            if np.isinf(v):
+                return "∞" if v > 0 else "−∞"
+            if big or whole:
+                return f"{v:,.0f}" if (whole or abs(v) >= 100) else f"{v:,.2f}"
+            return f"{v:.4f}"
+
+        return fmt
+    return lambda v: "—" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
+
+
+def frame_table(frame: Any, max_rows: int = 12) -> list[nodes.Node]:
+    """A pandas DataFrame or Series as a docutils table (head and tail when long)."""
+    import pandas as pd
+
+    df = frame.to_frame() if isinstance(frame, pd.Series) else frame
+    n = len(df)
+    truncated = max_rows > 0 and n > max_rows
+    if truncated:
+        top = max_rows - max_rows // 2
+        shown = pd.concat([df.iloc[:top], df.iloc[n - (max_rows // 2) :]])
+    else:
+        shown = df
+    index_names = [str(x) if x is not None else "" for x in shown.index.names]
+    header = [*index_names, *[str(c) for c in shown.columns]]
+    formatters = [_column_formatter(df[c]) for c in df.columns]
+
+    table = nodes.table(classes=["tf-frame"])
+    tgroup = nodes.tgroup(cols=len(header))
+    table += tgroup
+    for _ in header:
+        tgroup += nodes.colspec(colwidth=1)
+
+    def row_of(cells: list[str]) -> nodes.row:
+        row = nodes.row()
+        for text in cells:
+            entry = nodes.entry()
+            entry += nodes.paragraph(text=text)
+            row += entry
+        return row
+
+    thead = nodes.thead()
+    thead += row_of(header)
+    tgroup += thead
+    tbody = nodes.tbody()
+    top_count = max_rows - max_rows // 2 if truncated else n
+    for i, (idx, values) in enumerate(zip(shown.index, shown.itertuples(index=False), strict=True)):
+        if truncated and i == top_count:
+            tbody += row_of(["⋮"] * len(header))
+        idx_cells = [str(x) for x in idx] if isinstance(idx, tuple) else [str(idx)]
+        cells = [f(v) for f, v in zip(formatters, values, strict=True)]
+        tbody += row_of(idx_cells + cells)
+    tgroup += tbody
+    out: list[nodes.Node] = [table]
+    if truncated:
+        out.append(
+            nodes.paragraph(
+                text=f"{n:,} rows × {df.shape[1]} columns (first and last rows shown)",
+                classes=["tf-frame-caption"],
+            )
+        )
+    return out
+
+
+def _is_frame(value: Any) -> bool:
+    pd = sys.modules.get("pandas")
+    return pd is not None and isinstance(value, pd.DataFrame | pd.Series)
+
+
+# ---------------------------------------------------------------------------------------------
+# tf-exec
+# ---------------------------------------------------------------------------------------------
+
+
+def _generated_dir(app: Sphinx) -> Path:
+    return Path(app.srcdir) / "_generated"
+
+
+class TfExec(SphinxDirective):
+    """Run Python code during the build; show the code and what it produced."""
+
+    has_content = True
+    option_spec: ClassVar[dict[str, Any]] = {
+        "hide-code": directives.flag,
+        "hide-output": directives.flag,
+        "max-rows": directives.nonnegative_int,
+        "raises": directives.unchanged_required,
+    }
+
+    def run(self) -> list[nodes.Node]:
+        code = "\n".join(self.content)
+        ns = _namespace(self.env)
+        _, lineno = self.get_source_info()
+        filename = f"<{self.env.docname}.md:{lineno}>"
+        res = _run_cell(code, ns, filename)
+        out: list[nodes.Node] = []
+        container = nodes.container(classes=["tf-cell"])
+        if "hide-code" not in self.options:
+            block = nodes.literal_block(code, code, language="python", classes=["tf-code"])
+            self.set_source_info(block)
+            container += block
+
+        expected = self.options.get("raises")
+        if expected:
+            if res.error is None:
+                logger.warning(
+                    "tf-exec: expected %s but the cell raised nothing", expected,
+                    location=self.get_location(),
+                )
+            elif type(res.error).__name__ != expected.strip():
+                logger.warning(
+                    "tf-exec: expected %s, got:\n%s", expected, res.error_text,
+                    location=self.get_location(),
+                )
+            shown_error = "".join(traceback.format_exception_only(type(res.error), res.error))
+        elif res.error is not None:
+            logger.warning(
+                "tf-exec: the cell failed:\n%s", res.error_text, location=self.get_location()
+            )
+            shown_error = res.error_text
+        else:
+            shown_error = ""
+        for w in res.warnings:
+            logger.warning(
+                "tf-exec: the cell warned: %s: %s (%s:%s)",
+                w.category.__name__, w.message, w.filename, w.lineno,
+                location=self.get_location(),
+            )
+
+        if "hide-output" not in self.options:
+            text = res.stdout + shown_error
+            if res.has_value and not _is_frame(res.value):
+                text += repr(res.value) if not isinstance(res.value, str) else res.value
+                text += "\n"
+            if text.strip():
+                lit = nodes.literal_block(
+                    text.rstrip("\n"), text.rstrip("\n"), classes=["tf-output"]
+                )
+                lit["language"] = "text"
+                container += lit
+            if res.has_value and _is_frame(res.value):
+                for node in frame_table(res.value, self.options.get("max-rows", 12)):
+                    container += node
+            for fig in res.figures:
+                container += self._figure_node(fig, code)
+        for fig in res.figures:
+            sys.modules["matplotlib.pyplot"].close(fig)
+        out.append(container)
+        return out
+
+    def _figure_node(self, fig: Any, code: str) -> nodes.Node:
+        figdir = _generated_dir(self.env.app) / "figures"
+        figdir.mkdir(parents=True, exist_ok=True)
+        key = hashlib.sha1(f"{self.env.docname}\n{code}\n{fig.number}".encode()).hexdigest()
+        name = f"{self.env.docname.replace('/', '-')}-{key[:12]}.png"
+        fig.savefig(figdir / name, dpi=110, bbox_inches="tight")
+        return nodes.image(uri=f"/_generated/figures/{name}", classes=["tf-figure"])
+
+
+# ---------------------------------------------------------------------------------------------
+# tf-eval and tf-math
+# ---------------------------------------------------------------------------------------------
+
+
+class TfEval(SphinxRole):
+    """Inline value of an expression evaluated in the page's namespace."""
+
+    def run(self) -> tuple[list[nodes.Node], list[nodes.system_message]]:
+        ns = _namespace(self.env)
+        try:
+            value = eval(self.text, ns)
+        except Exception as exc:
+            msg = self.inliner.reporter.warning(
+                f"tf-eval: {self.text!r} failed: {type(exc).__name__}: {exc}", line=self.lineno
+            )
+            prb = self.inliner.problematic(self.rawtext, self.rawtext, msg)
+            return [prb], [msg]
+        return [nodes.Text(format_value(value))], []
+
+
+_PLACEHOLDER = re.compile(r"<<(.+?)>>", re.DOTALL)
+
+
+class TfMath(SphinxDirective):
+    """A display formula with computed values substituted for ``<<expr>>`` placeholders."""
+
+    has_content = True
+    option_spec: ClassVar[dict[str, Any]] = {"label": directives.unchanged}
+
+    def run(self) -> list[nodes.Node]:
+        ns = _namespace(self.env)
+        problems: list[str] = []
+
+        def substitute(m: re.Match[str]) -> str:
+            body = m.group(1)
+            expr, _, spec = body.partition("|")
+            try:
+                value = eval(expr, ns)
+                text = format(value, spec) if spec else format_value(value)
+            except Exception as exc:
+                problems.append(f"{body!r}: {type(exc).__name__}: {exc}")
+                return r"\text{??}"
+            return _latex_number(text)
+
+        latex = _PLACEHOLDER.sub(substitute, "\n".join(self.content))
+        for p in problems:
+            logger.warning("tf-math: %s", p, location=self.get_location())
+        node = nodes.math_block(
+            latex, latex, docname=self.env.docname, number=None,
+            label=self.options.get("label"), nowrap=False,
+        )
+        self.set_source_info(node)
+        return [node]
+
+
+# ---------------------------------------------------------------------------------------------
+# tf-policy-table
+# ---------------------------------------------------------------------------------------------
+
+
+def policy_rows(policy_id: str, prefixes: list[str]) -> list[tuple[str, str, str, str]]:
+    """(path, value, status, source) for each parameter of a policy under the prefixes."""
+    import townfiscal as tf
+
+    pol = tf.get_policy(policy_id)
+    rows = []
+    for path, param in _iter_parameters(pol):
+        if prefixes and not any(path == p or path.startswith(p + ".") for p in prefixes):
+            continue
+        source = str(param.source)
+        status = "assumption" if source.lower().startswith("assumption") else "published"
+        rows.append((path, format_value(param.value), status, source))
+    return rows
+
+
+def _iter_parameters(pol: Any) -> list[tuple[str, Any]]:
+    params = pol.parameters
+    params = params() if callable(params) else params
+    if isinstance(params, dict):
+        return list(params.items())
+    return [(p.path, p) for p in params]
+
+
+class TfPolicyTable(SphinxDirective):
+    """The parameters of a policy with their values and sources, from the policy files."""
+
+    required_arguments = 1
+    has_content = False
+    option_spec: ClassVar[dict[str, Any]] = {"prefix": directives.unchanged}
+
+    def run(self) -> list[nodes.Node]:
+        policy_id = self.arguments[0]
+        prefixes = [p.strip() for p in self.options.get("prefix", "").split(",") if p.strip()]
+        try:
+            rows = policy_rows(policy_id, prefixes)
+        except Exception as exc:
+            logger.warning(
+                "tf-policy-table: %s: %s: %s", policy_id, type(exc).__name__, exc,
+                location=self.get_location(),
+            )
+            return []
+        if not rows:
+            logger.warning(
+                "tf-policy-table: no parameter of %s under %s", policy_id, prefixes,
+                location=self.get_location(),
+            )
+            return []
+        header = ["parameter", "value", "status", "source"]
+        table = nodes.table(classes=["tf-policy"])
+        tgroup = nodes.tgroup(cols=4)
+        table += tgroup
+        for w in (3, 2, 1, 4):
+            tgroup += nodes.colspec(colwidth=w)
+
+        def cell(text: str, literal: bool = False, cls: str = "") -> nodes.entry:
+            entry = nodes.entry()
+            para = nodes.paragraph()
+            para += nodes.literal(text, text) if literal else nodes.Text(text)
+            if cls:
+                entry["classes"].append(cls)
+            entry += para
+            return entry
+
+        thead = nodes.thead()
+        hrow = nodes.row()
+        for h in header:
+            hrow += cell(h)
+        thead += hrow
+        tgroup += thead
+        tbody = nodes.tbody()
+        for path, value, status, source in rows:
+            row = nodes.row()
+            row += cell(path, literal=True)
+            row += cell(value)
+            row += cell(status, cls=f"tf-{status}")
+            row += cell(source)
+            tbody += row
+        tgroup += tbody
+        return [table]
+
+
+# ---------------------------------------------------------------------------------------------
+# running scripts: examples and the CLI
+# ---------------------------------------------------------------------------------------------
+
+
+def _subprocess_env(app: Sphinx) -> dict[str, str]:
+    env = dict(os.environ)
+    src = str(Path(app.config.tf_repo_root) / "src")
+    env["PYTHONPATH"] = os.pathsep.join([src, *filter(None, [env.get("PYTHONPATH")])])
+    env["MPLBACKEND"] = "Agg"
+    env["PYTHONWARNINGS"] = env.get("PYTHONWARNINGS", "default")
+    env["COLUMNS"] = "100"
+    env.setdefault("PYTHONHASHSEED", "0")
+    return env
+
+
+class TfExample(SphinxDirective):
+    """Run a script of ``examples/`` and show its source, output and saved figures."""
+
+    required_arguments = 1
+    option_spec: ClassVar[dict[str, Any]] = {
+        "timeout": directives.positive_int,
+        "hide-source": directives.flag,
+    }
+
+    def run(self) -> list[nodes.Node]:
+        app = self.env.app
+        root = Path(app.config.tf_repo_root)
+        script = (root / self.arguments[0]).resolve()
+        if not script.is_file():
+            logger.warning("tf-example: no script %s", script, location=self.get_location())
+            return []
+        self.env.note_dependency(str(script))
+        source = script.read_text(encoding="utf-8")
+        out: list[nodes.Node] = []
+        figdir = _generated_dir(app) / "examples" / script.stem
+        shutil.rmtree(figdir, ignore_errors=True)
+        with tempfile.TemporaryDirectory(prefix=f"tf-example-{script.stem}-") as tmp:
+            try:
+                proc = subprocess.run(
+                    [sys.executable, str(script)],
+                    cwd=tmp, env=_subprocess_env(app), capture_output=True, text=True,
+                    timeout=self.options.get("timeout", 600), check=False,
+                )
+            except subprocess.TimeoutExpired:
+                logger.warning("tf-example: %s timed out", script.name,
+                               location=self.get_location())
+                return []
+            if proc.returncode != 0:
+                logger.warning(
+                    "tf-example: %s exited with %d:\n%s", script.name, proc.returncode,
+                    proc.stderr[-4000:], location=self.get_location(),
+                )
+            images = sorted(p for p in Path(tmp).rglob("*") if p.suffix.lower() in _IMAGE_SUFFIXES)
+            if images:
+                figdir.mkdir(parents=True, exist_ok=True)
+            copied = []
+            for p in images:
+                target = figdir / str(p.relative_to(tmp)).replace(os.sep, "-")
+                shutil.copy2(p, target)
+                copied.append(target)
+        if "hide-source" not in self.options:
+            src_block = nodes.literal_block(source, source, language="python",
+                                            classes=["tf-code"])
+            src_block["linenos"] = False
+            caption = nodes.caption(text=f"examples/{script.name}")
+            cont = nodes.container(classes=["literal-block-wrapper"], literal_block=True)
+            cont += caption
+            cont += src_block
+            out.append(cont)
+        text = proc.stdout
+        if proc.stderr.strip():
+            text += ("\n" if text else "") + proc.stderr
+        out.append(nodes.rubric(text="Output"))
+        lit = nodes.literal_block(text.rstrip("\n"), text.rstrip("\n"), classes=["tf-output"])
+        lit["language"] = "text"
+        out.append(lit)
+        srcdir = Path(app.srcdir)
+        for target in copied:
+            out.append(nodes.image(uri="/" + target.relative_to(srcdir).as_posix(),
+                                   classes=["tf-figure"], alt=target.name))
+        return out
+
+
+_CHOICES = re.compile(r"\{([a-z0-9_,\-]+)\}")
+
+
+def _cli_help(app: Sphinx, args: list[str]) -> str:
+    code = (
+        "import sys\n"
+        "from townfiscal.cli import main\n"
+        f"sys.argv = ['townfiscal', *{args!r}]\n"
+        "sys.exit(main())\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], env=_subprocess_env(app), capture_output=True,
+        text=True, timeout=120, check=False,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"townfiscal {' '.join(args)} exited {proc.returncode}: {proc.stderr}")
+    return proc.stdout
+
+
+class TfCli(SphinxDirective):
+    """The help of ``townfiscal`` and of every subcommand, as the installed CLI prints it."""
+
+    has_content = False
+
+    def run(self) -> list[nodes.Node]:
+        app = self.env.app
+        out: list[nodes.Node] = []
+        try:
+            top = _cli_help(app, ["--help"])
+        except Exception as exc:
+            logger.warning("tf-cli: %s", exc, location=self.get_location())
+            return []
+        out.append(self._block("townfiscal --help", top))
+        usage = top.split("\n\n", 1)[0]
+        m = _CHOICES.search(usage) or _CHOICES.search(top)
+        subcommands = m.group(1).split(",") if m else []
+        for sub in subcommands:
+            try:
+                text = _cli_help(app, [sub, "--help"])
+            except Exception as exc:
+                logger.warning("tf-cli: %s", exc, location=self.get_location())
+                continue
+            out.append(self._block(f"townfiscal {sub} --help", text, sub))
+        return out
+
+    def _block(self, title: str, text: str, anchor: str | None = None) -> nodes.Node:
+        cont = nodes.container(classes=["tf-cli"])
+        rubric = nodes.rubric(text=title)
+        if anchor:
+            rubric["ids"].append(f"cli-{anchor}")
+        cont += rubric
+        lit = nodes.literal_block(text.rstrip(), text.rstrip(), classes=["tf-output"])
+        lit["language"] = "text"
+        cont += lit
+        return cont
+
+
+# ---------------------------------------------------------------------------------------------
+# generated sources: the API listing and the example pages
+# ---------------------------------------------------------------------------------------------
+
+# Sections of the API reference, in reading order: (words in the defining module's name, title)
+_API_SECTIONS: list[tuple[tuple[str, ...], str]] = [
+    (("towns", "datasets", "synthetic", "example"), "Towns tables"),
+    (("policy", "policies"), "Policies"),
+    (("rules", "eligib", "factor", "coefficient", "formula", "tier", "growth", "explain", "trace"),
+     "Rules"),
+    (("optimi", "constraint", "objective", "allocat", "solver", "rounding"), "Allocation"),
+    (("metric", "equal"), "Equalisation measures"),
+    (("report", "plot", "excel"), "Reports"),
+    (("responsib", "split", "devol", "transfer", "programme"), "Responsibility and devolution"),
+    (("service", "http"), "HTTP service"),
+    (("error",), "Errors"),
+]
+
+
+def _api_section(module: str) -> int:
+    name = module.removeprefix("townfiscal").lower()
+    for i, (words, _) in enumerate(_API_SECTIONS):
+        if any(w in name for w in words):
+            return i
+    return len(_API_SECTIONS)
+
+
+def _write_if_changed(path: Path, text: str) -> None:
+    if path.exists() and path.read_text(encoding="utf-8") == text:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def generate_api(app: Sphinx) -> None:
+    """Write ``_generated/api.rst.inc``: every public name, grouped, with autodoc."""
+    tf = importlib.import_module("townfiscal")
+    groups: dict[int, list[str]] = {}
+    undocumented = []
+    for name in tf.__all__:
+        if name.startswith("__"):
+            continue
+        obj = getattr(tf, name)
+        module = getattr(obj, "__module__", None) or "townfiscal"
+        if not (inspect.isclass(obj) or callable(obj)):
+            module = "townfiscal"
+        groups.setdefault(_api_section(module), []).append(name)
+        if (inspect.isclass(obj) or inspect.isroutine(obj)) and not inspect.getdoc(obj):
+            undocumented.append(name)
+    if undocumented and app.config.tf_require_docstrings:
+        logger.warning("public names without a docstring: %s", ", ".join(undocumented))
+    lines: list[str] = []
+    for idx in sorted(groups):
+        title = _API_SECTIONS[idx][1] if idx < len(_API_SECTIONS) else "Other"
+        lines += [title, "-" * len(title), ""]
+        for name in groups[idx]:
+            obj = getattr(tf, name)
+            if inspect.isclass(obj):
+                lines += [f".. autoclass:: townfiscal.{name}", "   :members:", ""]
+                if issubclass(obj, BaseException):
+                    lines.insert(-1, "   :exclude-members: with_traceback, add_note")
+            elif inspect.isroutine(obj) or callable(obj):
+                lines += [f".. autofunction:: townfiscal.{name}", ""]
+            else:
+                lines += [f".. autodata:: townfiscal.{name}", "   :no-value:", ""]
+    _write_if_changed(_generated_dir(app) / "api.rst.inc", "\n".join(lines) + "\n")
+
+
+def _title_and_body(script: Path) -> tuple[str, str]:
+    doc = ast.get_docstring(ast.parse(script.read_text(encoding="utf-8"))) or ""
+    first, _, rest = doc.strip().partition("\n")
+    title = first.strip().rstrip(".") or script.stem.replace("_", " ").capitalize()
+    return title, rest.strip()
+
+
+def generate_examples(app: Sphinx) -> None:
+    """Write one page per script in ``examples/`` under ``examples/`` of the docs."""
+    exdir = Path(app.config.tf_examples_dir)
+    outdir = Path(app.srcdir) / "examples"
+    scripts = sorted(exdir.glob("*.py")) if exdir.is_dir() else []
+    wanted = set()
+    for script in scripts:
+        if script.name.startswith("_"):
+            continue
+        title, body = _title_and_body(script)
+        rel = script.relative_to(Path(app.config.tf_repo_root)).as_posix()
+        page = (
+            f"# {title}\n\n"
+            f"{body}\n\n"
+            f"Run it yourself with `python {rel}`; the output below was produced by running "
+            f"it while these pages were built.\n\n"
+            f"```{{tf-example}} {rel}\n```\n"
+        )
+        target = outdir / f"{script.stem}.md"
+        wanted.add(target.name)
+        _write_if_changed(target, page)
+    for old in outdir.glob("*.md"):
+        if old.name != "index.md" and old.name not in wanted:
+            old.unlink()
+
+
+def _builder_inited(app: Sphinx) -> None:
+    generate_api(app)
+    generate_examples(app)
+
+
+def setup(app: Sphinx) -> dict[str, Any]:
+    app.add_config_value("tf_repo_root", str(Path(app.srcdir).parent), "env")
+    app.add_config_value("tf_examples_dir", str(Path(app.srcdir).parent / "examples"), "env")
+    app.add_config_value("tf_require_docstrings", True, "env")
+    app.add_directive("tf-exec", TfExec)
+    app.add_directive("tf-math", TfMath)
+    app.add_directive("tf-policy-table", TfPolicyTable)
+    app.add_directive("tf-example", TfExample)
+    app.add_directive("tf-cli", TfCli)
+    app.add_role("tf-eval", TfEval())
+    app.connect("builder-inited", _builder_inited)
+    return {"version": "1", "parallel_read_safe": False, "parallel_write_safe": True}
