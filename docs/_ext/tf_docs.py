@@ -38,6 +38,7 @@ import ast
 import contextlib
 import hashlib
 import importlib
+import importlib.util
 import inspect
 import io
 import math
@@ -176,8 +177,10 @@ def _column_formatter(col: Any) -> Any:
                 return "—"
             if np.isinf(v):
                 return "∞" if v > 0 else "−∞"
-            if big or whole:
-                return f"{v:,.0f}" if (whole or abs(v) >= 100) else f"{v:,.2f}"
+            if whole or (big and abs(v) >= 1e5):
+                return f"{v:,.0f}"
+            if abs(v) >= 100:
+                return f"{v:,.2f}"
             return f"{v:.4f}"
 
         return fmt
@@ -393,27 +396,32 @@ class TfMath(SphinxDirective):
 # ---------------------------------------------------------------------------------------------
 
 
+def format_parameter(value: Any) -> str:
+    """A policy value as table text: mappings as ``key value`` pairs, lists joined by commas."""
+    from collections.abc import Mapping
+
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k}: {format_parameter(v)}" for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return ", ".join(format_parameter(v) for v in value)
+    return format_value(value)
+
+
 def policy_rows(policy_id: str, prefixes: list[str]) -> list[tuple[str, str, str, str]]:
-    """(path, value, status, source) for each parameter of a policy under the prefixes."""
+    """(path, value with unit, status, source) of a policy's parameters under the prefixes."""
     import townfiscal as tf
 
     pol = tf.get_policy(policy_id)
     rows = []
-    for path, param in _iter_parameters(pol):
+    for path, param in pol.parameters.items():
         if prefixes and not any(path == p or path.startswith(p + ".") for p in prefixes):
             continue
-        source = str(param.source)
-        status = "assumption" if source.lower().startswith("assumption") else "published"
-        rows.append((path, format_value(param.value), status, source))
+        value = format_parameter(param.value)
+        if getattr(param, "unit", None):
+            value += f" ({param.unit})"
+        status = "assumption" if param.is_assumption else "published"
+        rows.append((path, value, status, str(param.source)))
     return rows
-
-
-def _iter_parameters(pol: Any) -> list[tuple[str, Any]]:
-    params = pol.parameters
-    params = params() if callable(params) else params
-    if isinstance(params, dict):
-        return list(params.items())
-    return [(p.path, p) for p in params]
 
 
 class TfPolicyTable(SphinxDirective):
@@ -421,13 +429,18 @@ class TfPolicyTable(SphinxDirective):
 
     required_arguments = 1
     has_content = False
-    option_spec: ClassVar[dict[str, Any]] = {"prefix": directives.unchanged}
+    option_spec: ClassVar[dict[str, Any]] = {
+        "prefix": directives.unchanged,
+        "exclude": directives.unchanged,
+    }
 
     def run(self) -> list[nodes.Node]:
         policy_id = self.arguments[0]
         prefixes = [p.strip() for p in self.options.get("prefix", "").split(",") if p.strip()]
+        excluded = [p.strip() for p in self.options.get("exclude", "").split(",") if p.strip()]
         try:
-            rows = policy_rows(policy_id, prefixes)
+            rows = [r for r in policy_rows(policy_id, prefixes)
+                    if not any(r[0].endswith("." + e) or r[0] == e for e in excluded)]
         except Exception as exc:
             logger.warning(
                 "tf-policy-table: %s: %s: %s", policy_id, type(exc).__name__, exc,
@@ -585,6 +598,11 @@ class TfCli(SphinxDirective):
     def run(self) -> list[nodes.Node]:
         app = self.env.app
         out: list[nodes.Node] = []
+        if importlib.util.find_spec("townfiscal.cli") is None:
+            logger.info("tf-cli: this version of townfiscal has no command-line interface")
+            para = nodes.paragraph(text="This version of townfiscal has no command-line "
+                                   "interface yet; use the Python API.")
+            return [para]
         try:
             top = _cli_help(app, ["--help"])
         except Exception as exc:
@@ -660,7 +678,7 @@ def generate_api(app: Sphinx) -> None:
         obj = getattr(tf, name)
         module = getattr(obj, "__module__", None) or "townfiscal"
         if not (inspect.isclass(obj) or callable(obj)):
-            module = "townfiscal"
+            module = _defining_module(name, obj)
         groups.setdefault(_api_section(module), []).append(name)
         if (inspect.isclass(obj) or inspect.isroutine(obj)) and not inspect.getdoc(obj):
             undocumented.append(name)
@@ -679,8 +697,45 @@ def generate_api(app: Sphinx) -> None:
             elif inspect.isroutine(obj) or callable(obj):
                 lines += [f".. autofunction:: townfiscal.{name}", ""]
             else:
-                lines += [f".. autodata:: townfiscal.{name}", "   :no-value:", ""]
+                lines += _data_entry(name, obj, app.config.tf_require_docstrings)
     _write_if_changed(_generated_dir(app) / "api.rst.inc", "\n".join(lines) + "\n")
+
+
+def _defining_module(name: str, obj: Any) -> str:
+    """The private module where a re-exported constant is defined."""
+    for modname, mod in sorted(sys.modules.items()):
+        if modname.startswith("townfiscal.") and vars(mod).get(name) is obj:
+            return modname
+    return "townfiscal"
+
+
+def _attr_doc(name: str) -> str:
+    """The ``#:`` comment or docstring of a module-level name, from the module defining it."""
+    from sphinx.pycode import ModuleAnalyzer
+
+    for modname, mod in sorted(sys.modules.items()):
+        if not modname.startswith("townfiscal.") or name not in vars(mod):
+            continue
+        try:
+            docs = ModuleAnalyzer.for_module(modname).find_attr_docs()
+        except Exception:
+            continue
+        if ("", name) in docs:
+            return "\n".join(docs[("", name)]).strip()
+    return ""
+
+
+def _data_entry(name: str, obj: Any, require_doc: bool) -> list[str]:
+    shown = repr(obj)
+    lines = [f".. py:data:: townfiscal.{name}"]
+    if len(shown) <= 200:
+        lines.append(f"   :value: {shown}")
+    lines.append("")
+    doc = _attr_doc(name)
+    if not doc and require_doc:
+        logger.warning("public name without a docstring: %s", name)
+    lines += [f"   {line}" if line else "" for line in doc.splitlines()]
+    return [*lines, ""]
 
 
 def _title_and_body(script: Path) -> tuple[str, str]:
