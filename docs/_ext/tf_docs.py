@@ -527,7 +527,8 @@ class TfExample(SphinxDirective):
         with tempfile.TemporaryDirectory(prefix=f"tf-example-{script.stem}-") as tmp:
             try:
                 proc = subprocess.run(
-                    [sys.executable, str(script)],
+                    # like `nox -s examples`: the output folder is the first argument
+                    [sys.executable, str(script), str(Path(tmp) / "out")],
                     cwd=tmp, env=_subprocess_env(app), capture_output=True, text=True,
                     timeout=self.options.get("timeout", 600), check=False,
                 )
