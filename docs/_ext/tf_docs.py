@@ -26,6 +26,8 @@ Directives and roles (usable from MyST as ```` ```{tf-exec} ```` and ``{tf-eval}
     and any figures it saved.
 ``tf-cli``
     The ``--help`` text of the ``townfiscal`` command and of each of its subcommands.
+``tf-shell``
+    Run ``townfiscal <args>`` during the build and show the command with its output.
 
 At ``builder-inited`` the extension also writes the API reference listing (one entry per
 name in ``townfiscal.__all__``, grouped by the module that defines it) and one page per script
@@ -572,54 +574,43 @@ class TfExample(SphinxDirective):
         return out
 
 
-_CHOICES = re.compile(r"\{([a-z0-9_,\-]+)\}")
-
-
-def _cli_help(app: Sphinx, args: list[str]) -> str:
-    code = (
-        "import sys\n"
-        "from townfiscal.cli import main\n"
-        f"sys.argv = ['townfiscal', *{args!r}]\n"
-        "sys.exit(main())\n"
-    )
-    proc = subprocess.run(
-        [sys.executable, "-c", code], env=_subprocess_env(app), capture_output=True,
-        text=True, timeout=120, check=False,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"townfiscal {' '.join(args)} exited {proc.returncode}: {proc.stderr}")
-    return proc.stdout
+def _cli_parser() -> Any:
+    cli = importlib.import_module("townfiscal.cli")
+    return cli.build_parser()
 
 
 class TfCli(SphinxDirective):
-    """The help of ``townfiscal`` and of every subcommand, as the installed CLI prints it."""
+    """The help of ``townfiscal`` and of every subcommand, from the CLI's own parser."""
 
     has_content = False
 
     def run(self) -> list[nodes.Node]:
-        app = self.env.app
-        out: list[nodes.Node] = []
+        import argparse
+
         if importlib.util.find_spec("townfiscal.cli") is None:
             logger.info("tf-cli: this version of townfiscal has no command-line interface")
             para = nodes.paragraph(text="This version of townfiscal has no command-line "
                                    "interface yet; use the Python API.")
             return [para]
+        old = os.environ.get("COLUMNS")
+        os.environ["COLUMNS"] = "96"
         try:
-            top = _cli_help(app, ["--help"])
+            parser = _cli_parser()
+            out: list[nodes.Node] = [self._block("townfiscal --help", parser.format_help())]
+            for action in parser._actions:
+                if not isinstance(action, argparse._SubParsersAction):
+                    continue
+                for name, sub in action.choices.items():
+                    out.append(self._block(f"townfiscal {name} --help", sub.format_help(), name))
         except Exception as exc:
-            logger.warning("tf-cli: %s", exc, location=self.get_location())
+            logger.warning("tf-cli: %s: %s", type(exc).__name__, exc,
+                           location=self.get_location())
             return []
-        out.append(self._block("townfiscal --help", top))
-        usage = top.split("\n\n", 1)[0]
-        m = _CHOICES.search(usage) or _CHOICES.search(top)
-        subcommands = m.group(1).split(",") if m else []
-        for sub in subcommands:
-            try:
-                text = _cli_help(app, [sub, "--help"])
-            except Exception as exc:
-                logger.warning("tf-cli: %s", exc, location=self.get_location())
-                continue
-            out.append(self._block(f"townfiscal {sub} --help", text, sub))
+        finally:
+            if old is None:
+                os.environ.pop("COLUMNS", None)
+            else:
+                os.environ["COLUMNS"] = old
         return out
 
     def _block(self, title: str, text: str, anchor: str | None = None) -> nodes.Node:
@@ -632,6 +623,47 @@ class TfCli(SphinxDirective):
         lit["language"] = "text"
         cont += lit
         return cont
+
+
+class TfShell(SphinxDirective):
+    """Run a ``townfiscal`` command line during the build and show it with its output.
+
+    Content: the arguments after ``townfiscal`` (one command). Option ``:returncode: N``
+    (default 0) is the exit status the command must end with.
+    """
+
+    has_content = True
+    option_spec: ClassVar[dict[str, Any]] = {
+        "returncode": directives.nonnegative_int,
+        "max-lines": directives.nonnegative_int,
+    }
+
+    def run(self) -> list[nodes.Node]:
+        import shlex
+
+        args = shlex.split(" ".join(self.content))
+        app = self.env.app
+        with tempfile.TemporaryDirectory(prefix="tf-shell-") as tmp:
+            proc = subprocess.run(
+                [sys.executable, "-m", "townfiscal.cli", *args], cwd=tmp,
+                env=_subprocess_env(app), capture_output=True, text=True, timeout=600,
+                check=False,
+            )
+        expected = self.options.get("returncode", 0)
+        if proc.returncode != expected:
+            logger.warning("tf-shell: townfiscal %s exited %d (expected %d):\n%s",
+                           " ".join(args), proc.returncode, expected, proc.stderr[-3000:],
+                           location=self.get_location())
+        text = proc.stdout + proc.stderr
+        lines = text.rstrip("\n").splitlines()
+        limit = self.options.get("max-lines", 0)
+        if limit and len(lines) > limit:
+            lines = [*lines[:limit], f"… ({len(lines) - limit} more lines)"]
+        shown = "$ townfiscal " + " ".join(shlex.quote(a) for a in args) + "\n" + "\n".join(lines)
+        lit = nodes.literal_block(shown, shown, classes=["tf-output", "tf-shell"])
+        lit["language"] = "console"
+        self.set_source_info(lit)
+        return [lit]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -786,6 +818,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive("tf-policy-table", TfPolicyTable)
     app.add_directive("tf-example", TfExample)
     app.add_directive("tf-cli", TfCli)
+    app.add_directive("tf-shell", TfShell)
     app.add_role("tf-eval", TfEval())
     app.connect("builder-inited", _builder_inited)
     return {"version": "1", "parallel_read_safe": False, "parallel_write_safe": True}
