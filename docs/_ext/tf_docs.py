@@ -326,6 +326,7 @@ class TfExec(SphinxDirective):
         for fig in res.figures:
             sys.modules["matplotlib.pyplot"].close(fig)
         out.append(container)
+        _record_cell(self.env, self.state.document, code, res, "hide-output" not in self.options)
         return out
 
     def _figure_node(self, fig: Any, code: str) -> nodes.Node:
@@ -335,6 +336,64 @@ class TfExec(SphinxDirective):
         name = f"{self.env.docname.replace('/', '-')}-{key[:12]}.png"
         fig.savefig(figdir / name, dpi=110, bbox_inches="tight")
         return nodes.image(uri=f"/_generated/figures/{name}", classes=["tf-figure"])
+
+
+# ---------------------------------------------------------------------------------------------
+# each page's cells as a notebook (offered with {download}`/_generated/notebooks/<page>.ipynb`)
+# ---------------------------------------------------------------------------------------------
+
+
+def _nb_output(res: _CellResult) -> list[dict[str, Any]]:
+    outputs: list[dict[str, Any]] = []
+    if res.stdout:
+        outputs.append({"output_type": "stream", "name": "stdout",
+                        "text": res.stdout.splitlines(keepends=True)})
+    if res.error is not None:
+        outputs.append({"output_type": "error", "ename": type(res.error).__name__,
+                        "evalue": str(res.error), "traceback": []})
+    elif res.has_value:
+        data: dict[str, Any] = {"text/plain": repr(res.value).splitlines(keepends=True)}
+        if _is_frame(res.value):
+            frame = res.value.to_frame() if hasattr(res.value, "to_frame") else res.value
+            data["text/html"] = frame.to_html(max_rows=20).splitlines(keepends=True)
+        outputs.append({"output_type": "execute_result", "data": data, "metadata": {},
+                        "execution_count": None})
+    return outputs
+
+
+def _record_cell(
+    env: Any, document: nodes.document, code: str, res: _CellResult, with_output: bool
+) -> None:
+    """Add a cell to the page's notebook, and rewrite the notebook file."""
+    import json
+
+    cells = env.temp_data.setdefault("tf_docs_cells", [])
+    n = len(cells) + 1
+    outputs = _nb_output(res) if with_output else []
+    for o in outputs:
+        if o["output_type"] == "execute_result":
+            o["execution_count"] = n
+    cells.append({
+        "cell_type": "code", "id": f"cell-{n}", "execution_count": n, "metadata": {},
+        "outputs": outputs, "source": code.splitlines(keepends=True),
+    })
+    title = next(iter(document.findall(nodes.title)), None)
+    heading = title.astext() if title is not None else env.docname
+    notebook = {
+        "cells": [{"cell_type": "markdown", "id": "title", "metadata": {},
+                   "source": [f"# {heading}\n", "\n",
+                              "The code of this page of the townfiscal docs, with the outputs "
+                              "it produced when the docs were built.\n"]}, *cells],
+        "metadata": {
+            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+            "language_info": {"name": "python"},
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    path = _generated_dir(env.app) / "notebooks" / f"{env.docname}.ipynb"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(notebook, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
 
 
 # ---------------------------------------------------------------------------------------------
