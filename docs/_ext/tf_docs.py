@@ -868,7 +868,50 @@ def _builder_inited(app: Sphinx) -> None:
     generate_examples(app)
 
 
+def _patch_katex_startup() -> None:
+    """Make sphinxcontrib-katex's render server start reliably on a busy machine.
+
+    sphinxcontrib-katex 0.9 connects as soon as the server's socket file exists, which can be
+    before the server listens: the connection is refused, the build dies, and the orphaned
+    Node process keeps the build's output pipes open. This retries the connection until a
+    deadline and kills the server if it never answers.
+    """
+    try:
+        from sphinxcontrib import katex as sk
+    except ImportError:
+        return
+    import socket
+    import time
+
+    def start_server_process(cls: Any, rundir: Path, timeout: float) -> tuple[Any, Any]:
+        socket_path = rundir / "katex.sock"
+        process = subprocess.Popen(
+            cls.build_command(socket=socket_path), stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, cwd=rundir,
+        )
+        deadline = time.monotonic() + max(float(timeout), 60.0)
+        while True:
+            if process.poll() is not None:
+                raise sk.KaTeXError(f"the KaTeX server exited with {process.returncode}")
+            if socket_path.is_socket():
+                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                try:
+                    sock.settimeout(max(deadline - time.monotonic(), 0.1))
+                    sock.connect(str(socket_path))
+                    sock.settimeout(None)
+                    return process, sock
+                except (ConnectionRefusedError, FileNotFoundError):
+                    sock.close()
+            if time.monotonic() > deadline:
+                process.kill()
+                raise cls.timeout_error(timeout)
+            time.sleep(0.01)
+
+    sk.KaTeXServer.start_server_process = classmethod(start_server_process)  # type: ignore[assignment]
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
+    _patch_katex_startup()
     app.add_config_value("tf_repo_root", str(Path(app.srcdir).parent), "env")
     app.add_config_value("tf_examples_dir", str(Path(app.srcdir).parent / "examples"), "env")
     app.add_config_value("tf_require_docstrings", True, "env")
