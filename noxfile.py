@@ -56,7 +56,7 @@ def _katex(session: nox.Session) -> None:
 
 
 def _build_docs(session: nox.Session) -> None:
-    session.install("-e", ".[docs,plots]")
+    session.install("-e", ".[docs,plots,service]")
     _katex(session)
     out = ROOT / "docs" / "_build" / "html"
     shutil.rmtree(out, ignore_errors=True)

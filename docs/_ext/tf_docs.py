@@ -10,7 +10,8 @@ Directives and roles (usable from MyST as ```` ```{tf-exec} ```` and ``{tf-eval}
     Run Python code in the page's namespace (shared by every cell of the page, like a
     notebook). Shows the code, what it printed, and the value of a final expression
     (a DataFrame or Series as a table). Options: ``:hide-code:``, ``:hide-output:``,
-    ``:max-rows: N``, ``:raises: ExceptionName`` (the cell must raise it; the message is shown).
+    ``:max-rows: N``, ``:raises: ExceptionName`` (the cell must raise it; the message is shown),
+    ``:if-importable: module`` (skip the cell in a version without that module).
 ``tf-eval`` (role)
     The value of a Python expression in the page's namespace, as inline text
     (integers get thousands separators).
@@ -26,6 +27,9 @@ Directives and roles (usable from MyST as ```` ```{tf-exec} ```` and ``{tf-eval}
     and any figures it saved.
 ``tf-cli``
     The ``--help`` text of the ``townfiscal`` command and of each of its subcommands.
+``tf-openapi``
+    The HTTP service's endpoints (``:part: paths``) or schemas (``:part: schemas``), rendered
+    from the OpenAPI document the service itself serves.
 ``tf-shell``
     Run ``townfiscal <args>`` during the build and show the command with its output.
 
@@ -71,6 +75,14 @@ _IMAGE_SUFFIXES = (".png", ".svg", ".jpg", ".jpeg")
 # ---------------------------------------------------------------------------------------------
 # the page namespace and running code
 # ---------------------------------------------------------------------------------------------
+
+
+def _importable(module: str) -> bool:
+    """Whether *module* can be imported (False also when a parent package is missing)."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
 
 
 def _namespace(env: Any) -> dict[str, Any]:
@@ -265,9 +277,14 @@ class TfExec(SphinxDirective):
         "hide-output": directives.flag,
         "max-rows": directives.nonnegative_int,
         "raises": directives.unchanged_required,
+        "if-importable": directives.unchanged_required,
     }
 
     def run(self) -> list[nodes.Node]:
+        needed = self.options.get("if-importable")
+        if needed and not _importable(needed):
+            logger.info("tf-exec: skipped, %s is not part of this version", needed)
+            return []
         code = "\n".join(self.content)
         ns = _namespace(self.env)
         _, lineno = self.get_source_info()
@@ -646,7 +663,7 @@ class TfCli(SphinxDirective):
     def run(self) -> list[nodes.Node]:
         import argparse
 
-        if importlib.util.find_spec("townfiscal.cli") is None:
+        if not _importable("townfiscal.cli"):
             logger.info("tf-cli: this version of townfiscal has no command-line interface")
             para = nodes.paragraph(text="This version of townfiscal has no command-line "
                                    "interface yet; use the Python API.")
@@ -726,6 +743,150 @@ class TfShell(SphinxDirective):
 
 
 # ---------------------------------------------------------------------------------------------
+# tf-openapi: the HTTP reference, from the service's own OpenAPI document
+# ---------------------------------------------------------------------------------------------
+
+
+def _openapi_document(path: str) -> dict[str, Any]:
+    """The OpenAPI document the service serves (fetched in-process, no network)."""
+    import logging as std_logging
+
+    from litestar.testing import TestClient
+
+    service = importlib.import_module("townfiscal.service")
+    app = service.create_app(service.ServiceConfig(database=":memory:"))
+    quiet = std_logging.getLogger("httpx")
+    level = quiet.level
+    quiet.setLevel(std_logging.WARNING)
+    try:
+        with TestClient(app) as client:
+            response = client.get(path)
+    finally:
+        quiet.setLevel(level)
+    response.raise_for_status()
+    doc: dict[str, Any] = response.json()
+    return doc
+
+
+def _schema_type(schema: dict[str, Any]) -> str:
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        return f"{{ref}}`{name} <http-schema-{name.lower()}>`"
+    for key in ("anyOf", "oneOf", "allOf"):
+        if key in schema:
+            parts = [_schema_type(s) for s in schema[key]]
+            return (" and " if key == "allOf" else " or ").join(parts)
+    if "enum" in schema:
+        return "one of " + ", ".join(f"`{v}`" for v in schema["enum"])
+    kind = schema.get("type", "any")
+    if isinstance(kind, list):
+        return " or ".join(kind)
+    if kind == "array":
+        return "array of " + _schema_type(schema.get("items", {}))
+    if kind == "object" and isinstance(schema.get("additionalProperties"), dict):
+        return "object of " + _schema_type(schema["additionalProperties"])
+    fmt = schema.get("format")
+    return f"{kind} ({fmt})" if fmt else str(kind)
+
+
+def _cell(text: Any) -> str:
+    return " ".join(str(text or "").split()).replace("|", "\\|")
+
+
+def _openapi_paths_md(doc: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
+    for path, item in doc.get("paths", {}).items():
+        for method, op in item.items():
+            if method.startswith("x-") or not isinstance(op, dict):
+                continue
+            anchor = "http-" + re.sub(r"[^a-z0-9]+", "-", f"{method} {path}".lower()).strip("-")
+            lines += [f"```{{rubric}} {method.upper()} {path}", f":name: {anchor}",
+                      ":class: tf-http-op", "```", ""]
+            for key in ("summary", "description"):
+                if op.get(key):
+                    lines += [_cell(op[key]), ""]
+            params = op.get("parameters", [])
+            if params:
+                lines += ["| parameter | in | required | type | description |",
+                          "|---|---|---|---|---|"]
+                for prm in params:
+                    lines.append(
+                        f"| `{prm['name']}` | {prm.get('in', '')} | "
+                        f"{'yes' if prm.get('required') else 'no'} | "
+                        f"{_schema_type(prm.get('schema', {}))} | "
+                        f"{_cell(prm.get('description'))} |"
+                    )
+                lines.append("")
+            body = op.get("requestBody")
+            if body:
+                for ctype, content in body.get("content", {}).items():
+                    lines += [f"Request body ({ctype}): {_schema_type(content.get('schema', {}))}"
+                              + (f" — {_cell(body['description'])}" if body.get("description")
+                                 else ""), ""]
+            responses = op.get("responses", {})
+            if responses:
+                lines += ["| status | meaning | body |", "|---|---|---|"]
+                for status, resp in responses.items():
+                    bodies = [f"{_schema_type(c.get('schema', {}))} ({t})"
+                              for t, c in resp.get("content", {}).items()]
+                    lines.append(f"| {status} | {_cell(resp.get('description'))} | "
+                                 f"{'; '.join(bodies) or '—'} |")
+                lines.append("")
+    return lines
+
+
+def _openapi_schemas_md(doc: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
+    for name, schema in sorted(doc.get("components", {}).get("schemas", {}).items()):
+        lines += [f"```{{rubric}} {name}", f":name: http-schema-{name.lower()}",
+                  ":class: tf-http-schema", "```", ""]
+        if schema.get("description"):
+            lines += [_cell(schema["description"]), ""]
+        props = schema.get("properties", {})
+        if props:
+            required = set(schema.get("required", []))
+            lines += ["| field | type | required | description |", "|---|---|---|---|"]
+            for field, sub in props.items():
+                lines.append(f"| `{field}` | {_schema_type(sub)} | "
+                             f"{'yes' if field in required else 'no'} | "
+                             f"{_cell(sub.get('description'))} |")
+            lines.append("")
+        elif schema.get("oneOf") or schema.get("anyOf"):
+            lines += ["One of: " + _schema_type(schema), ""]
+        else:
+            lines += ["Type: " + _schema_type(schema), ""]
+    return lines
+
+
+class TfOpenApi(SphinxDirective):
+    """Endpoints or schemas of the HTTP service, from the OpenAPI document it serves."""
+
+    option_spec: ClassVar[dict[str, Any]] = {
+        "part": lambda arg: directives.choice(arg, ("paths", "schemas")),
+        "path": directives.unchanged,
+    }
+
+    def run(self) -> list[nodes.Node]:
+        from docutils.statemachine import StringList
+
+        if not _importable("townfiscal.service"):
+            logger.info("tf-openapi: this version of townfiscal has no HTTP service")
+            return [nodes.paragraph(text="This version of townfiscal has no HTTP service yet.")]
+        try:
+            doc = _openapi_document(self.options.get("path", "/schema/openapi.json"))
+        except Exception as exc:
+            logger.warning("tf-openapi: %s: %s", type(exc).__name__, exc,
+                           location=self.get_location())
+            return []
+        part = self.options.get("part", "paths")
+        lines = _openapi_paths_md(doc) if part == "paths" else _openapi_schemas_md(doc)
+        container = nodes.container(classes=["tf-openapi"])
+        self.state.nested_parse(StringList(lines, source=self.get_location()),
+                                self.content_offset, container)
+        return [container]
+
+
+# ---------------------------------------------------------------------------------------------
 # generated sources: the API listing and the example pages
 # ---------------------------------------------------------------------------------------------
 
@@ -790,6 +951,19 @@ def generate_api(app: Sphinx) -> None:
                 lines += [f".. autofunction:: townfiscal.{name}", ""]
             else:
                 lines += _data_entry(name, obj, app.config.tf_require_docstrings)
+    if _importable("townfiscal.service"):
+        service = importlib.import_module("townfiscal.service")
+        title = "The HTTP service (townfiscal.service)"
+        lines += [title, "-" * len(title), "",
+                  "Needs the ``service`` extra. See also the :doc:`HTTP reference </http>`.", ""]
+        for name in service.__all__:
+            obj = getattr(service, name)
+            if inspect.isclass(obj):
+                lines += [f".. autoclass:: townfiscal.service.{name}", "   :members:", ""]
+            elif callable(obj):
+                lines += [f".. autofunction:: townfiscal.service.{name}", ""]
+            else:
+                lines += [f".. py:data:: townfiscal.service.{name}", f"   :value: {obj!r}", ""]
     _write_if_changed(_generated_dir(app) / "api.rst.inc", "\n".join(lines) + "\n")
 
 
@@ -911,7 +1085,10 @@ def _patch_katex_startup() -> None:
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
+    import logging as std_logging
+
     _patch_katex_startup()
+    std_logging.getLogger("httpx").setLevel(std_logging.WARNING)  # in-process HTTP calls
     app.add_config_value("tf_repo_root", str(Path(app.srcdir).parent), "env")
     app.add_config_value("tf_examples_dir", str(Path(app.srcdir).parent / "examples"), "env")
     app.add_config_value("tf_require_docstrings", True, "env")
@@ -921,6 +1098,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive("tf-example", TfExample)
     app.add_directive("tf-cli", TfCli)
     app.add_directive("tf-shell", TfShell)
+    app.add_directive("tf-openapi", TfOpenApi)
     app.add_role("tf-eval", TfEval())
     app.connect("builder-inited", _builder_inited)
     return {"version": "1", "parallel_read_safe": False, "parallel_write_safe": True}
