@@ -76,7 +76,9 @@ class _Refs(html.parser.HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = dict(attrs)
-        if tag == "link" and a.get("href") and "stylesheet" in (a.get("rel") or "") + "preload":
+        rel = a.get("rel") or ""
+        if tag == "link" and a.get("href") and any(k in rel for k in ("stylesheet", "preload",
+                                                                        "icon", "modulepreload")):
             self.resources.append(a["href"] or "")
         for key in ("src", "data", "poster"):
             if a.get(key):
