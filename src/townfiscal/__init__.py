@@ -8,9 +8,24 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from townfiscal._devolution import Devolution, devolve, subsidy_change
 from townfiscal._errors import Conflict, InfeasibleError, Problem, ValidationError
 from townfiscal._policy import Parameter, Policy, get_policy, list_policies, load_policy
+from townfiscal._programmes import (
+    Programme,
+    Programmes,
+    get_programmes,
+    list_programmes,
+    transfers,
+)
+from townfiscal._responsibility import (
+    LEVELS,
+    ResponsibilityMatrix,
+    get_responsibility,
+    list_responsibilities,
+)
 from townfiscal._rounding import round_to_total
+from townfiscal._split import ExpenditureSplit, split_expenditure
 from townfiscal._towns import COLUMNS, KINDS, ZONES, kind_from_code, read_towns, validate_towns
 from townfiscal._trace import Step, Trace
 from townfiscal.datasets import load_example, make_towns
@@ -24,26 +39,40 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 __all__ = [
     "COLUMNS",
     "KINDS",
+    "LEVELS",
     "ZONES",
     "Conflict",
+    "Devolution",
+    "ExpenditureSplit",
     "InfeasibleError",
     "Parameter",
     "Policy",
     "Problem",
+    "Programme",
+    "Programmes",
+    "ResponsibilityMatrix",
     "Step",
     "Trace",
     "ValidationError",
     "__version__",
+    "devolve",
     "eligibility",
     "explain_formula",
     "formula_allocation",
     "get_policy",
+    "get_programmes",
+    "get_responsibility",
     "kind_from_code",
     "list_policies",
+    "list_programmes",
+    "list_responsibilities",
     "load_example",
     "load_policy",
     "make_towns",
     "read_towns",
     "round_to_total",
+    "split_expenditure",
+    "subsidy_change",
+    "transfers",
     "validate_towns",
 ]

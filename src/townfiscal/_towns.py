@@ -166,8 +166,10 @@ def kind_from_code(codes: Iterable[str] | pd.Series) -> pd.Series:
     return pd.Series(kinds, index=s.index, dtype=object)
 
 
-def _rename(frame: pd.DataFrame, unit: Unit, problems: list[Problem]) -> pd.DataFrame:
-    """Map headers to canonical names and convert money given in 万元 to yuan."""
+def _rename(
+    frame: pd.DataFrame, unit: Unit, problems: list[Problem]
+) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Map headers to canonical names; return the frame and each money column's yuan factor."""
     renames: dict[Any, str] = {}
     scale: dict[str, float] = {}
     seen: dict[str, Any] = {}
@@ -206,10 +208,7 @@ def _rename(frame: pd.DataFrame, unit: Unit, problems: list[Problem]) -> pd.Data
                         value=str(header),
                     )
                 )
-    out = frame.rename(columns=renames)
-    for name, factor in scale.items():
-        out.attrs.setdefault("_scale", {})[name] = factor
-    return out
+    return frame.rename(columns=renames), scale
 
 
 def read_towns(
@@ -354,8 +353,7 @@ def validate_towns(
     df = frame.copy()
     if df.index.name is not None and _ALIASES.get(_fold(str(df.index.name))) == "code":
         df = df.reset_index()
-    df = _rename(df, unit, problems)
-    scale: dict[str, float] = df.attrs.pop("_scale", {})
+    df, scale = _rename(df, unit, problems)
     df = df.reset_index(drop=True)
 
     missing = [c.name for c in COLUMNS if c.required and c.name not in df.columns]

@@ -183,7 +183,7 @@ def _cmd_policies(args: argparse.Namespace) -> int:
     if args.id is None:
         for pid in list_policies():
             pol = get_policy(pid)
-            print(f"{pol.id:<18} {pol.effective.isoformat()}  {pol.method:<14} {pol.title}")
+            print(f"{pol.id:<24} {pol.effective.isoformat()}  {pol.method:<14} {pol.title}")
         return 0
     pol = get_policy(args.id)
     print(f"{pol.id}: {pol.title}")
@@ -231,6 +231,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("policies", help="list the policies, or show one with its sources")
     p.add_argument("id", nargs="?")
     p.set_defaults(handler=_cmd_policies)
+
+    from townfiscal._cli_fiscal import add_subcommands  # split, devolve, transfers, …
+
+    add_subcommands(sub)
     return parser
 
 
