@@ -67,6 +67,8 @@ autodoc_default_options = {"members": True, "show-inheritance": True}
 napoleon_google_docstring = True
 napoleon_numpy_docstring = True
 napoleon_use_rtype = False
+napoleon_use_ivar = True  # "Attributes:" as fields, not entries that clash with :members:
+napoleon_attr_annotations = False  # attrs field types are in the signature already
 
 # -- KaTeX: pre-rendered at build time, no network when reading --------------------------------
 katex_prerender = True
