@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from townfiscal._allocation import Allocation, allocate
 from townfiscal._devolution import Devolution, devolve, subsidy_change
 from townfiscal._errors import Conflict, InfeasibleError, Problem, ValidationError
 from townfiscal._policy import Parameter, Policy, get_policy, list_policies, load_policy
@@ -29,6 +30,22 @@ from townfiscal._split import ExpenditureSplit, split_expenditure
 from townfiscal._towns import COLUMNS, KINDS, ZONES, kind_from_code, read_towns, validate_towns
 from townfiscal._trace import Step, Trace
 from townfiscal.datasets import load_example, make_towns
+from townfiscal.optimize import (
+    Cap,
+    CapacityFloor,
+    Floor,
+    GroupTotal,
+    GrowthCap,
+    HoldHarmless,
+    MaxMin,
+    MinDeviation,
+    MinShortfall,
+    NeedOrder,
+    Rounding,
+    SolverError,
+    SolverTimeLimitWarning,
+    TierOrder,
+)
 from townfiscal.rules import eligibility, explain_formula, formula_allocation
 
 try:
@@ -41,20 +58,36 @@ __all__ = [
     "KINDS",
     "LEVELS",
     "ZONES",
+    "Allocation",
+    "Cap",
+    "CapacityFloor",
     "Conflict",
     "Devolution",
     "ExpenditureSplit",
+    "Floor",
+    "GroupTotal",
+    "GrowthCap",
+    "HoldHarmless",
     "InfeasibleError",
+    "MaxMin",
+    "MinDeviation",
+    "MinShortfall",
+    "NeedOrder",
     "Parameter",
     "Policy",
     "Problem",
     "Programme",
     "Programmes",
     "ResponsibilityMatrix",
+    "Rounding",
+    "SolverError",
+    "SolverTimeLimitWarning",
     "Step",
+    "TierOrder",
     "Trace",
     "ValidationError",
     "__version__",
+    "allocate",
     "devolve",
     "eligibility",
     "explain_formula",
