@@ -343,7 +343,13 @@ class TfExec(SphinxDirective):
         for fig in res.figures:
             sys.modules["matplotlib.pyplot"].close(fig)
         out.append(container)
-        _record_cell(self.env, self.state.document, code, res, "hide-output" not in self.options)
+        nb_code = code
+        if expected:  # keep "Run all" going in the notebook: the error is the point of the cell
+            body = "\n".join("    " + line if line.strip() else "" for line in code.splitlines())
+            nb_code = (f"try:\n{body}\nexcept Exception as error:  # expected: {expected}\n"
+                       f"    print(f\"{{type(error).__name__}}: {{error}}\")")
+        _record_cell(self.env, self.state.document, nb_code, res,
+                     "hide-output" not in self.options)
         return out
 
     def _figure_node(self, fig: Any, code: str) -> nodes.Node:
