@@ -957,8 +957,14 @@ def generate_api(app: Sphinx) -> None:
                 lines += [f".. autofunction:: townfiscal.{name}", ""]
             else:
                 lines += _data_entry(name, obj, app.config.tf_require_docstrings)
+    service = None
     if _importable("townfiscal.service"):
-        service = importlib.import_module("townfiscal.service")
+        try:
+            service = importlib.import_module("townfiscal.service")
+        except ImportError as exc:
+            logger.warning("the HTTP service cannot be imported (%s): install the `service` "
+                           "extra to document it", exc)
+    if service is not None:
         title = "The HTTP service (townfiscal.service)"
         lines += [title, "-" * len(title), "",
                   "Needs the ``service`` extra. See also the :doc:`HTTP reference </http>`.", ""]
