@@ -1049,9 +1049,25 @@ def generate_examples(app: Sphinx) -> None:
             old.unlink()
 
 
+# The reference pages, in order; pages other branches may add are listed when their file exists.
+_REFERENCE_PAGES = ["api", "cli", "service", "http", "glossary", "benchmarks", "changelog"]
+_OPTIONAL_PAGES = {"service"}
+
+
+def generate_reference_toctree(app: Sphinx) -> None:
+    """Write ``_generated/reference-toctree.md``, included by the index."""
+    src = Path(app.srcdir)
+    pages = [p for p in _REFERENCE_PAGES
+             if p not in _OPTIONAL_PAGES or (src / f"{p}.md").is_file()]
+    entries = "\n".join("/" + p for p in pages)
+    text = "```{toctree}\n:maxdepth: 1\n:caption: Reference\n\n" + entries + "\n```\n"
+    _write_if_changed(_generated_dir(app) / "reference-toctree.md", text)
+
+
 def _builder_inited(app: Sphinx) -> None:
     generate_api(app)
     generate_examples(app)
+    generate_reference_toctree(app)
 
 
 def _patch_katex_startup() -> None:
