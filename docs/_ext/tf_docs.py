@@ -926,6 +926,13 @@ def _write_if_changed(path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8")
 
 
+def _width(text: str) -> int:
+    """Display width for an RST underline: wide (CJK) characters count twice."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
 def generate_api(app: Sphinx) -> None:
     """Write ``_generated/api.rst.inc``: every public name, grouped, with autodoc."""
     tf = importlib.import_module("townfiscal")
@@ -935,6 +942,10 @@ def generate_api(app: Sphinx) -> None:
         if name.startswith("__"):
             continue
         obj = getattr(tf, name)
+        if inspect.ismodule(obj):  # a public submodule (tf.metrics): its own section, below
+            if not inspect.getdoc(obj):
+                undocumented.append(name)
+            continue
         module = getattr(obj, "__module__", None) or "townfiscal"
         if not (inspect.isclass(obj) or callable(obj)):
             module = _defining_module(name, obj)
@@ -946,7 +957,7 @@ def generate_api(app: Sphinx) -> None:
     lines: list[str] = []
     for idx in sorted(groups):
         title = _API_SECTIONS[idx][1] if idx < len(_API_SECTIONS) else "Other"
-        lines += [title, "-" * len(title), ""]
+        lines += [title, "-" * _width(title), ""]
         for name in groups[idx]:
             obj = getattr(tf, name)
             if inspect.isclass(obj):
@@ -957,6 +968,15 @@ def generate_api(app: Sphinx) -> None:
                 lines += [f".. autofunction:: townfiscal.{name}", ""]
             else:
                 lines += _data_entry(name, obj, app.config.tf_require_docstrings)
+    for name in tf.__all__:
+        obj = getattr(tf, name)
+        if not inspect.ismodule(obj):
+            continue
+        doc = (inspect.getdoc(obj) or "").strip()
+        first = doc.split("\n\n", 1)[0].replace("\n", " ").rstrip(".")
+        title = f"{first} (townfiscal.{name})" if first else f"townfiscal.{name}"
+        lines += [title, "-" * _width(title), "",
+                  f".. automodule:: townfiscal.{name}", "   :members:", ""]
     service = None
     if _importable("townfiscal.service"):
         try:
@@ -966,7 +986,7 @@ def generate_api(app: Sphinx) -> None:
                            "extra to document it", exc)
     if service is not None:
         title = "The HTTP service (townfiscal.service)"
-        lines += [title, "-" * len(title), "",
+        lines += [title, "-" * _width(title), "",
                   "Needs the ``service`` extra. See also the :doc:`HTTP reference </http>`.", ""]
         for name in service.__all__:
             obj = getattr(service, name)
