@@ -1054,9 +1054,10 @@ def generate_examples(app: Sphinx) -> None:
             continue
         title, body = _title_and_body(script)
         rel = script.relative_to(Path(app.config.tf_repo_root)).as_posix()
+        body_rst = f"```{{eval-rst}}\n{body}\n```\n\n" if body else ""  # docstrings are RST
         page = (
             f"# {title}\n\n"
-            f"{body}\n\n"
+            f"{body_rst}"
             f"Run it yourself with `python {rel}`; the output below was produced by running "
             f"it while these pages were built.\n\n"
             f"```{{tf-example}} {rel}\n```\n"
