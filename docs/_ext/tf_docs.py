@@ -789,8 +789,9 @@ def _schema_type(schema: dict[str, Any]) -> str:
         return " or ".join(kind)
     if kind == "array":
         return "array of " + _schema_type(schema.get("items", {}))
-    if kind == "object" and isinstance(schema.get("additionalProperties"), dict):
-        return "object of " + _schema_type(schema["additionalProperties"])
+    extra = schema.get("additionalProperties")
+    if kind == "object" and isinstance(extra, dict) and extra:
+        return "object of " + _schema_type(extra)
     fmt = schema.get("format")
     return f"{kind} ({fmt})" if fmt else str(kind)
 
