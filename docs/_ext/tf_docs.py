@@ -1071,25 +1071,37 @@ def generate_examples(app: Sphinx) -> None:
             old.unlink()
 
 
-# The reference pages, in order; pages other branches may add are listed when their file exists.
-_REFERENCE_PAGES = ["api", "cli", "service", "http", "glossary", "benchmarks", "changelog"]
-_OPTIONAL_PAGES = {"service"}
+# Toctrees of the index, generated so that pages other branches add join the navigation:
+# each entry is listed when its file exists, and any other top-level page (not listed anywhere
+# in index.md) is appended to the reference toctree.
+_GENERATED_TOCTREES = {
+    "model-toctree.md": ("The allocation model", ["model", "allocation"]),
+    "reference-toctree.md": ("Reference", ["api", "cli", "service", "http", "glossary",
+                                           "benchmarks", "changelog"]),
+}
 
 
-def generate_reference_toctree(app: Sphinx) -> None:
-    """Write ``_generated/reference-toctree.md``, included by the index."""
+def generate_toctrees(app: Sphinx) -> None:
+    """Write the ``_generated/*-toctree.md`` files the index includes."""
     src = Path(app.srcdir)
-    pages = [p for p in _REFERENCE_PAGES
-             if p not in _OPTIONAL_PAGES or (src / f"{p}.md").is_file()]
-    entries = "\n".join("/" + p for p in pages)
-    text = "```{toctree}\n:maxdepth: 1\n:caption: Reference\n\n" + entries + "\n```\n"
-    _write_if_changed(_generated_dir(app) / "reference-toctree.md", text)
+    index = (src / "index.md").read_text(encoding="utf-8") if (src / "index.md").is_file() else ""
+    listed = set(re.findall(r"^([\w/-]+)\s*$", index, flags=re.MULTILINE))
+    listed |= {p for _, pages in _GENERATED_TOCTREES.values() for p in pages}
+    others = sorted(p.stem for p in src.glob("*.md")
+                    if p.stem not in listed and p.stem not in {"index", "README"})
+    for filename, (caption, pages) in _GENERATED_TOCTREES.items():
+        present = [p for p in pages if (src / f"{p}.md").is_file() or (src / f"{p}.rst").is_file()]
+        if filename == "reference-toctree.md":
+            present += others
+        entries = "\n".join("/" + p for p in present)
+        text = f"```{{toctree}}\n:maxdepth: 1\n:caption: {caption}\n\n{entries}\n```\n"
+        _write_if_changed(_generated_dir(app) / filename, text)
 
 
 def _builder_inited(app: Sphinx) -> None:
     generate_api(app)
     generate_examples(app)
-    generate_reference_toctree(app)
+    generate_toctrees(app)
 
 
 def _patch_katex_startup() -> None:
