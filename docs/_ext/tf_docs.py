@@ -1075,7 +1075,7 @@ def generate_examples(app: Sphinx) -> None:
 # each entry is listed when its file exists, and any other top-level page (not listed anywhere
 # in index.md) is appended to the reference toctree.
 _GENERATED_TOCTREES = {
-    "model-toctree.md": ("The allocation model", ["model", "allocation"]),
+    "model-toctree.md": ("The allocation model", ["model", "allocation", "allocator-internals"]),
     "reference-toctree.md": ("Reference", ["api", "cli", "service", "http", "glossary",
                                            "benchmarks", "changelog"]),
 }
