@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from townfiscal import metrics
 from townfiscal._errors import Conflict, InfeasibleError, Problem, ValidationError
 
 try:
@@ -21,4 +22,5 @@ __all__ = [
     "Problem",
     "ValidationError",
     "__version__",
+    "metrics",
 ]
