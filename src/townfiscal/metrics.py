@@ -98,7 +98,7 @@ class _Prepared:
         if self.n_groups == 1:
             return np.cumsum(x, dtype=np.float64)
         # a segmented cumsum (not a global one minus offsets, which loses small groups)
-        return pd.Series(x).groupby(self.g, sort=False).cumsum().to_numpy(dtype=np.float64)
+        return np.asarray(pd.Series(x).groupby(self.g, sort=False).cumsum(), dtype=np.float64)
 
 
 def _as_series(x: ArrayLike, name: str) -> pd.Series[Any]:
