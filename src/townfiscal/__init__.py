@@ -10,6 +10,12 @@ from importlib.metadata import PackageNotFoundError, version
 
 from townfiscal import metrics
 from townfiscal._errors import Conflict, InfeasibleError, Problem, ValidationError
+from townfiscal._policy import Parameter, Policy, get_policy, list_policies, load_policy
+from townfiscal._rounding import round_to_total
+from townfiscal._towns import COLUMNS, KINDS, ZONES, kind_from_code, read_towns, validate_towns
+from townfiscal._trace import Step, Trace
+from townfiscal.datasets import load_example, make_towns
+from townfiscal.rules import eligibility, explain_formula, formula_allocation
 
 try:
     __version__ = version("townfiscal")
@@ -17,10 +23,29 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0+unknown"
 
 __all__ = [
+    "COLUMNS",
+    "KINDS",
+    "ZONES",
     "Conflict",
     "InfeasibleError",
+    "Parameter",
+    "Policy",
     "Problem",
+    "Step",
+    "Trace",
     "ValidationError",
     "__version__",
+    "eligibility",
+    "explain_formula",
+    "formula_allocation",
+    "get_policy",
+    "kind_from_code",
+    "list_policies",
+    "load_example",
+    "load_policy",
+    "make_towns",
     "metrics",
+    "read_towns",
+    "round_to_total",
+    "validate_towns",
 ]

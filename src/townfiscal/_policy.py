@@ -1,0 +1,382 @@
+"""Policies: the rules of a measure as versioned data, each value with its source."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import tomllib
+from collections.abc import Iterator, Mapping
+from importlib import resources
+from os import PathLike
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import attrs
+
+from townfiscal._errors import Problem, ValidationError
+
+__all__ = ["METHODS", "Parameter", "Policy", "get_policy", "list_policies", "load_policy"]
+
+METHODS = ("factor_share", "tier_standard")
+"""How a policy turns coefficients into amounts: a share of the fund, or tiered standards."""
+
+_ASSUMPTION = "assumption:"
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return MappingProxyType({str(k): _freeze(v) for k, v in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+def _thaw(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _thaw(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return [_thaw(v) for v in value]
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+@attrs.frozen
+class Parameter:
+    """One value of a policy, with where it comes from.
+
+    ``source`` is an article reference (e.g. ``"Art. 6 of the 2020 measures"``) or starts
+    with ``"assumption:"`` followed by why this value was chosen where the measure does not
+    publish one.
+    """
+
+    path: str
+    value: Any = attrs.field(converter=_freeze)
+    source: str
+    unit: str | None = None
+    description: str | None = None
+
+    @property
+    def is_assumption(self) -> bool:
+        """Whether the value is a documented assumption rather than a published figure."""
+        return self.source.strip().lower().startswith(_ASSUMPTION)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The parameter as a JSON-friendly dict."""
+        return {
+            "path": self.path,
+            "value": _thaw(self.value),
+            "source": self.source,
+            "unit": self.unit,
+            "description": self.description,
+            "assumption": self.is_assumption,
+        }
+
+
+@attrs.frozen
+class Policy:
+    """A measure's rules as data: eligibility, factors, coefficients, tiers, growth control.
+
+    Read values by dotted path (``policy["growth_control.cap"]``) or whole parameters with
+    their sources (``policy.parameter("growth_control.cap").source``). Policies are immutable;
+    :meth:`with_changes` returns a reformed copy.
+    """
+
+    id: str
+    title: str
+    effective: dt.date
+    method: str
+    document: str
+    parameters: Mapping[str, Parameter] = attrs.field(converter=lambda d: MappingProxyType(dict(d)))
+    title_zh: str | None = None
+    supersedes: str | None = None
+    description: str = ""
+    derived_from: str | None = None
+
+    def __getitem__(self, path: str) -> Any:
+        return self.parameter(path).value
+
+    def __contains__(self, path: object) -> bool:
+        return path in self.parameters
+
+    def get(self, path: str, default: Any = None) -> Any:
+        """The value at *path*, or *default* when the policy does not set it."""
+        p = self.parameters.get(path)
+        return default if p is None else p.value
+
+    def parameter(self, path: str) -> Parameter:
+        """The :class:`Parameter` at dotted *path*.
+
+        Raises
+        ------
+        KeyError
+            Naming the path and the policy, with the paths that do exist nearby.
+        """
+        try:
+            return self.parameters[path]
+        except KeyError:
+            head = path.split(".")[0]
+            near = [p for p in self.parameters if p.startswith(head)] or list(self.parameters)
+            raise KeyError(
+                f"policy {self.id!r} has no parameter {path!r}; it has: {', '.join(near)}"
+            ) from None
+
+    def under(self, prefix: str) -> Iterator[Parameter]:
+        """The parameters whose path starts with ``prefix + '.'``, in file order."""
+        dotted = prefix + "."
+        return (p for k, p in self.parameters.items() if k.startswith(dotted))
+
+    @property
+    def assumptions(self) -> list[Parameter]:
+        """The parameters that are documented assumptions, not published figures."""
+        return [p for p in self.parameters.values() if p.is_assumption]
+
+    @property
+    def hash(self) -> str:
+        """A stable content hash (SHA-256, hex) of the rules: method, dates and every value.
+
+        Two policies with the same rules have the same hash whatever their file layout;
+        changing any value or source changes it.
+        """
+        payload = {
+            "id": self.id,
+            "method": self.method,
+            "effective": self.effective.isoformat(),
+            "parameters": {k: [_thaw(p.value), p.source] for k, p in sorted(self.parameters.items())},
+        }
+        text = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    def with_changes(
+        self, changes: Mapping[str, Any], *, id: str | None = None, reason: str = "reform"
+    ) -> Policy:
+        """A new policy with some values replaced; this one is left as it was.
+
+        Parameters
+        ----------
+        changes:
+            ``{"dotted.path": new_value}``. Paths must exist in the policy.
+        id:
+            The new policy's id (default: ``"<id>+changes"``).
+        reason:
+            Recorded in each changed parameter's source, with the value it replaced.
+
+        Raises
+        ------
+        ValidationError
+            When a path is unknown or the changed policy breaks the schema (e.g. weights
+            that no longer make sense).
+
+        Examples
+        --------
+        >>> reform = get_policy("guangdong-2020").with_changes(
+        ...     {"factors.registered_population.weight": 0.40,
+        ...      "factors.supported_population.weight": 0.30})
+        >>> reform["factors.registered_population.weight"]
+        0.4
+        """
+        problems = [
+            Problem(f"policy {self.id!r} has no parameter {path!r}", column=path)
+            for path in changes
+            if path not in self.parameters
+        ]
+        if problems:
+            raise ValidationError(problems, what=f"changes to policy {self.id}")
+        params = dict(self.parameters)
+        for path, value in changes.items():
+            old = params[path]
+            params[path] = attrs.evolve(
+                old,
+                value=value,
+                source=f"{reason}: set to {_thaw(_freeze(value))!r} "
+                f"(was {_thaw(old.value)!r}, {old.source})",
+            )
+        new = attrs.evolve(
+            self, id=id or f"{self.id}+changes", parameters=params, derived_from=self.id
+        )
+        _check_schema(new, f"policy {new.id}")
+        return new
+
+    def to_dict(self) -> dict[str, Any]:
+        """The policy as a JSON-friendly dict (parameters listed with their sources)."""
+        return {
+            "id": self.id,
+            "title": self.title,
+            "title_zh": self.title_zh,
+            "effective": self.effective.isoformat(),
+            "method": self.method,
+            "document": self.document,
+            "supersedes": self.supersedes,
+            "derived_from": self.derived_from,
+            "description": self.description,
+            "hash": self.hash,
+            "parameters": [p.to_dict() for p in self.parameters.values()],
+        }
+
+    def __repr__(self) -> str:
+        n = len(self.parameters)
+        return (
+            f"<Policy {self.id} ({self.method}, effective {self.effective.isoformat()}, "
+            f"{n} parameters, {len(self.assumptions)} assumptions)>"
+        )
+
+
+# --- loading -------------------------------------------------------------------------------
+
+_TOP_REQUIRED = ("id", "title", "effective", "method", "document", "parameters")
+_TOP_ALLOWED = {*_TOP_REQUIRED, "title_zh", "supersedes", "description"}
+_LEAF_ALLOWED = {"value", "source", "unit", "description"}
+
+
+def _flatten(table: Mapping[str, Any], prefix: str, out: dict[str, Any], problems: list[Problem]) -> None:
+    for key, item in table.items():
+        path = f"{prefix}.{key}" if prefix else key
+        if isinstance(item, Mapping) and "value" in item:
+            out[path] = item
+        elif isinstance(item, Mapping):
+            _flatten(item, path, out, problems)
+        else:
+            problems.append(
+                Problem("a parameter must be a table with `value` and `source`", column=path,
+                        value=item)
+            )
+
+
+def policy_from_mapping(data: Mapping[str, Any], *, what: str = "policy") -> Policy:
+    """Build a :class:`Policy` from the parsed contents of a policy file, checking its schema.
+
+    Raises
+    ------
+    ValidationError
+        Listing every schema problem (missing keys, parameters without a source, values of
+        the wrong type, weights or tiers that do not make sense).
+    """
+    problems: list[Problem] = []
+    for key in _TOP_REQUIRED:
+        if key not in data:
+            problems.append(Problem("required key is missing", column=key))
+    for key in data:
+        if key not in _TOP_ALLOWED:
+            problems.append(Problem("unknown key", column=key))
+    effective = data.get("effective")
+    if "effective" in data and not isinstance(effective, dt.date):
+        problems.append(Problem("must be a date (YYYY-MM-DD)", column="effective", value=effective))
+    method = data.get("method")
+    if "method" in data and method not in METHODS:
+        problems.append(Problem(f"unknown method; expected one of {', '.join(METHODS)}",
+                                column="method", value=method))
+    leaves: dict[str, Any] = {}
+    raw_params = data.get("parameters", {})
+    if isinstance(raw_params, Mapping):
+        _flatten(raw_params, "", leaves, problems)
+    else:
+        problems.append(Problem("must be a table", column="parameters"))
+    params: dict[str, Parameter] = {}
+    for path, leaf in leaves.items():
+        extra = set(leaf) - _LEAF_ALLOWED
+        if extra:
+            problems.append(Problem(f"unknown keys {sorted(extra)}", column=path))
+        source = leaf.get("source")
+        if not isinstance(source, str) or not source.strip():
+            problems.append(
+                Problem("every value needs a `source`: an article, or 'assumption: <why>'",
+                        column=path)
+            )
+            continue
+        params[path] = Parameter(path, leaf["value"], source.strip(), leaf.get("unit"),
+                                 leaf.get("description"))
+    if problems:
+        raise ValidationError(problems, what=what)
+    if isinstance(effective, dt.datetime):
+        effective = effective.date()
+    assert isinstance(effective, dt.date)
+    policy = Policy(
+        id=str(data["id"]),
+        title=str(data["title"]),
+        effective=effective,
+        method=str(method),
+        document=str(data["document"]),
+        parameters=params,
+        title_zh=data.get("title_zh"),
+        supersedes=data.get("supersedes"),
+        description=str(data.get("description", "")).strip(),
+    )
+    _check_schema(policy, what)
+    return policy
+
+
+def _check_schema(policy: Policy, what: str) -> None:
+    """Method-specific checks: the parameters a method reads exist and make sense."""
+    from townfiscal.rules._schema import check_policy
+
+    problems = check_policy(policy)
+    if problems:
+        raise ValidationError(problems, what=what)
+
+
+def load_policy(path: str | PathLike[str]) -> Policy:
+    """Load a policy from a TOML file (see the bundled ``policies/*.toml`` for the format).
+
+    Raises
+    ------
+    ValidationError
+        When the file is not valid TOML or breaks the policy schema; the message lists every
+        problem.
+    """
+    p = Path(path)
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ValidationError([Problem(f"not valid TOML: {exc}")], what=f"policy file {p.name}") from exc
+    return policy_from_mapping(data, what=f"policy file {p.name}")
+
+
+_CACHE: dict[str, Policy] = {}
+
+
+def _bundled() -> dict[str, Policy]:
+    if not _CACHE:
+        folder = resources.files("townfiscal") / "policies"
+        for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+            if entry.name.endswith(".toml"):
+                data = tomllib.loads(entry.read_text(encoding="utf-8"))
+                pol = policy_from_mapping(data, what=f"bundled policy file {entry.name}")
+                _CACHE[pol.id] = pol
+    return _CACHE
+
+
+def list_policies() -> list[str]:
+    """The ids of the bundled policies, oldest effective date first.
+
+    >>> list_policies()[:2]
+    ['guangdong-2018', 'guangdong-2020']
+    """
+    return [p.id for p in sorted(_bundled().values(), key=lambda p: (p.effective, p.id))]
+
+
+def get_policy(policy: str | PathLike[str] | Policy) -> Policy:
+    """A bundled policy by id, a policy file by path, or a :class:`Policy` as it is.
+
+    Raises
+    ------
+    KeyError
+        When no bundled policy has that id (the message lists the ones that exist).
+    ValidationError
+        When a policy file is malformed.
+
+    Examples
+    --------
+    >>> get_policy("guangdong-2020")["fund.default"]
+    2000000000
+    """
+    if isinstance(policy, Policy):
+        return policy
+    key = str(policy)
+    bundled = _bundled()
+    if key in bundled:
+        return bundled[key]
+    if key.endswith(".toml") or Path(key).exists():
+        return load_policy(key)
+    raise KeyError(f"no policy {key!r}; bundled policies: {', '.join(list_policies())}")

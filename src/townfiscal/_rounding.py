@@ -1,0 +1,172 @@
+"""Exact rounding of real amounts to whole units that keeps the total and every bound."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from townfiscal._errors import Conflict, InfeasibleError
+
+__all__ = ["round_to_total"]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+# Amounts within this many yuan of a whole unit count as that unit (float64 noise from a solver).
+_TOLERANCE = 1e-6
+
+
+def round_to_total(
+    x: npt.ArrayLike,
+    total: int,
+    lower: npt.ArrayLike | None = None,
+    upper: npt.ArrayLike | None = None,
+    unit: int = 1,
+    *,
+    codes: Sequence[str] | None = None,
+) -> IntArray:
+    """Round real amounts to whole multiples of *unit* that add up to *total* exactly.
+
+    Largest-remainder rounding with bounds: every amount is first rounded down to a whole
+    unit and moved inside its integer bounds (``lower`` rounded up, ``upper`` rounded down to
+    the unit); then the units still missing (or in excess) are handed out one at a time to the
+    amounts with the largest (smallest) remainders that have room. Ties go to the larger
+    amount, then to the earlier position, so the result is deterministic and an ordering of
+    the real amounts (``x[i] >= x[j]``) survives whenever the bounds allow it.
+
+    Parameters
+    ----------
+    x:
+        Real amounts, yuan (float64). They need not be within the bounds exactly.
+    total:
+        The exact total, yuan; a multiple of *unit*.
+    lower, upper:
+        Optional per-amount bounds, yuan (``nan`` or ``±inf`` where there is none).
+    unit:
+        The rounding unit, yuan (1 for whole yuan, 10,000 for 万元).
+    codes:
+        Town codes, used only to name towns in an error.
+
+    Returns
+    -------
+    numpy.ndarray of int64 yuan, each a multiple of *unit*, summing to *total*.
+
+    Raises
+    ------
+    InfeasibleError
+        When *total* is not a multiple of *unit*, a bound pair leaves no whole unit between
+        them, or the bounds cannot reach *total*.
+
+    Examples
+    --------
+    >>> round_to_total([1.5, 1.5, 1.0], 4).tolist()
+    [2, 1, 1]
+    >>> round_to_total([15_000.0, 25_000.0], 40_000, unit=10_000).tolist()
+    [10000, 30000]
+    """
+    values = np.asarray(x, dtype=np.float64)
+    n = values.shape[0]
+    if unit < 1 or int(unit) != unit:
+        raise ValueError(f"the rounding unit must be a positive whole number of yuan, got {unit!r}")
+    unit = int(unit)
+    total = int(total)
+    names = list(codes) if codes is not None else [str(i) for i in range(n)]
+    if total % unit:
+        raise InfeasibleError(
+            [
+                Conflict(
+                    f"the total {total:,} yuan is not a whole number of {unit:,}-yuan units",
+                    constraints=("fund", "rounding"),
+                    required=float(total),
+                )
+            ]
+        )
+    if not np.all(np.isfinite(values)):
+        raise ValueError("amounts to round must be finite")
+
+    lo_units = _bound_units(lower, n, unit, np.ceil, -np.inf)
+    hi_units = _bound_units(upper, n, unit, np.floor, np.inf)
+    empty = lo_units > hi_units
+    if np.any(empty):
+        bad = tuple(names[i] for i in np.flatnonzero(empty))
+        raise InfeasibleError(
+            [
+                Conflict(
+                    f"{len(bad)} amount(s) have no whole {unit:,}-yuan unit between their lower "
+                    f"and upper bound: {', '.join(bad[:10])}{' …' if len(bad) > 10 else ''}",
+                    constraints=("rounding", "bounds"),
+                    towns=bad,
+                )
+            ]
+        )
+    target_units = total // unit
+    scaled = values / unit
+    base = np.floor(scaled + _TOLERANCE)
+    base = np.minimum(np.maximum(base, lo_units), hi_units)
+    remainder = scaled - base
+
+    missing = target_units - float(base.sum())
+    if missing > 0:
+        room = hi_units - base
+        if float(np.sum(np.minimum(room, missing))) < missing:
+            raise _cannot_reach(total, float(np.sum(hi_units)) * unit, "upper")
+        base = _hand_out(base, remainder, scaled, room, int(missing), +1.0)
+    elif missing < 0:
+        room = base - lo_units
+        if float(np.sum(np.minimum(room, -missing))) < -missing:
+            raise _cannot_reach(total, float(np.sum(lo_units)) * unit, "lower")
+        base = _hand_out(base, -remainder, -scaled, room, int(-missing), -1.0)
+    return base.astype(np.int64) * unit
+
+
+def _bound_units(
+    bound: npt.ArrayLike | None,
+    n: int,
+    unit: int,
+    to_whole: np.ufunc,
+    default: float,
+) -> FloatArray:
+    if bound is None:
+        return np.full(n, default)
+    b = np.broadcast_to(np.asarray(bound, dtype=np.float64), (n,))
+    b = np.where(np.isnan(b), default, b)
+    shift = -_TOLERANCE if to_whole is np.ceil else _TOLERANCE
+    with np.errstate(invalid="ignore"):
+        out: FloatArray = np.where(np.isfinite(b), to_whole(b / unit + shift), b)
+    return out
+
+
+def _hand_out(
+    base: FloatArray,
+    key: FloatArray,
+    tiebreak: FloatArray,
+    room: FloatArray,
+    count: int,
+    step: float,
+) -> FloatArray:
+    """Give *count* steps, one per pass to each amount with room, largest *key* first."""
+    base = base.copy()
+    room = room.copy()
+    while count > 0:
+        candidates = np.flatnonzero(room > 0)
+        # lexsort sorts by the last key first: remainder (desc), then amount (desc), then position.
+        order = candidates[np.lexsort((candidates, -tiebreak[candidates], -key[candidates]))]
+        chosen = order[:count]
+        base[chosen] += step
+        room[chosen] -= 1
+        key = key.copy()
+        key[chosen] -= 1.0
+        count -= chosen.size
+    return base
+
+
+def _cannot_reach(total: int, reachable: float, side: str) -> InfeasibleError:
+    if side == "upper":
+        msg = f"the upper bounds allow at most {reachable:,.0f} yuan, below the total {total:,}"
+    else:
+        msg = f"the lower bounds need at least {reachable:,.0f} yuan, above the total {total:,}"
+    return InfeasibleError(
+        [Conflict(msg, constraints=("fund", "bounds"), required=float(total), available=reachable)]
+    )
