@@ -7,6 +7,7 @@ government, and allocation of a fixed fund across towns by linear programming.
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 from townfiscal import metrics
 from townfiscal._errors import Conflict, InfeasibleError, Problem, ValidationError
@@ -16,6 +17,16 @@ from townfiscal._towns import COLUMNS, KINDS, ZONES, kind_from_code, read_towns,
 from townfiscal._trace import Step, Trace
 from townfiscal.datasets import load_example, make_towns
 from townfiscal.rules import eligibility, explain_formula, formula_allocation
+
+
+def __getattr__(name: str) -> Any:
+    """Import the optional plotting module on first use (it needs the ``plots`` extra)."""
+    if name == "plots":
+        import importlib
+
+        return importlib.import_module("townfiscal.plots")
+    raise AttributeError(f"module 'townfiscal' has no attribute {name!r}")
+
 
 try:
     __version__ = version("townfiscal")
