@@ -9,13 +9,14 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from townfiscal import metrics
+from townfiscal import metrics, report
 from townfiscal._errors import Conflict, InfeasibleError, Problem, ValidationError
 from townfiscal._policy import Parameter, Policy, get_policy, list_policies, load_policy
 from townfiscal._rounding import round_to_total
 from townfiscal._towns import COLUMNS, KINDS, ZONES, kind_from_code, read_towns, validate_towns
 from townfiscal._trace import Step, Trace
 from townfiscal.datasets import load_example, make_towns
+from townfiscal.report import AllocationWorkbook, read_allocation, write_allocation
 from townfiscal.rules import eligibility, explain_formula, formula_allocation
 
 
@@ -37,6 +38,7 @@ __all__ = [
     "COLUMNS",
     "KINDS",
     "ZONES",
+    "AllocationWorkbook",
     "Conflict",
     "InfeasibleError",
     "Parameter",
@@ -56,7 +58,10 @@ __all__ = [
     "load_policy",
     "make_towns",
     "metrics",
+    "read_allocation",
     "read_towns",
+    "report",
     "round_to_total",
     "validate_towns",
+    "write_allocation",
 ]
