@@ -75,6 +75,10 @@ class Parameter:
         }
 
 
+def _frozen_parameters(params: Mapping[str, Parameter]) -> Mapping[str, Parameter]:
+    return MappingProxyType(dict(params))
+
+
 @attrs.frozen
 class Policy:
     """A measure's rules as data: eligibility, factors, coefficients, tiers, growth control.
@@ -89,7 +93,7 @@ class Policy:
     effective: dt.date
     method: str
     document: str
-    parameters: Mapping[str, Parameter] = attrs.field(converter=lambda d: MappingProxyType(dict(d)))
+    parameters: Mapping[str, Parameter] = attrs.field(converter=_frozen_parameters)
     title_zh: str | None = None
     supersedes: str | None = None
     description: str = ""
@@ -144,7 +148,9 @@ class Policy:
             "id": self.id,
             "method": self.method,
             "effective": self.effective.isoformat(),
-            "parameters": {k: [_thaw(p.value), p.source] for k, p in sorted(self.parameters.items())},
+            "parameters": {
+                k: [_thaw(p.value), p.source] for k, p in sorted(self.parameters.items())
+            },
         }
         text = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -230,7 +236,9 @@ _TOP_ALLOWED = {*_TOP_REQUIRED, "title_zh", "supersedes", "description"}
 _LEAF_ALLOWED = {"value", "source", "unit", "description"}
 
 
-def _flatten(table: Mapping[str, Any], prefix: str, out: dict[str, Any], problems: list[Problem]) -> None:
+def _flatten(
+    table: Mapping[str, Any], prefix: str, out: dict[str, Any], problems: list[Problem]
+) -> None:
     for key, item in table.items():
         path = f"{prefix}.{key}" if prefix else key
         if isinstance(item, Mapping) and "value" in item:
@@ -239,8 +247,9 @@ def _flatten(table: Mapping[str, Any], prefix: str, out: dict[str, Any], problem
             _flatten(item, path, out, problems)
         else:
             problems.append(
-                Problem("a parameter must be a table with `value` and `source`", column=path,
-                        value=item)
+                Problem(
+                    "a parameter must be a table with `value` and `source`", column=path, value=item
+                )
             )
 
 
@@ -265,8 +274,13 @@ def policy_from_mapping(data: Mapping[str, Any], *, what: str = "policy") -> Pol
         problems.append(Problem("must be a date (YYYY-MM-DD)", column="effective", value=effective))
     method = data.get("method")
     if "method" in data and method not in METHODS:
-        problems.append(Problem(f"unknown method; expected one of {', '.join(METHODS)}",
-                                column="method", value=method))
+        problems.append(
+            Problem(
+                f"unknown method; expected one of {', '.join(METHODS)}",
+                column="method",
+                value=method,
+            )
+        )
     leaves: dict[str, Any] = {}
     raw_params = data.get("parameters", {})
     if isinstance(raw_params, Mapping):
@@ -281,12 +295,14 @@ def policy_from_mapping(data: Mapping[str, Any], *, what: str = "policy") -> Pol
         source = leaf.get("source")
         if not isinstance(source, str) or not source.strip():
             problems.append(
-                Problem("every value needs a `source`: an article, or 'assumption: <why>'",
-                        column=path)
+                Problem(
+                    "every value needs a `source`: an article, or 'assumption: <why>'", column=path
+                )
             )
             continue
-        params[path] = Parameter(path, leaf["value"], source.strip(), leaf.get("unit"),
-                                 leaf.get("description"))
+        params[path] = Parameter(
+            path, leaf["value"], source.strip(), leaf.get("unit"), leaf.get("description")
+        )
     if problems:
         raise ValidationError(problems, what=what)
     if isinstance(effective, dt.datetime):
@@ -329,7 +345,9 @@ def load_policy(path: str | PathLike[str]) -> Policy:
     try:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
-        raise ValidationError([Problem(f"not valid TOML: {exc}")], what=f"policy file {p.name}") from exc
+        raise ValidationError(
+            [Problem(f"not valid TOML: {exc}")], what=f"policy file {p.name}"
+        ) from exc
     return policy_from_mapping(data, what=f"policy file {p.name}")
 
 

@@ -44,25 +44,54 @@ class Column:
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("code", "行政区划代码", "code", True, "9-digit township code (unique)",
-           ("代码", "区划代码", "统计用区划代码", "乡镇代码")),
+    Column(
+        "code",
+        "行政区划代码",
+        "code",
+        True,
+        "9-digit township code (unique)",
+        ("代码", "区划代码", "统计用区划代码", "乡镇代码"),
+    ),
     Column("name", "名称", "text", True, "town name", ("镇(乡)名称", "乡镇名称", "镇名", "乡镇")),
-    Column("kind", "类型", "category", False,
-           "town / township / subdistrict / other (default: from the code)", ("单位类型",)),
+    Column(
+        "kind",
+        "类型",
+        "category",
+        False,
+        "town / township / subdistrict / other (default: from the code)",
+        ("单位类型",),
+    ),
     Column("county", "县(市、区)", "text", True, "administering county", ("县", "县区", "所属县")),
     Column("city", "地级市", "text", True, "prefecture city", ("市", "地市", "所属市")),
-    Column("zone", "区域", "category", True,
-           "core / east_wing / west_wing / north (一核一带一区)", ("功能区", "所属区域")),
+    Column(
+        "zone",
+        "区域",
+        "category",
+        True,
+        "core / east_wing / west_wing / north (一核一带一区)",
+        ("功能区", "所属区域"),
+    ),
     Column("registered_population", "户籍人口", "people", True, "registered population, people"),
     Column("resident_population", "常住人口", "people", True, "resident population, people"),
-    Column("supported_population", "财政供养人口", "people", True,
-           "people on the public payroll"),
+    Column("supported_population", "财政供养人口", "people", True, "people on the public payroll"),
     Column("area_km2", "面积", "area", False, "land area, km²", ("行政区域面积", "土地面积")),
     Column("fiscal_capacity", "可用财力", "money", True, "disposable fiscal capacity, yuan"),
-    Column("expenditure", "一般公共预算支出", "money", True,
-           "general budget expenditure, yuan", ("支出",)),
-    Column("prior_amount", "上年补助", "money", False,
-           "last year's subsidy, yuan (blank: none)", ("上年补助额", "上年补助资金")),
+    Column(
+        "expenditure",
+        "一般公共预算支出",
+        "money",
+        True,
+        "general budget expenditure, yuan",
+        ("支出",),
+    ),
+    Column(
+        "prior_amount",
+        "上年补助",
+        "money",
+        False,
+        "last year's subsidy, yuan (blank: none)",
+        ("上年补助额", "上年补助资金"),
+    ),
 )
 """The canonical columns, in order."""
 
@@ -153,8 +182,10 @@ def _rename(frame: pd.DataFrame, unit: Unit, problems: list[Problem]) -> pd.Data
             continue
         if canonical in seen:
             problems.append(
-                Problem(f"two headers both mean {canonical!r}: {seen[canonical]!r} and {header!r}",
-                        column=canonical)
+                Problem(
+                    f"two headers both mean {canonical!r}: {seen[canonical]!r} and {header!r}",
+                    column=canonical,
+                )
             )
             continue
         seen[canonical] = header
@@ -168,8 +199,12 @@ def _rename(frame: pd.DataFrame, unit: Unit, problems: list[Problem]) -> pd.Data
                 scale[canonical] = 1.0
             else:
                 problems.append(
-                    Problem(f"unknown money unit {m['unit'] if m else marker!r} in the header; "
-                            "expected 元 or 万元", column=canonical, value=str(header))
+                    Problem(
+                        f"unknown money unit {m['unit'] if m else marker!r} in the header; "
+                        "expected 元 or 万元",
+                        column=canonical,
+                        value=str(header),
+                    )
                 )
     out = frame.rename(columns=renames)
     for name, factor in scale.items():
@@ -234,13 +269,21 @@ def read_towns(
             frame = pd.read_parquet(path)
         else:
             raise ValidationError(
-                [Problem(f"unsupported file type {suffix!r}; use .csv, .xlsx or .parquet",
-                         value=str(path))], what=f"towns file {path.name}")
+                [
+                    Problem(
+                        f"unsupported file type {suffix!r}; use .csv, .xlsx or .parquet",
+                        value=str(path),
+                    )
+                ],
+                what=f"towns file {path.name}",
+            )
     except ValidationError:
         raise
     except (ValueError, KeyError, OSError, ImportError) as exc:
-        raise ValidationError([Problem(f"cannot read the file: {exc}", value=str(path))],
-                              what=f"towns file {path.name}") from exc
+        raise ValidationError(
+            [Problem(f"cannot read the file: {exc}", value=str(path))],
+            what=f"towns file {path.name}",
+        ) from exc
     return validate_towns(frame, unit=unit, policy=policy, what=f"towns file {path.name}")
 
 
@@ -313,21 +356,31 @@ def validate_towns(
     missing = [c.name for c in COLUMNS if c.required and c.name not in df.columns]
     for name in missing:
         col = _BY_NAME[name]
-        problems.append(Problem(f"required column is missing (header {col.name!r} or {col.zh!r})",
-                                column=name))
+        problems.append(
+            Problem(f"required column is missing (header {col.name!r} or {col.zh!r})", column=name)
+        )
 
     # Row labels: the code when it is well formed, else the 1-based data row number.
-    codes = _as_text(df["code"]) if "code" in df.columns else pd.Series([""] * len(df), dtype=object)
+    codes = (
+        _as_text(df["code"]) if "code" in df.columns else pd.Series([""] * len(df), dtype=object)
+    )
     labels = [c if _CODE_RE.match(c) else f"#{i + 1}" for i, c in enumerate(codes)]
 
     if "code" in df.columns:
         for i in np.flatnonzero(~codes.str.match(_CODE_RE.pattern).to_numpy(dtype=bool)):
-            problems.append(Problem("code must be 9 digits (NBS township code)",
-                                    row=labels[i], column="code", value=codes.iloc[i]))
+            problems.append(
+                Problem(
+                    "code must be 9 digits (NBS township code)",
+                    row=labels[i],
+                    column="code",
+                    value=codes.iloc[i],
+                )
+            )
         dup = codes.duplicated(keep=False) & (codes != "")
         for i in np.flatnonzero(dup.to_numpy()):
-            problems.append(Problem("duplicate code", row=labels[i], column="code",
-                                    value=codes.iloc[i]))
+            problems.append(
+                Problem("duplicate code", row=labels[i], column="code", value=codes.iloc[i])
+            )
         df["code"] = codes
 
     for name in ("name", "county", "city"):
@@ -341,8 +394,14 @@ def validate_towns(
         raw = _as_text(df["zone"])
         mapped = raw.map(lambda v: _ZONE_ALIASES.get(_fold(v)))
         for i in np.flatnonzero(mapped.isna().to_numpy()):
-            problems.append(Problem(f"unknown zone; expected one of {', '.join(ZONES)}",
-                                    row=labels[i], column="zone", value=raw.iloc[i]))
+            problems.append(
+                Problem(
+                    f"unknown zone; expected one of {', '.join(ZONES)}",
+                    row=labels[i],
+                    column="zone",
+                    value=raw.iloc[i],
+                )
+            )
         df["zone"] = mapped
 
     default_kind = kind_from_code(codes)
@@ -351,8 +410,14 @@ def validate_towns(
         mapped = raw.map(lambda v: _KIND_ALIASES.get(_fold(v)) if v else None)
         unknown = mapped.isna() & (raw != "")
         for i in np.flatnonzero(unknown.to_numpy()):
-            problems.append(Problem(f"unknown kind; expected one of {', '.join(KINDS)}",
-                                    row=labels[i], column="kind", value=raw.iloc[i]))
+            problems.append(
+                Problem(
+                    f"unknown kind; expected one of {', '.join(KINDS)}",
+                    row=labels[i],
+                    column="kind",
+                    value=raw.iloc[i],
+                )
+            )
         df["kind"] = mapped.where(mapped.notna(), default_kind)
     else:
         df["kind"] = default_kind
@@ -366,8 +431,9 @@ def validate_towns(
         optional_blank = blank & (col.name == "prior_amount" or not col.required)
         bad_text = values.isna() & ~blank
         for i in np.flatnonzero(bad_text.to_numpy()):
-            problems.append(Problem("not a number", row=labels[i], column=col.name,
-                                    value=raw.iloc[i]))
+            problems.append(
+                Problem("not a number", row=labels[i], column=col.name, value=raw.iloc[i])
+            )
         for i in np.flatnonzero((blank & ~optional_blank).to_numpy()):
             problems.append(Problem("missing value", row=labels[i], column=col.name))
         arr = values.to_numpy(dtype=np.float64)
@@ -377,8 +443,9 @@ def validate_towns(
         for i in np.flatnonzero(nonfinite):
             problems.append(Problem("not finite", row=labels[i], column=col.name, value=arr[i]))
         for i in np.flatnonzero(negative & ~nonfinite):
-            problems.append(Problem("must not be negative", row=labels[i], column=col.name,
-                                    value=float(arr[i])))
+            problems.append(
+                Problem("must not be negative", row=labels[i], column=col.name, value=float(arr[i]))
+            )
         df[col.name] = values * scale.get(col.name, 1.0)
 
     if problems:
@@ -407,15 +474,44 @@ def _check_policy_needs(towns: pd.DataFrame, policy: Policy, what: str) -> None:
     if problems:
         raise ValidationError(problems, what=what)
     covered = eligible_mask(towns, policy)
+    for name in needed:
+        blank = covered & np.isnan(towns[name].to_numpy(dtype=np.float64))
+        for code in towns.index[blank]:
+            problems.append(
+                Problem(
+                    f"missing value: policy {policy.id} needs it for covered towns",
+                    row=code,
+                    column=name,
+                )
+            )
+    zones = policy.get("regional_coefficient", {})
+    if zones:
+        no_zone = covered & ~towns["zone"].isin(list(zones)).to_numpy(dtype=bool)
+        for code in towns.index[no_zone]:
+            problems.append(
+                Problem(
+                    f"policy {policy.id} has no regional coefficient for this zone",
+                    row=code,
+                    column="zone",
+                    value=towns.at[code, "zone"],
+                )
+            )
     for spec in specs:
         if spec.denominator is None:
             continue
         zero = covered & (towns[spec.denominator].to_numpy() <= 0)
         for code in towns.index[zero]:
             problems.append(
-                Problem(f"must be positive: policy {policy.id} divides by it for factor "
-                        f"{spec.name!r}", row=code, column=spec.denominator,
-                        value=float(towns.at[code, spec.denominator]))
+                Problem(
+                    f"must be positive: policy {policy.id} divides by it for factor {spec.name!r}",
+                    row=code,
+                    column=spec.denominator,
+                    value=_as_float(towns.at[code, spec.denominator]),
+                )
             )
     if problems:
         raise ValidationError(problems, what=what)
+
+
+def _as_float(value: Any) -> float:
+    return float(value)

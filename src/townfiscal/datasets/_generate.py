@@ -27,21 +27,38 @@ SEED = 20200910
 
 GUANGDONG_ZONES: dict[str, str] = {
     # one core: the Pearl River Delta
-    "4401": "core", "4403": "core", "4404": "core", "4406": "core", "4407": "core",
-    "4412": "core", "4413": "core", "4419": "core", "4420": "core",
+    "4401": "core",
+    "4403": "core",
+    "4404": "core",
+    "4406": "core",
+    "4407": "core",
+    "4412": "core",
+    "4413": "core",
+    "4419": "core",
+    "4420": "core",
     # the coastal belt's east wing
-    "4405": "east_wing", "4415": "east_wing", "4451": "east_wing", "4452": "east_wing",
+    "4405": "east_wing",
+    "4415": "east_wing",
+    "4451": "east_wing",
+    "4452": "east_wing",
     # the coastal belt's west wing
-    "4408": "west_wing", "4409": "west_wing", "4417": "west_wing",
+    "4408": "west_wing",
+    "4409": "west_wing",
+    "4417": "west_wing",
     # the northern ecological development zone
-    "4402": "north", "4414": "north", "4416": "north", "4418": "north", "4453": "north",
+    "4402": "north",
+    "4414": "north",
+    "4416": "north",
+    "4418": "north",
+    "4453": "north",
 }
 """Guangdong's cities by zone of "one core, one belt, one zone" (一核一带一区), RULES.md §2."""
 
 # Medians of the synthetic distributions by zone (documented in make_towns).
 _ZONE_PARAMS = pd.DataFrame(
     {
-        #            registered  resident/registered  area km²  capacity/supported  spending/resident
+        # medians by zone: registered population, resident/registered, area (km²),
+        # capacity per supported person (yuan), spending per resident (yuan)
         "registered": [55_000, 58_000, 52_000, 26_000],
         "resident_ratio": [1.35, 0.85, 0.88, 0.78],
         "area": [70.0, 45.0, 95.0, 190.0],
@@ -80,7 +97,9 @@ def divisions() -> pd.DataFrame:
     )
     out["province"] = out["province_code"].map(provinces).fillna("")
     city = out["city_code"].map(cities).fillna("")
-    generic = city.isin(["市辖区", "县", "省直辖县级行政区划", "自治区直辖县级行政区划"]) | (city == "")
+    generic = city.isin(["市辖区", "县", "省直辖县级行政区划", "自治区直辖县级行政区划"]) | (
+        city == ""
+    )
     out["city"] = city.where(~generic, out["province"] + city)
     county = out["county_code"].map(areas).fillna("")
     out["county"] = county.where(county != "", out["city"])
@@ -94,8 +113,9 @@ def _zones(units: pd.DataFrame, rng: np.random.Generator) -> pd.Series:
     other = zone.isna()
     if other.any():
         cities = np.unique(units.loc[other, "city_code"].to_numpy())
-        drawn = rng.choice(_ZONE_PARAMS.index.to_numpy(), size=cities.size,
-                           p=[0.25, 0.2, 0.2, 0.35])
+        drawn = rng.choice(
+            _ZONE_PARAMS.index.to_numpy(), size=cities.size, p=[0.25, 0.2, 0.2, 0.35]
+        )
         zone[other] = units.loc[other, "city_code"].map(dict(zip(cities, drawn, strict=True)))
     return zone
 
@@ -155,8 +175,10 @@ def make_towns(
         units = units[units["province_code"] == "44"]
     elif scope != "china":
         if not (isinstance(scope, str) and scope.isdigit() and len(scope) == 2):
-            raise ValueError(f"scope must be 'guangdong', 'china', a 2-digit province code or a "
-                             f"number of units, got {scope!r}")
+            raise ValueError(
+                f"scope must be 'guangdong', 'china', a 2-digit province code or a "
+                f"number of units, got {scope!r}"
+            )
         units = units[units["province_code"] == scope]
         if units.empty:
             raise ValueError(f"no province with code {scope!r}")
@@ -171,10 +193,14 @@ def make_towns(
         return np.asarray(median * rng.lognormal(0.0, sigma, size=n))
 
     registered = np.maximum(np.round(lognormal(p["registered"].to_numpy() * kind_pop, 0.55)), 300)
-    resident = np.maximum(np.round(registered * lognormal(p["resident_ratio"].to_numpy(), 0.12)), 200)
+    resident = np.maximum(
+        np.round(registered * lognormal(p["resident_ratio"].to_numpy(), 0.12)), 200
+    )
     supported = np.round(60 + lognormal(0.0045 * registered, 0.25))
     area = np.round(lognormal(p["area"].to_numpy(), 0.6), 2)
-    capacity_pc = lognormal(p["capacity_pc"].to_numpy(), 0.35) * np.where(kind == "subdistrict", 1.5, 1.0)
+    capacity_pc = lognormal(p["capacity_pc"].to_numpy(), 0.35) * np.where(
+        kind == "subdistrict", 1.5, 1.0
+    )
     capacity = np.round(supported * capacity_pc)
     expenditure = np.round(resident * lognormal(p["spending_pc"].to_numpy(), 0.3))
     noise = rng.lognormal(0.0, 0.08, size=n)
@@ -213,8 +239,11 @@ def _prior_amounts(
     policy = get_policy("guangdong-2020")
     if scope != "guangdong":
         provinces = sorted({c[:2] for c in towns.index})
-        policy = policy.with_changes({"eligibility.areas": {p: p for p in provinces}},
-                                     id="synthetic-prior", reason="synthetic data")
+        policy = policy.with_changes(
+            {"eligibility.areas": {p: p for p in provinces}},
+            id="synthetic-prior",
+            reason="synthetic data",
+        )
         total = prior_total
     else:
         total = prior_total if prior_total is not None else _PRIOR_TOTAL
@@ -224,7 +253,7 @@ def _prior_amounts(
     weights = c * noise[pool]
     if total is None:
         total = 1_850_000 * int(pool.sum())
-    amounts = round_to_total(float(total) * weights / weights.sum(), int(round(total)))
+    amounts = round_to_total(float(total) * weights / weights.sum(), round(total))
     out = pd.Series(np.nan, index=towns.index)
     out[pool] = amounts.astype(np.float64)
     return out
@@ -235,10 +264,14 @@ def write_example(path: str | Path | None = None) -> Path:
     target = Path(path) if path else Path(__file__).with_name("guangdong.csv")
     towns = make_towns("guangdong")
     out = towns.reset_index()
-    for col in ("registered_population", "resident_population", "supported_population",
-                "fiscal_capacity", "expenditure"):
+    for col in (
+        "registered_population",
+        "resident_population",
+        "supported_population",
+        "fiscal_capacity",
+        "expenditure",
+    ):
         out[col] = out[col].astype(np.int64)
     out["prior_amount"] = out["prior_amount"].astype("Int64")
     out.to_csv(target, index=False, lineterminator="\n")
     return target
-

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -49,7 +51,7 @@ def explain_formula(
     comp = compute_formula(towns, policy, fund)
     return Trace(
         code=str(code),
-        name=str(comp.towns.at[str(code), "name"]) if str(code) in comp.towns.index else "",
+        name=str(comp.towns["name"].to_dict().get(str(code), "")),
         policy=comp.policy.id,
         steps=tuple(formula_steps(comp, str(code))),
         amount=_amount(comp, str(code)),
@@ -57,7 +59,8 @@ def explain_formula(
 
 
 def _amount(comp: FormulaComputation, code: str) -> int:
-    return int(comp.table.at[code, "amount"]) if code in comp.table.index else 0
+    amounts: dict[Any, Any] = comp.table["amount"].to_dict()
+    return int(amounts.get(code, 0))
 
 
 def formula_steps(comp: FormulaComputation, code: str) -> list[Step]:
@@ -65,8 +68,8 @@ def formula_steps(comp: FormulaComputation, code: str) -> list[Step]:
     pol, towns, table = comp.policy, comp.towns, comp.table
     if code not in towns.index:
         raise KeyError(f"no unit with code {code!r} in the towns table")
-    row = towns.loc[code]
-    elig = eligibility(towns, pol).loc[code]
+    row: dict[Any, Any] = towns.loc[code].to_dict()
+    elig: dict[Any, Any] = eligibility(towns, pol).loc[code].to_dict()
     steps = [
         Step(
             "eligibility",
@@ -79,7 +82,7 @@ def formula_steps(comp: FormulaComputation, code: str) -> list[Step]:
     if not elig["eligible"]:
         steps.append(Step("amount", "not covered by the policy", 0, "yuan"))
         return steps
-    t = table.loc[code]
+    t: dict[Any, Any] = table.loc[code].to_dict()
     n = len(table)
     weighted_terms = []
     for spec in factor_specs(pol):
@@ -90,22 +93,28 @@ def formula_steps(comp: FormulaComputation, code: str) -> list[Step]:
         inputs = f"{spec.numerator} {row[spec.numerator]:,.0f}"
         if spec.denominator:
             inputs += f" / {spec.denominator} {row[spec.denominator]:,.0f} = {value:,.6g}"
-        ratio = f"value / mean = {value:,.4g} / {mean:,.4g}" if spec.direction == "higher" else (
-            f"mean / value = {mean:,.4g} / {value:,.4g}")
+        ratio = (
+            f"value / mean = {value:,.4g} / {mean:,.4g}"
+            if spec.direction == "higher"
+            else (f"mean / value = {mean:,.4g} / {value:,.4g}")
+        )
         cap = pol.get("normalisation.cap")
         capped = cap is not None and coef >= float(cap) - 1e-12
         steps.append(
             Step(
                 f"factor {spec.symbol}: {spec.label}",
-                f"{inputs}; coefficient {ratio}"
-                + (f", capped at {cap}" if capped else ""),
+                f"{inputs}; coefficient {ratio}" + (f", capped at {cap}" if capped else ""),
                 coef,
                 note=f"mean over the {n} eligible towns: {mean:,.6g}",
                 parameters=tuple(
                     parameter_refs(
                         pol,
-                        [f"{base}.weight", f"{base}.direction", "normalisation.method",
-                         "normalisation.cap"],
+                        [
+                            f"{base}.weight",
+                            f"{base}.direction",
+                            "normalisation.method",
+                            "normalisation.cap",
+                        ],
                     )
                 ),
             )
@@ -113,42 +122,69 @@ def formula_steps(comp: FormulaComputation, code: str) -> list[Step]:
         weighted_terms.append(f"{spec.weight:g}×{coef:.4f}")
     r = float(t["regional"])
     steps.append(
-        Step(f"regional coefficient r ({row['zone']})", f"r[{row['zone']}]", r,
-             parameters=tuple(parameter_refs(pol, ["regional_coefficient"])))
+        Step(
+            f"regional coefficient r ({row['zone']})",
+            f"r[{row['zone']}]",
+            r,
+            parameters=tuple(parameter_refs(pol, ["regional_coefficient"])),
+        )
     )
     steps.append(
-        Step("composite coefficient C", f"({' + '.join(weighted_terms)}) × {r:g}",
-             float(t["coefficient"]),
-             parameters=tuple(parameter_refs(pol, [f"factors.{s.name}.weight"
-                                                   for s in factor_specs(pol)])))
+        Step(
+            "composite coefficient C",
+            f"({' + '.join(weighted_terms)}) × {r:g}",
+            float(t["coefficient"]),
+            parameters=tuple(
+                parameter_refs(pol, [f"factors.{s.name}.weight" for s in factor_specs(pol)])
+            ),
+        )
     )
     fund = comp.fund
     if pol.method == "tier_standard":
         mult = pol["tiers.multipliers"]
         tier = int(t["tier"])
         steps.append(
-            Step("tier", f"rank by C among {n} towns, largest first, in {len(mult)} equal groups",
-                 tier, parameters=tuple(parameter_refs(pol, ["tiers.split"])))
+            Step(
+                "tier",
+                f"rank by C among {n} towns, largest first, in {len(mult)} equal groups",
+                tier,
+                parameters=tuple(parameter_refs(pol, ["tiers.split"])),
+            )
         )
         steps.append(
-            Step("standard", f"base {pol['tiers.base']:,} × multiplier {mult[tier - 1]}",
-                 float(t["standard"]), "yuan",
-                 parameters=tuple(parameter_refs(pol, ["tiers.base", "tiers.multipliers"])))
+            Step(
+                "standard",
+                f"base {pol['tiers.base']:,} × multiplier {mult[tier - 1]}",
+                float(t["standard"]),
+                "yuan",
+                parameters=tuple(parameter_refs(pol, ["tiers.base", "tiers.multipliers"])),
+            )
         )
         weight_sum = float(table["standard"].sum())
         steps.append(
-            Step("proportional amount",
-                 f"fund {fund:,} × standard / Σ standards {weight_sum:,.0f}",
-                 float(t["proportional"]), "yuan")
+            Step(
+                "proportional amount",
+                f"fund {fund:,} × standard / Σ standards {weight_sum:,.0f}",
+                float(t["proportional"]),
+                "yuan",
+            )
         )
     else:
         steps.append(
-            Step("share", f"C / ΣC = {float(t['coefficient']):.6f} / {comp.coefficient_sum:.6f}",
-                 float(t["share"]))
+            Step(
+                "share",
+                f"C / ΣC = {float(t['coefficient']):.6f} / {comp.coefficient_sum:.6f}",
+                float(t["share"]),
+            )
         )
         steps.append(
-            Step("proportional amount", f"fund {fund:,} × share", float(t["proportional"]),
-                 "yuan", parameters=tuple(parameter_refs(pol, ["fund.default"])))
+            Step(
+                "proportional amount",
+                f"fund {fund:,} × share",
+                float(t["proportional"]),
+                "yuan",
+                parameters=tuple(parameter_refs(pol, ["fund.default"])),
+            )
         )
     prior, lo, hi = float(t["prior_amount"]), float(t["lower"]), float(t["upper"])
     exact = float(t["unrounded"])
@@ -171,13 +207,19 @@ def formula_steps(comp: FormulaComputation, code: str) -> list[Step]:
             "yuan",
             note=note + " (the total stays exactly the fund)",
             parameters=tuple(
-                parameter_refs(pol, ["growth_control.floor", "growth_control.cap",
-                                     "growth_control.new_towns"])
+                parameter_refs(
+                    pol, ["growth_control.floor", "growth_control.cap", "growth_control.new_towns"]
+                )
             ),
         )
     )
     steps.append(
-        Step("amount", f"largest-remainder rounding of {exact:,.4f} to whole units",
-             int(t["amount"]), "yuan", parameters=tuple(parameter_refs(pol, ["rounding.unit"])))
+        Step(
+            "amount",
+            f"largest-remainder rounding of {exact:,.4f} to whole units",
+            int(t["amount"]),
+            "yuan",
+            parameters=tuple(parameter_refs(pol, ["rounding.unit"])),
+        )
     )
     return steps

@@ -70,7 +70,11 @@ def _fund_of(policy: Policy, fund: float | None) -> int | None:
         return None if default is None else int(default)
     if not np.isfinite(fund) or fund <= 0 or float(fund) != int(fund):
         raise ValidationError(
-            [Problem("the fund must be a positive whole number of yuan", column="fund", value=fund)],
+            [
+                Problem(
+                    "the fund must be a positive whole number of yuan", column="fund", value=fund
+                )
+            ],
             what="formula request",
         )
     return int(fund)
@@ -102,16 +106,25 @@ def compute_formula(
         table["standard"] = float(pol["tiers.base"]) * multipliers[tier - 1]
         weight_column = "standard"
         if amount_fund is None:
-            amount_fund = int(round(float(table["standard"].sum())))
+            amount_fund = round(float(table["standard"].sum()))
     else:
         weight_column = "coefficient"
         if amount_fund is None:
             raise ValidationError(
-                [Problem(f"policy {pol.id} has no default fund (fund.default); pass fund=",
-                         column="fund")], what="formula request")
+                [
+                    Problem(
+                        f"policy {pol.id} has no default fund (fund.default); pass fund=",
+                        column="fund",
+                    )
+                ],
+                what="formula request",
+            )
 
-    prior = sub["prior_amount"].to_numpy(dtype=np.float64) if "prior_amount" in sub else np.full(
-        len(sub), np.nan)
+    prior = (
+        sub["prior_amount"].to_numpy(dtype=np.float64)
+        if "prior_amount" in sub
+        else np.full(len(sub), np.nan)
+    )
     table["prior_amount"] = prior
     floor, cap = pol.get("growth_control.floor"), pol.get("growth_control.cap")
     lower, upper = growth_bounds(prior, floor, cap)
@@ -197,4 +210,3 @@ def parameter_refs(policy: Policy, paths: list[str]) -> list[dict[str, Any]]:
             p = policy.parameter(path)
             out.append(p.to_dict())
     return out
-

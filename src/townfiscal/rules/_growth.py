@@ -61,19 +61,41 @@ def capped_proportional(
     crossed = lo > hi
     if np.any(crossed):
         bad = tuple(names[i] for i in np.flatnonzero(crossed))
-        raise InfeasibleError([Conflict(
-            f"{len(bad)} town(s) have a lower bound above their upper bound: {', '.join(bad[:10])}",
-            constraints=("growth_control",), towns=bad)])
+        raise InfeasibleError(
+            [
+                Conflict(
+                    f"{len(bad)} town(s) have a lower bound above their upper bound: "
+                    f"{', '.join(bad[:10])}",
+                    constraints=("growth_control",),
+                    towns=bad,
+                )
+            ]
+        )
     need, room = float(lo.sum()), float(hi.sum())
     if need > total * (1 + 1e-12):
-        raise InfeasibleError([Conflict(
-            f"the growth-control floors need {need:,.0f} yuan but the fund is {total:,.0f} yuan",
-            constraints=("fund", "growth_control.floor"), required=need, available=float(total))])
+        raise InfeasibleError(
+            [
+                Conflict(
+                    f"the growth-control floors need {need:,.0f} yuan "
+                    f"but the fund is {total:,.0f} yuan",
+                    constraints=("fund", "growth_control.floor"),
+                    required=need,
+                    available=float(total),
+                )
+            ]
+        )
     if room < total * (1 - 1e-12):
-        raise InfeasibleError([Conflict(
-            f"the growth-control caps allow at most {room:,.0f} yuan but the fund is "
-            f"{total:,.0f} yuan", constraints=("fund", "growth_control.cap"),
-            required=float(total), available=room)])
+        raise InfeasibleError(
+            [
+                Conflict(
+                    f"the growth-control caps allow at most {room:,.0f} yuan but the fund is "
+                    f"{total:,.0f} yuan",
+                    constraints=("fund", "growth_control.cap"),
+                    required=float(total),
+                    available=room,
+                )
+            ]
+        )
 
     free = (w > 0) & (hi > lo)
     x = lo.copy()  # towns with zero weight, or lower == upper, stay at their lower bound
@@ -81,10 +103,17 @@ def capped_proportional(
     wf, lof, hif = w[free], lo[free], hi[free]
     if wf.size == 0:
         if abs(remaining) > 0.5:
-            raise InfeasibleError([Conflict(
-                f"{remaining:,.0f} yuan are left and no town can take them (all weights are "
-                "zero or every town is at its bound)", constraints=("fund",),
-                required=float(total), available=float(x.sum()))])
+            raise InfeasibleError(
+                [
+                    Conflict(
+                        f"{remaining:,.0f} yuan are left and no town can take them "
+                        "(all weights are zero or every town is at its bound)",
+                        constraints=("fund",),
+                        required=float(total),
+                        available=float(x.sum()),
+                    )
+                ]
+            )
         return x, 0.0
     a = lof / wf
     b = hif / wf
@@ -100,7 +129,9 @@ def capped_proportional(
     def g(lam: FloatArray) -> FloatArray:
         na = np.searchsorted(a_sorted, lam, side="left")
         nb = np.searchsorted(b_sorted, lam, side="right")
-        out: FloatArray = (total_lo - cum_lo_a[na]) + lam * (cum_w_a[na] - cum_w_b[nb]) + cum_hi_b[nb]
+        out: FloatArray = (
+            (total_lo - cum_lo_a[na]) + lam * (cum_w_a[na] - cum_w_b[nb]) + cum_hi_b[nb]
+        )
         return out
 
     points = np.unique(np.concatenate([[0.0], a, b[np.isfinite(b)]]))
@@ -111,7 +142,8 @@ def capped_proportional(
     elif k >= points.size:
         last = float(points[-1])
         slope = float(cum_w_a[-1] - cum_w_b[np.searchsorted(b_sorted, last, side="right")])
-        lam = last + (remaining - float(values[-1])) / slope
+        # past the last breakpoint only uncapped towns still grow; none left means all capped
+        lam = last + (remaining - float(values[-1])) / slope if slope > 0 else last
     else:
         t0, t1 = float(points[k - 1]), float(points[k])
         g0, g1 = float(values[k - 1]), float(values[k])

@@ -23,7 +23,7 @@ _FACTOR_KEYS = {"weight", "numerator", "denominator", "direction", "symbol", "la
 
 
 def _number(v: Any) -> bool:
-    return isinstance(v, Real) and not isinstance(v, bool) and v == v
+    return isinstance(v, int | float | Real) and type(v) is not bool and v == v
 
 
 def check_policy(policy: Policy) -> list[Problem]:
@@ -53,9 +53,13 @@ def check_policy(policy: Policy) -> list[Problem]:
         else:
             for code in areas:
                 if not (code.isdigit() and len(code) in {2, 4, 6}):
-                    problems.append(Problem("area codes must be 2, 4 or 6 digits (province, "
-                                            "city, county)", column="eligibility.areas",
-                                            value=code))
+                    problems.append(
+                        Problem(
+                            "area codes must be 2, 4 or 6 digits (province, city, county)",
+                            column="eligibility.areas",
+                            value=code,
+                        )
+                    )
 
     names = sorted({p.path.split(".")[1] for p in policy.under("factors")})
     if not names:
@@ -64,7 +68,7 @@ def check_policy(policy: Policy) -> list[Problem]:
     for name in names:
         base = f"factors.{name}"
         for p in policy.under(base):
-            key = p.path[len(base) + 1:]
+            key = p.path[len(base) + 1 :]
             if key not in _FACTOR_KEYS:
                 bad(p.path, f"unknown factor key; expected {', '.join(sorted(_FACTOR_KEYS))}")
         if require(f"{base}.weight"):
@@ -98,11 +102,21 @@ def check_policy(policy: Policy) -> list[Problem]:
         else:
             for zone, value in rc.items():
                 if zone not in ZONES:
-                    problems.append(Problem(f"unknown zone; expected {', '.join(ZONES)}",
-                                            column="regional_coefficient", value=zone))
+                    problems.append(
+                        Problem(
+                            f"unknown zone; expected {', '.join(ZONES)}",
+                            column="regional_coefficient",
+                            value=zone,
+                        )
+                    )
                 elif not _number(value) or value <= 0:
-                    problems.append(Problem(f"coefficient for {zone} must be a number > 0",
-                                            column="regional_coefficient", value=value))
+                    problems.append(
+                        Problem(
+                            f"coefficient for {zone} must be a number > 0",
+                            column="regional_coefficient",
+                            value=value,
+                        )
+                    )
 
     floor, cap = policy.get("growth_control.floor"), policy.get("growth_control.cap")
     if floor is not None and (not _number(floor) or floor < -1):
@@ -122,7 +136,9 @@ def check_policy(policy: Policy) -> list[Problem]:
         bad("rounding.unit", "must be a whole number of yuan >= 1")
 
     if policy.method == "tier_standard":
-        if require("tiers.base") and (not _number(policy["tiers.base"]) or policy["tiers.base"] <= 0):
+        if require("tiers.base") and (
+            not _number(policy["tiers.base"]) or policy["tiers.base"] <= 0
+        ):
             bad("tiers.base", "must be a positive number of yuan")
         if require("tiers.multipliers"):
             m = policy["tiers.multipliers"]
