@@ -13,6 +13,7 @@ from townfiscal import metrics, report
 from townfiscal._errors import Conflict, InfeasibleError, Problem, ValidationError
 from townfiscal._policy import Parameter, Policy, get_policy, list_policies, load_policy
 from townfiscal._rounding import round_to_total
+from townfiscal._scenarios import Comparison, compare, sweep
 from townfiscal._towns import COLUMNS, KINDS, ZONES, kind_from_code, read_towns, validate_towns
 from townfiscal._trace import Step, Trace
 from townfiscal.datasets import load_example, make_towns
@@ -39,6 +40,7 @@ __all__ = [
     "KINDS",
     "ZONES",
     "AllocationWorkbook",
+    "Comparison",
     "Conflict",
     "InfeasibleError",
     "Parameter",
@@ -48,6 +50,7 @@ __all__ = [
     "Trace",
     "ValidationError",
     "__version__",
+    "compare",
     "eligibility",
     "explain_formula",
     "formula_allocation",
@@ -62,6 +65,7 @@ __all__ = [
     "read_towns",
     "report",
     "round_to_total",
+    "sweep",
     "validate_towns",
     "write_allocation",
 ]
