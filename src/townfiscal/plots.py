@@ -482,10 +482,10 @@ def sweep(
         xs = xs / 1e8
         xlabel = "资金总额（亿元）"
     with _cjk() as families:
-        fig = Figure(
-            figsize=(4.2 * min(len(ys), 3), 3.6 * ((len(ys) + 2) // 3)), layout="constrained"
-        )
-        axes = np.atleast_1d(fig.subplots((len(ys) + 2) // 3, min(len(ys), 3))).ravel()
+        ncols = 2 if len(ys) == 4 else min(len(ys), 3)
+        nrows = -(-len(ys) // ncols)
+        fig = Figure(figsize=(4.4 * ncols, 3.6 * nrows), layout="constrained")
+        axes = np.atleast_1d(fig.subplots(nrows, ncols)).ravel()
         for ax, col in zip(axes, ys, strict=False):
             ax.plot(xs, data[col].to_numpy(dtype=np.float64), marker="o", ms=3, lw=1.5)
             ax.set_xlabel(xlabel)
