@@ -79,10 +79,14 @@ ALLOCATION_HEADERS: Mapping[str, _Spec] = {
     "change": ("较上年增减(元)", "yuan"),
     "change_pct": ("增减幅度", "pct"),
     "binding": ("起作用的约束", "text"),
+    "optimum": ("线性规划最优解(元)", "yuan2"),
+    "lower_dual": ("下限影子价格", "ratio"),
+    "upper_dual": ("上限影子价格", "ratio"),
 }
 _FIRST = ("code", "name", "city", "county", "zone", "kind", "tier", "coefficient", "share")
 _FORMATS = {
     "yuan": "#,##0",
+    "yuan2": "#,##0.00",
     "wan": "#,##0.00##",
     "int": "0",
     "ratio": "0.000000",
@@ -111,6 +115,14 @@ PROVENANCE_LABELS: Mapping[str, str] = {
     "objective_value": "目标函数值",
     "constraints": "约束",
     "created": "生成时间",
+    "policy": "政策",
+    "townfiscal": "townfiscal 版本",
+    "solver_version": "求解器版本",
+    "numpy": "numpy 版本",
+    "pandas": "pandas 版本",
+    "model": "模型规模",
+    "spend": "资金使用方式",
+    "rounding": "取整方式",
     "written": "写出时间",
 }
 
@@ -160,11 +172,15 @@ def _as_parts(
         table = allocation
     elif hasattr(allocation, "to_frame"):
         table = allocation.to_frame()
-        provenance = (
-            provenance if provenance is not None else getattr(allocation, "provenance", None)
-        )
-        policy = policy if policy is not None else getattr(allocation, "policy", None)
-        towns = towns if towns is not None else getattr(allocation, "towns", None)
+        formula = getattr(allocation, "formula", None)  # an Allocation keeps its formula run
+        if provenance is None:
+            provenance = getattr(allocation, "provenance", None)
+        if policy is None:
+            policy = getattr(allocation, "policy", None) or getattr(formula, "policy", None)
+        if towns is None:
+            towns = getattr(allocation, "towns", None)
+            if not isinstance(towns, pd.DataFrame):
+                towns = getattr(formula, "towns", None)
     else:
         raise ValidationError(
             [
@@ -208,11 +224,11 @@ def _prepare_table(table: pd.DataFrame, towns: pd.DataFrame | None) -> pd.DataFr
                 df[col] = towns[col].reindex(df.index)
     if "prior_amount" in df.columns:
         prior = df["prior_amount"].astype(np.float64)
-        if "change" not in df.columns:  # a town paid nothing last year gains its whole amount
-            df["change"] = df["amount"] - prior.fillna(0.0)
-        if "change_pct" not in df.columns:
-            with np.errstate(invalid="ignore", divide="ignore"):
-                df["change_pct"] = np.where(prior > 0, (df["amount"] - prior) / prior, np.nan)
+        # recomputed so the workbook is consistent whatever the table said: a town paid nothing
+        # last year gains its whole amount; the rate is a ratio (shown as a percentage)
+        df["change"] = df["amount"] - prior.fillna(0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            df["change_pct"] = np.where(prior > 0, (df["amount"] - prior) / prior, np.nan)
     df["amount_wan"] = df["amount"] / 10_000.0
     if "binding" in df.columns:
         df["binding"] = df["binding"].map(_join_binding)
@@ -637,7 +653,7 @@ def read_allocation(path: str | PathLike[str]) -> AllocationWorkbook:
                 frame[col] = frame[col].map(lambda v: _ZONE_FROM_ZH.get(v, v))
             elif col == "kind":
                 frame[col] = frame[col].map(lambda v: _KIND_FROM_ZH.get(v, v))
-            elif kind in {"yuan", "ratio", "pct", "wan"} and col != "amount":
+            elif kind in {"yuan", "yuan2", "ratio", "pct", "wan"} and col != "amount":
                 frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(np.float64)
             elif kind == "int":
                 frame[col] = pd.to_numeric(frame[col], errors="coerce").astype("Int64")
