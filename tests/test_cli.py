@@ -87,7 +87,7 @@ def test_validate_accepts_a_good_file(tmp_path, hand, capsys):
 def test_policies_lists_and_shows_sources(capsys):
     """`policies` lists ids; `policies ID` shows each value with its source."""
     assert main(["policies"]) == 0
-    assert capsys.readouterr().out.splitlines()[1].startswith("guangdong-2020     2020-08-27")
+    assert capsys.readouterr().out.splitlines()[2].startswith("guangdong-2020           2020-08-27")
     assert main(["policies", "guangdong-2020"]) == 0
     text = capsys.readouterr().out
     assert "growth_control.cap = 0.15" in text

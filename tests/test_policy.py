@@ -12,8 +12,8 @@ import townfiscal as tf
 
 
 def test_bundled_policies_are_listed_oldest_first():
-    """Both Guangdong measures are bundled, with their effective dates."""
-    assert tf.list_policies() == ["guangdong-2018", "guangdong-2020"]
+    """The Guangdong measures are bundled, with their effective dates."""
+    assert tf.list_policies() == ["guangdong-minority-2014", "guangdong-2018", "guangdong-2020"]
     assert tf.get_policy("guangdong-2020").effective == dt.date(2020, 8, 27)
     assert tf.get_policy("guangdong-2018").effective == dt.date(2018, 12, 31)
 

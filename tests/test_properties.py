@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -134,3 +135,26 @@ def test_round_to_total_keeps_the_sum_and_stays_within_one_unit(values, unit):
     assert (out % unit == 0).all()
     if x.sum() > 0:
         assert (np.abs(out - x * total / x.sum()) < unit + 1e-6).all()
+
+
+NUMERIC = ["supported_population", "registered_population", "resident_population",
+           "fiscal_capacity", "expenditure"]
+
+
+@SETTINGS
+@given(tables(min_size=4, max_size=25), st.data())
+def test_validation_names_every_corrupted_cell(towns, data):
+    """Each corrupted cell comes back as one problem with its row code and column."""
+    frame = towns.reset_index().astype(dict.fromkeys(NUMERIC, object))
+    n = len(frame)
+    rows = data.draw(st.lists(st.integers(0, n - 1), min_size=1, max_size=n, unique=True))
+    expected = set()
+    for i in rows:
+        column = data.draw(st.sampled_from(NUMERIC))
+        bad = data.draw(st.sampled_from([-1, "n/a", float("inf")]))
+        frame.loc[i, column] = bad
+        expected.add((frame.loc[i, "code"], column))
+    with pytest.raises(tf.ValidationError) as info:
+        tf.validate_towns(frame)
+    assert {(p.row, p.column) for p in info.value.problems} == expected
+    assert len(info.value.problems) == len(expected)

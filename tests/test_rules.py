@@ -188,3 +188,18 @@ def test_zero_supported_population_in_a_covered_town_is_named(hand):
         "supported_population",
         0.0,
     )
+
+
+def test_the_minority_transfer_runs_on_the_same_engine(example):
+    """A second measure is only a file: 3 autonomous counties, 7 ethnic townships, area."""
+    pol = tf.get_policy("guangdong-minority-2014")
+    fa = tf.formula_allocation(example, pol, fund=100_000_000)
+    counties = {"440232", "441825", "441826"}
+    townships = {"440222204", "441224200", "441324200", "441625200", "441823201",
+                 "441882200", "441882201"}
+    kinds = example["kind"].isin(["town", "township"])
+    expected = {c for c in example.index[kinds] if c[:6] in counties} | townships
+    assert set(fa.index) == expected
+    assert int(fa["amount"].sum()) == 100_000_000
+    area = fa["value_area"]
+    np.testing.assert_allclose(fa["coef_area"], np.minimum(area / area.mean(), 3.0))

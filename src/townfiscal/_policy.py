@@ -397,8 +397,8 @@ def _bundled() -> dict[str, Policy]:
 def list_policies() -> list[str]:
     """The ids of the bundled policies, oldest effective date first.
 
-    >>> list_policies()[:2]
-    ['guangdong-2018', 'guangdong-2020']
+    >>> list_policies()
+    ['guangdong-minority-2014', 'guangdong-2018', 'guangdong-2020']
     """
     return [p.id for p in sorted(_bundled().values(), key=lambda p: (p.effective, p.id))]
 

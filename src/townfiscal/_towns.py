@@ -166,8 +166,10 @@ def kind_from_code(codes: Iterable[str] | pd.Series) -> pd.Series:
     return pd.Series(kinds, index=s.index, dtype=object)
 
 
-def _rename(frame: pd.DataFrame, unit: Unit, problems: list[Problem]) -> pd.DataFrame:
-    """Map headers to canonical names and convert money given in 万元 to yuan."""
+def _rename(
+    frame: pd.DataFrame, unit: Unit, problems: list[Problem]
+) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Map headers to canonical names; return the frame and each money column's yuan factor."""
     renames: dict[Any, str] = {}
     scale: dict[str, float] = {}
     seen: dict[str, Any] = {}
@@ -206,10 +208,7 @@ def _rename(frame: pd.DataFrame, unit: Unit, problems: list[Problem]) -> pd.Data
                         value=str(header),
                     )
                 )
-    out = frame.rename(columns=renames)
-    for name, factor in scale.items():
-        out.attrs.setdefault("_scale", {})[name] = factor
-    return out
+    return frame.rename(columns=renames), scale
 
 
 def read_towns(
@@ -288,22 +287,27 @@ def read_towns(
 
 
 def _as_text(series: pd.Series) -> pd.Series:
-    def one(v: Any) -> str:
-        if v is None or (isinstance(v, float) and np.isnan(v)):
-            return ""
-        if isinstance(v, float) and v.is_integer():
-            return str(int(v))
-        return str(v).strip()
-
-    return pd.Series([one(v) for v in series.tolist()], index=series.index, dtype=object)
+    """Strings, stripped; blanks for missing values; ``441521100.0`` (Excel) as ``441521100``."""
+    obj = series.astype(object)
+    missing = obj.isna().to_numpy(dtype=bool)
+    text = obj.astype(str).str.strip().astype(object)
+    dotted = text.str.endswith(".0").to_numpy(dtype=bool)
+    if dotted.any():
+        text[dotted] = text[dotted].str.replace(r"^(\d+)\.0+$", r"\1", regex=True)
+    return text.where(~missing, "")
 
 
 def _as_number(series: pd.Series) -> pd.Series:
     if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
         return series.astype(np.float64)
-    text = series.astype(object).where(series.notna(), "")
-    text = text.map(lambda v: str(v).replace(",", "").strip())
+    text = _as_text(series).str.replace(",", "", regex=False)
     return pd.to_numeric(text.where(text != "", None), errors="coerce").astype(np.float64)
+
+
+def _map_labels(raw: pd.Series, table: Mapping[str, str]) -> pd.Series:
+    """Map labels through an alias table, folding each distinct label once."""
+    lookup = {u: table.get(_fold(u)) if u else None for u in raw.unique()}
+    return raw.map(lookup)
 
 
 def validate_towns(
@@ -349,8 +353,7 @@ def validate_towns(
     df = frame.copy()
     if df.index.name is not None and _ALIASES.get(_fold(str(df.index.name))) == "code":
         df = df.reset_index()
-    df = _rename(df, unit, problems)
-    scale: dict[str, float] = df.attrs.pop("_scale", {})
+    df, scale = _rename(df, unit, problems)
     df = df.reset_index(drop=True)
 
     missing = [c.name for c in COLUMNS if c.required and c.name not in df.columns]
@@ -364,10 +367,12 @@ def validate_towns(
     codes = (
         _as_text(df["code"]) if "code" in df.columns else pd.Series([""] * len(df), dtype=object)
     )
-    labels = [c if _CODE_RE.match(c) else f"#{i + 1}" for i, c in enumerate(codes)]
+    well_formed = codes.str.fullmatch(_CODE_RE.pattern[1:-1]).to_numpy(dtype=bool)
+    numbers = pd.Series(np.arange(1, len(df) + 1), dtype=object).map("#{}".format)
+    labels = np.where(well_formed, codes.to_numpy(dtype=object), numbers.to_numpy(dtype=object))
 
     if "code" in df.columns:
-        for i in np.flatnonzero(~codes.str.match(_CODE_RE.pattern).to_numpy(dtype=bool)):
+        for i in np.flatnonzero(~well_formed):
             problems.append(
                 Problem(
                     "code must be 9 digits (NBS township code)",
@@ -392,7 +397,7 @@ def validate_towns(
 
     if "zone" in df.columns:
         raw = _as_text(df["zone"])
-        mapped = raw.map(lambda v: _ZONE_ALIASES.get(_fold(v)))
+        mapped = _map_labels(raw, _ZONE_ALIASES)
         for i in np.flatnonzero(mapped.isna().to_numpy()):
             problems.append(
                 Problem(
@@ -407,7 +412,7 @@ def validate_towns(
     default_kind = kind_from_code(codes)
     if "kind" in df.columns:
         raw = _as_text(df["kind"])
-        mapped = raw.map(lambda v: _KIND_ALIASES.get(_fold(v)) if v else None)
+        mapped = _map_labels(raw, _KIND_ALIASES)
         unknown = mapped.isna() & (raw != "")
         for i in np.flatnonzero(unknown.to_numpy()):
             problems.append(
@@ -427,7 +432,7 @@ def validate_towns(
             continue
         raw = df[col.name]
         values = _as_number(raw)
-        blank = raw.isna() | (raw.astype(object).map(lambda v: str(v).strip()) == "")
+        blank = raw.isna() if values.dtype == raw.dtype else raw.isna() | (_as_text(raw) == "")
         optional_blank = blank & (col.name == "prior_amount" or not col.required)
         bad_text = values.isna() & ~blank
         for i in np.flatnonzero(bad_text.to_numpy()):

@@ -183,7 +183,7 @@ def _cmd_policies(args: argparse.Namespace) -> int:
     if args.id is None:
         for pid in list_policies():
             pol = get_policy(pid)
-            print(f"{pol.id:<18} {pol.effective.isoformat()}  {pol.method:<14} {pol.title}")
+            print(f"{pol.id:<24} {pol.effective.isoformat()}  {pol.method:<14} {pol.title}")
         return 0
     pol = get_policy(args.id)
     print(f"{pol.id}: {pol.title}")

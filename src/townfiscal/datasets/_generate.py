@@ -163,7 +163,7 @@ def make_towns(
     Examples
     --------
     >>> towns = make_towns("guangdong")
-    >>> len(towns), towns["kind"].value_counts()["town"]
+    >>> len(towns), int(towns["kind"].value_counts()["town"])
     (1757, 1117)
     """
     rng = np.random.default_rng(seed)

@@ -19,12 +19,13 @@ _KIND_ZH = {"town": "镇", "township": "乡", "subdistrict": "街道", "other": 
 def covered_area(towns: pd.DataFrame, policy: Policy) -> pd.Series:
     """For each unit, the covered area (code prefix) its code falls in, or ``None``.
 
-    The most specific prefix wins (county before city before province).
+    An area is a province (2 digits), city (4), county (6) or a single unit (9 digits); the
+    most specific one wins.
     """
     areas = policy["eligibility.areas"]
     codes = pd.Series(towns.index.astype(str), index=towns.index)
     found = pd.Series([None] * len(towns), index=towns.index, dtype=object)
-    for width in (6, 4, 2):
+    for width in (9, 6, 4, 2):
         keys = {k for k in areas if len(k) == width}
         if not keys:
             continue
@@ -47,7 +48,8 @@ def eligibility(towns: pd.DataFrame, policy: Policy | str) -> pd.DataFrame:
 
     Eligible are the units whose kind is among ``eligibility.kinds`` (towns and townships
     under the Guangdong measures; not subdistricts or other units) and whose code falls in
-    one of ``eligibility.areas`` (city or county code prefixes) — Art. 4.
+    one of ``eligibility.areas`` (province, city or county code prefixes, or single units'
+    codes) — Art. 4 of the Guangdong measures.
 
     Parameters
     ----------

@@ -44,7 +44,7 @@ def explain_formula(
     Examples
     --------
     >>> import townfiscal as tf
-    >>> tr = tf.explain_formula(tf.load_example(), "guangdong-2020", "445281100")
+    >>> tr = tf.explain_formula(tf.load_example(), "guangdong-2020", "441581101")
     >>> tr.step("amount").value == tr.amount
     True
     """

@@ -52,10 +52,10 @@ def check_policy(policy: Policy) -> list[Problem]:
             bad("eligibility.areas", "must be a table of area code prefix = name")
         else:
             for code in areas:
-                if not (code.isdigit() and len(code) in {2, 4, 6}):
+                if not (code.isdigit() and len(code) in {2, 4, 6, 9}):
                     problems.append(
                         Problem(
-                            "area codes must be 2, 4 or 6 digits (province, city, county)",
+                            "area codes must be 2, 4, 6 or 9 digits (province, city, county, unit)",
                             column="eligibility.areas",
                             value=code,
                         )
