@@ -10,10 +10,25 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from townfiscal import metrics, report
+from townfiscal._devolution import Devolution, devolve, subsidy_change
 from townfiscal._errors import Conflict, InfeasibleError, Problem, ValidationError
 from townfiscal._policy import Parameter, Policy, get_policy, list_policies, load_policy
+from townfiscal._programmes import (
+    Programme,
+    Programmes,
+    get_programmes,
+    list_programmes,
+    transfers,
+)
+from townfiscal._responsibility import (
+    LEVELS,
+    ResponsibilityMatrix,
+    get_responsibility,
+    list_responsibilities,
+)
 from townfiscal._rounding import round_to_total
 from townfiscal._scenarios import Comparison, compare, sweep
+from townfiscal._split import ExpenditureSplit, split_expenditure
 from townfiscal._towns import COLUMNS, KINDS, ZONES, kind_from_code, read_towns, validate_towns
 from townfiscal._trace import Step, Trace
 from townfiscal.datasets import load_example, make_towns
@@ -38,25 +53,36 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 __all__ = [
     "COLUMNS",
     "KINDS",
+    "LEVELS",
     "ZONES",
     "AllocationWorkbook",
     "Comparison",
     "Conflict",
+    "Devolution",
+    "ExpenditureSplit",
     "InfeasibleError",
     "Parameter",
     "Policy",
     "Problem",
+    "Programme",
+    "Programmes",
+    "ResponsibilityMatrix",
     "Step",
     "Trace",
     "ValidationError",
     "__version__",
     "compare",
+    "devolve",
     "eligibility",
     "explain_formula",
     "formula_allocation",
     "get_policy",
+    "get_programmes",
+    "get_responsibility",
     "kind_from_code",
     "list_policies",
+    "list_programmes",
+    "list_responsibilities",
     "load_example",
     "load_policy",
     "make_towns",
@@ -65,7 +91,10 @@ __all__ = [
     "read_towns",
     "report",
     "round_to_total",
+    "split_expenditure",
+    "subsidy_change",
     "sweep",
+    "transfers",
     "validate_towns",
     "write_allocation",
 ]

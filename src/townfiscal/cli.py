@@ -231,6 +231,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("policies", help="list the policies, or show one with its sources")
     p.add_argument("id", nargs="?")
     p.set_defaults(handler=_cmd_policies)
+
+    from townfiscal._cli_fiscal import add_subcommands  # split, devolve, transfers, …
+
+    add_subcommands(sub)
     return parser
 
 
