@@ -10,6 +10,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from townfiscal import metrics, report
+from townfiscal._allocation import Allocation, allocate
 from townfiscal._devolution import Devolution, devolve, subsidy_change
 from townfiscal._errors import Conflict, InfeasibleError, Problem, ValidationError
 from townfiscal._policy import Parameter, Policy, get_policy, list_policies, load_policy
@@ -32,6 +33,22 @@ from townfiscal._split import ExpenditureSplit, split_expenditure
 from townfiscal._towns import COLUMNS, KINDS, ZONES, kind_from_code, read_towns, validate_towns
 from townfiscal._trace import Step, Trace
 from townfiscal.datasets import load_example, make_towns
+from townfiscal.optimize import (
+    Cap,
+    CapacityFloor,
+    Floor,
+    GroupTotal,
+    GrowthCap,
+    HoldHarmless,
+    MaxMin,
+    MinDeviation,
+    MinShortfall,
+    NeedOrder,
+    Rounding,
+    SolverError,
+    SolverTimeLimitWarning,
+    TierOrder,
+)
 from townfiscal.report import AllocationWorkbook, read_allocation, write_allocation
 from townfiscal.rules import eligibility, explain_formula, formula_allocation
 
@@ -55,22 +72,38 @@ __all__ = [
     "KINDS",
     "LEVELS",
     "ZONES",
+    "Allocation",
     "AllocationWorkbook",
+    "Cap",
+    "CapacityFloor",
     "Comparison",
     "Conflict",
     "Devolution",
     "ExpenditureSplit",
+    "Floor",
+    "GroupTotal",
+    "GrowthCap",
+    "HoldHarmless",
     "InfeasibleError",
+    "MaxMin",
+    "MinDeviation",
+    "MinShortfall",
+    "NeedOrder",
     "Parameter",
     "Policy",
     "Problem",
     "Programme",
     "Programmes",
     "ResponsibilityMatrix",
+    "Rounding",
+    "SolverError",
+    "SolverTimeLimitWarning",
     "Step",
+    "TierOrder",
     "Trace",
     "ValidationError",
     "__version__",
+    "allocate",
     "compare",
     "devolve",
     "eligibility",

@@ -9,7 +9,7 @@ import numpy.typing as npt
 
 from townfiscal._errors import Conflict, InfeasibleError
 
-__all__ = ["round_to_total"]
+__all__ = ["rebalance_groups", "round_to_total"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -170,3 +170,116 @@ def _cannot_reach(total: int, reachable: float, side: str) -> InfeasibleError:
     return InfeasibleError(
         [Conflict(msg, constraints=("fund", "bounds"), required=float(total), available=reachable)]
     )
+
+
+def rebalance_groups(
+    amounts: npt.ArrayLike,
+    x: npt.ArrayLike,
+    groups: npt.ArrayLike,
+    group_lower: npt.ArrayLike,
+    group_upper: npt.ArrayLike,
+    *,
+    lower: npt.ArrayLike | None = None,
+    upper: npt.ArrayLike | None = None,
+    unit: int = 1,
+    priority: npt.ArrayLike | None = None,
+) -> IntArray | None:
+    """Move whole units between rounded amounts so that every group total is within bounds.
+
+    After :func:`round_to_total`, the totals of groups of amounts (per city, say) may leave
+    their bounds even though the real amounts *x* met them. This moves single units from a
+    group over its upper bound to amounts elsewhere (largest remainders first), and into a
+    group under its lower bound from elsewhere (smallest remainders first). The overall total
+    is unchanged, each amount stays *x* rounded down or up to the unit and within its own
+    bounds, and no other group is pushed out of its bounds.
+
+    Parameters
+    ----------
+    amounts:
+        The rounded amounts, yuan (multiples of *unit*).
+    x:
+        The real amounts they were rounded from, yuan.
+    groups:
+        Group index of each amount (``-1``: in no group).
+    group_lower, group_upper:
+        Bounds on each group's total, yuan (``±inf``: none).
+    lower, upper:
+        Bounds on each amount, yuan.
+    unit:
+        The rounding unit, yuan.
+    priority:
+        Tie-break among equal remainders: amounts with a smaller priority get a unit first
+        and lose one last (pass the order of need so that an order among equal amounts
+        survives).
+
+    Returns
+    -------
+    The rebalanced amounts (int64 yuan), or ``None`` when single-unit moves cannot bring
+    every group within its bounds (the caller then needs an integer program).
+
+    Examples
+    --------
+    >>> rebalance_groups([2, 2, 1], [1.5, 1.5, 1.0], [0, 0, 1], [-np.inf, -np.inf],
+    ...                  [3, np.inf]).tolist()
+    [2, 1, 2]
+    """
+    a = np.asarray(amounts, dtype=np.float64) / unit
+    v = np.asarray(x, dtype=np.float64) / unit
+    n = a.size
+    g = np.asarray(groups, dtype=np.int64)
+    ng = int(np.asarray(group_upper).size)
+    g_lo = _bound_units(group_lower, ng, unit, np.ceil, -np.inf)
+    g_hi = _bound_units(group_upper, ng, unit, np.floor, np.inf)
+    lo = np.maximum(_bound_units(lower, n, unit, np.ceil, -np.inf), np.floor(v + _TOLERANCE))
+    hi = np.minimum(_bound_units(upper, n, unit, np.floor, np.inf), np.floor(v + _TOLERANCE) + 1)
+    rem = v - np.floor(v + _TOLERANCE)
+    prio = np.arange(n) if priority is None else np.asarray(priority)
+    inside = g >= 0
+    sums = np.bincount(g[inside], weights=a[inside], minlength=ng)
+    for direction in (+1, -1):
+        # +1: groups over their upper bound give units away; -1: groups under their lower take
+        excess = (sums - g_hi) if direction > 0 else (g_lo - sums)
+        bad = np.flatnonzero(excess > 0.5)
+        if bad.size == 0:
+            continue
+        in_bad = inside & np.isin(g, bad)
+        # inside the bad groups: who moves (down for +1, up for -1), best candidates first
+        movable = in_bad & ((a - 1 >= lo) if direction > 0 else (a + 1 <= hi))
+        cand = np.flatnonzero(movable)
+        key = rem[cand] if direction > 0 else -rem[cand]
+        cand = cand[np.lexsort((-prio[cand] if direction > 0 else prio[cand], key))]
+        taken = _take_per_group(cand, g, np.maximum(excess, 0.0))
+        if taken.size < int(round(float(np.maximum(excess[bad], 0).sum()))):
+            return None
+        # elsewhere: the opposite move, respecting the other groups' room
+        room = (g_hi - sums) if direction > 0 else (sums - g_lo)
+        room = np.where(np.isin(np.arange(ng), bad), 0.0, np.maximum(room, 0.0))
+        other = ~in_bad & ((a + 1 <= hi) if direction > 0 else (a - 1 >= lo))
+        cand2 = np.flatnonzero(other)
+        key2 = -rem[cand2] if direction > 0 else rem[cand2]
+        cand2 = cand2[np.lexsort((prio[cand2] if direction > 0 else -prio[cand2], key2))]
+        given = _take_per_group(cand2, g, room)[: taken.size]
+        if given.size < taken.size:
+            return None
+        a[taken] -= direction
+        a[given] += direction
+        sums = np.bincount(g[inside], weights=a[inside], minlength=ng)
+    if np.any(sums > g_hi + 0.5) or np.any(sums < g_lo - 0.5):
+        return None
+    return a.astype(np.int64) * unit
+
+
+def _take_per_group(cand: IntArray, group: IntArray, room: FloatArray) -> IntArray:
+    """The candidates (in order) that fit their group's room; ungrouped ones always fit."""
+    if cand.size == 0:
+        return cand
+    g = group[cand]
+    order = np.argsort(g, kind="stable")
+    gs = g[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(gs)) + 1]
+    sizes = np.diff(np.r_[starts, gs.size])
+    occurrence = np.empty(cand.size, dtype=np.int64)
+    occurrence[order] = np.arange(gs.size) - np.repeat(starts, sizes)
+    limit = np.where(g >= 0, room[np.maximum(g, 0)], np.inf)
+    out: IntArray = cand[occurrence < limit - 0.5]
+    return out

@@ -1,0 +1,330 @@
+"""``tf.allocate`` and its result, :class:`Allocation`."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import attrs
+import numpy as np
+import pandas as pd
+
+from townfiscal._errors import Problem, ValidationError
+from townfiscal._policy import Policy
+from townfiscal._trace import Step, Trace
+from townfiscal.optimize._constraints import Constraint
+from townfiscal.optimize._context import ModelContext
+from townfiscal.optimize._model import FUND
+from townfiscal.optimize._objectives import MinDeviation, Objective
+from townfiscal.optimize._run import OptimizationResult, optimise
+from townfiscal.optimize._solver import DEFAULT_TIME_LIMIT
+from townfiscal.rules._explain import formula_steps
+from townfiscal.rules._formula import FormulaComputation, compute_formula
+
+__all__ = ["Allocation", "allocate", "data_hash"]
+
+#: Columns of the towns table the catalogue may read, carried into the model.
+_MODEL_COLUMNS = ("fiscal_capacity", "expenditure", "supported_population",
+                  "registered_population", "resident_population", "area_km2")
+
+
+def data_hash(towns: pd.DataFrame) -> str:
+    """SHA-256 of a towns table's index, columns and values (order-sensitive)."""
+    h = hashlib.sha256()
+    h.update("\x1f".join(map(str, towns.columns)).encode())
+    h.update(pd.util.hash_pandas_object(towns, index=True).to_numpy().tobytes())
+    return h.hexdigest()
+
+
+def _fmt(v: float) -> str:
+    return f"{v:,.0f}" if np.isfinite(v) else "—"
+
+
+@attrs.frozen(eq=False)
+class Allocation:
+    """The result of :func:`allocate`.
+
+    Attributes
+    ----------
+    amounts
+        int64 yuan per eligible town (index: code), summing to the fund exactly.
+    fund
+        The fund, yuan.
+    status
+        ``"optimal"``, or ``"time_limit"`` when the solver stopped early with a feasible
+        (unproven) answer — a :class:`~townfiscal.SolverTimeLimitWarning` is issued then.
+    objective_value
+        The objective at the optimum before rounding, in ``objective_unit``;
+        ``objective_rounded`` the same at the whole-unit amounts.
+    shadow_prices
+        Per constraint family: ``shadow_price`` (for ``Fund``: the objective change per
+        extra yuan of fund; for other families: the objective gain per yuan of loosening
+        each binding bound), ``binding`` (towns held), ``unit``, ``meaning``.
+    solver, solve_seconds, build_seconds
+        The solver used, its time, and the time to build the model (seconds).
+    provenance
+        Policy id and hash, data hash, fund, constraints, objective, library and solver
+        versions, time of the run.
+    """
+
+    amounts: pd.Series
+    fund: int
+    status: str
+    objective_value: float
+    objective_rounded: float
+    objective_unit: str
+    shadow_prices: pd.DataFrame
+    solver: str
+    solve_seconds: float
+    build_seconds: float
+    provenance: dict[str, Any]
+    result: OptimizationResult = attrs.field(repr=False)
+    formula: FormulaComputation = attrs.field(repr=False)
+
+    def __repr__(self) -> str:
+        return (f"Allocation({len(self.amounts):,} towns, fund {self.fund:,} yuan, "
+                f"status {self.status!r}, objective {self.objective_value:,.6g} "
+                f"{self.objective_unit}, solver {self.solver!r})")
+
+    @property
+    def binding(self) -> pd.DataFrame:
+        """Boolean per town (rows) and constraint family (columns): which constraints bind."""
+        return pd.DataFrame(self.result.binding, index=self.amounts.index)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per eligible town.
+
+        Columns: ``name, county, city``; ``target`` (yuan, the objective's target — the
+        formula amount by default); ``optimum`` (the LP optimum before rounding, yuan);
+        ``amount`` (int64 yuan); ``prior_amount``; ``change`` (amount − prior, yuan) and
+        ``change_pct``; ``lower``/``upper`` (effective bounds, yuan); ``binding`` (the
+        families holding the town, comma-separated); ``lower_dual``/``upper_dual``
+        (objective change per yuan of the town's bound).
+        """
+        res = self.result
+        table = self.formula.table
+        out = table[[c for c in ("name", "county", "city") if c in table.columns]].copy()
+        ctx = res.assembly.ctx
+        out["target"] = ctx.towns["target"].to_numpy(np.float64)
+        out["optimum"] = res.x
+        out["amount"] = self.amounts.to_numpy()
+        prior = ctx.towns["prior_amount"].to_numpy(np.float64) if (
+            "prior_amount" in ctx.towns) else np.full(len(out), np.nan)
+        out["prior_amount"] = prior
+        out["change"] = out["amount"] - prior
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out["change_pct"] = np.where(prior > 0, 100.0 * (out["amount"] - prior) / prior,
+                                         np.nan)
+        out["lower"] = res.assembly.lower
+        out["upper"] = res.assembly.upper
+        names = list(res.binding)
+        if names:
+            flags = np.stack([res.binding[f] for f in names], axis=1)
+            out["binding"] = [", ".join(n for n, b in zip(names, row, strict=True) if b)
+                              for row in flags.tolist()]
+        else:
+            out["binding"] = ""
+        out["lower_dual"] = res.lower_dual
+        out["upper_dual"] = res.upper_dual
+        return out
+
+    def explain(self, code: str) -> Trace:
+        """How one town's amount came about: the formula, then what the optimiser changed.
+
+        The trace holds the formula's steps (inputs, factors, coefficient, share, growth
+        control, rounding, each with its parameters and articles), then the target, the
+        effective bounds and the families that set them, the optimum and the constraints
+        that moved it there (with their bound values), the rounding, and the amount.
+
+        Raises
+        ------
+        KeyError
+            When ``code`` is not an eligible town of this allocation.
+        """
+        code = str(code)
+        if code not in self.amounts.index:
+            raise KeyError(f"{code!r} is not among the {len(self.amounts):,} towns allocated")
+        i = int(self.amounts.index.get_loc(code))
+        res = self.result
+        asm = res.assembly
+        steps = formula_steps(self.formula, code)
+        target = float(asm.ctx.towns["target"].iloc[i])
+        steps.append(Step("target", "the objective's target for this town", target, "yuan",
+                          note=f"objective: {res.objective!r}"))
+        lo, hi = float(asm.lower[i]), float(asm.upper[i])
+        steps.append(Step(
+            "bounds", "max of the floors … min of the caps", f"[{_fmt(lo)}, {_fmt(hi)}]",
+            "yuan", note=f"lower set by {asm.lower_family[i] or 'non-negativity'}, upper by "
+                         f"{asm.upper_family[i] or 'the fund'}"))
+        x = float(res.x[i])
+        held = [f for f, b in res.binding.items() if b[i]]
+        why = self._why(i, held, target, x)
+        steps.append(Step("optimum", "the LP optimum before rounding", x, "yuan", note=why))
+        amount = int(self.amounts.iloc[i])
+        steps.append(Step("rounding", f"{res.rounding}, unit {asm.unit:,} yuan; the total "
+                          "stays the fund exactly", amount - x, "yuan"))
+        steps.append(Step("amount", "allocated", amount, "yuan"))
+        return Trace(code=code, name=str(self.formula.table.at[code, "name"])
+                     if "name" in self.formula.table else "", policy=self.formula.policy.id,
+                     steps=tuple(steps), amount=amount)
+
+    def _why(self, i: int, held: list[str], target: float, x: float) -> str:
+        res = self.result
+        asm = res.assembly
+        moved = x - target
+        if abs(moved) < 0.5:
+            head = "at its target"
+        else:
+            head = f"{'raised' if moved > 0 else 'lowered'} by {_fmt(abs(moved))} yuan from the target"
+        if not held:
+            fund_price = res.shadow_prices.loc[FUND, "shadow_price"] if (
+                FUND in res.shadow_prices.index) else np.nan
+            if abs(moved) < 0.5:
+                return head + "; no constraint binds"
+            return (head + "; no constraint holds it: it absorbs part of the difference "
+                    f"between the fund and the targets (fund shadow price {fund_price:.4g} "
+                    f"{res.shadow_prices['unit'].iloc[0]})")
+        parts = []
+        bounds = {b.family: b for b in asm.bounds}
+        for fam in held:
+            b = bounds.get(fam)
+            if b is not None:
+                if b.lower is not None and np.isfinite(b.lower[i]) and x <= b.lower[i] + asm.unit:
+                    parts.append(f"{fam} ({b.describe}: at least {_fmt(b.lower[i])} yuan)")
+                elif b.upper is not None and np.isfinite(b.upper[i]):
+                    parts.append(f"{fam} ({b.describe}: at most {_fmt(b.upper[i])} yuan)")
+                else:
+                    parts.append(fam)
+            elif any(o.family == fam for o in asm.orderings):
+                o = next(o for o in asm.orderings if o.family == fam)
+                r = o.rank[i]
+                near = np.flatnonzero((np.abs(res.x - x) <= max(1e-2, 1e-9 * asm.fund))
+                                      & (o.rank >= 0) & (o.rank != r))
+                others = ", ".join(str(asm.ctx.codes[j]) for j in near[:3])
+                parts.append(f"{fam} (held level with {others or 'a neighbouring rank'})")
+            else:
+                parts.append(fam)
+        return head + "; held by " + "; ".join(parts)
+
+    def to_excel(self, path: str | os.PathLike[str]) -> Path:
+        """Write :meth:`to_frame` and the shadow prices to an ``.xlsx`` workbook (分配表)."""
+        target = Path(path)
+        if target.suffix.lower() != ".xlsx":
+            raise ValueError(f"cannot write {target.name}: use an .xlsx file name")
+        with pd.ExcelWriter(target, engine="openpyxl") as xl:
+            self.to_frame().to_excel(xl, sheet_name="分配表")
+            self.shadow_prices.to_excel(xl, sheet_name="shadow prices")
+            pd.Series({k: str(v) for k, v in self.provenance.items()}, name="value").to_excel(
+                xl, sheet_name="provenance")
+        return target
+
+
+def allocate(
+    towns: pd.DataFrame,
+    policy: Policy | str,
+    *,
+    fund: float | None = None,
+    constraints: Sequence[Constraint] = (),
+    objective: Objective | None = None,
+    solver: str = "highs",
+    time_limit: float = DEFAULT_TIME_LIMIT,
+    spend: Literal["exact", "at_most"] = "exact",
+    solver_options: Mapping[str, Any] | None = None,
+) -> Allocation:
+    """Allocate a fund over the eligible towns by linear programming.
+
+    Without an objective the allocation stays as close as possible, in total absolute
+    yuan, to the policy's formula amounts (``MinDeviation()``), subject to the fund being
+    spent exactly and to ``constraints``.
+
+    Parameters
+    ----------
+    towns
+        A towns table (see :func:`~townfiscal.read_towns`).
+    policy
+        A :class:`~townfiscal.Policy` or policy id; it decides eligibility, the formula
+        amounts (the default target), coefficients and tiers.
+    fund
+        Yuan, a positive whole number (default: the policy's ``fund.default``).
+    constraints
+        From the catalogue: :class:`Floor`, :class:`Cap`, :class:`HoldHarmless`,
+        :class:`GrowthCap`, :class:`TierOrder`, :class:`NeedOrder`, :class:`GroupTotal`,
+        :class:`CapacityFloor`, :class:`Rounding` (default: whole yuan).
+    objective
+        :class:`MinDeviation`, :class:`MaxMin`, :class:`MinShortfall` or a weighted sum.
+    solver
+        ``"highs"`` (default, in-process), ``"cbc"``, ``"pulp-highs"`` or a PuLP solver name.
+    time_limit
+        Seconds; always applied. A stop with a feasible answer gives status
+        ``"time_limit"`` and a warning, one without raises :class:`SolverError`.
+    spend
+        ``"exact"`` (default): the fund is spent to the yuan; ``"at_most"``: it may be
+        under-spent (the total is then whole rounding units).
+    solver_options
+        Passed to the solver (HiGHS option names for ``"highs"``).
+
+    Returns
+    -------
+    Allocation
+
+    Raises
+    ------
+    ValidationError
+        Invalid towns table, policy or constraint arguments.
+    InfeasibleError
+        Constraints that cannot all hold; ``.details`` names the families and amounts.
+    SolverError
+        The solver failed or timed out without an answer.
+
+    Example::
+
+        >>> import townfiscal as tf
+        >>> alloc = tf.allocate(tf.load_example(), "guangdong-2020", fund=2_000_000_000,
+        ...                     constraints=[tf.HoldHarmless(), tf.Rounding(10_000)])
+        >>> int(alloc.amounts.sum())
+        2000000000
+    """
+    comp = compute_formula(towns, policy, fund)
+    table = comp.table
+    if len(table) == 0:
+        raise ValidationError([Problem(f"policy {comp.policy.id} covers no town in this table")],
+                              what="allocation request")
+    frame = table.copy()
+    frame["target"] = table["amount"].to_numpy(np.float64)
+    extra = [c for c in _MODEL_COLUMNS if c in comp.towns.columns and c not in frame.columns]
+    frame = frame.join(comp.towns.loc[frame.index, extra])
+    ctx = ModelContext(frame, int(comp.fund), all_towns=comp.towns)
+    objective = objective if objective is not None else MinDeviation()
+    res = optimise(ctx, constraints, objective, solver=solver, time_limit=time_limit,
+                   spend=spend, options=solver_options)
+    from townfiscal import __version__
+
+    provenance = {
+        "policy": comp.policy.id,
+        "policy_hash": comp.policy.hash,
+        "data_hash": data_hash(comp.towns),
+        "fund": int(comp.fund),
+        "towns": len(frame),
+        "constraints": [repr(c) for c in constraints],
+        "objective": repr(objective),
+        "spend": spend,
+        "rounding": res.rounding,
+        "townfiscal": __version__,
+        "solver": res.solver,
+        "solver_version": res.solver_version,
+        "numpy": np.__version__,
+        "pandas": pd.__version__,
+        "model": res.size,
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+    }
+    amounts = pd.Series(res.amounts, index=frame.index, name="amount", dtype="int64")
+    return Allocation(
+        amounts=amounts, fund=int(comp.fund), status=res.status,
+        objective_value=res.objective_value, objective_rounded=res.objective_rounded,
+        objective_unit=objective.unit, shadow_prices=res.shadow_prices, solver=res.solver,
+        solve_seconds=res.solve_seconds, build_seconds=res.build_seconds,
+        provenance=provenance, result=res, formula=comp)

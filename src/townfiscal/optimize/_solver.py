@@ -1,0 +1,394 @@
+"""The one door to the solvers.
+
+This is the only module of townfiscal that imports PuLP or highspy. It takes a
+:class:`~townfiscal.optimize.LinearProblem` (arrays) and returns a
+:class:`~townfiscal.optimize.Solution`:
+
+- ``solver="highs"`` (the default): the sparse matrix goes straight to HiGHS through
+  highspy (``Highs.passModel``), with no per-row Python work; fastest.
+- any other name: the problem is built as a PuLP model and solved by that PuLP solver
+  (``"cbc"`` is PuLP's bundled CBC, ``"pulp-highs"`` HiGHS through PuLP, or any name
+  :func:`pulp.getSolver` knows, e.g. ``"GUROBI"``, ``"CPLEX_CMD"``, ``"GLPK_CMD"``).
+- :func:`write_model` exports the problem as an LP or MPS file through PuLP.
+
+A time limit always applies. A run stopped by it with a feasible point comes back with
+status ``"time_limit"``; one stopped with no feasible point raises :class:`SolverError`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import sys
+import time
+import warnings
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from townfiscal.optimize._problem import (
+    ERROR,
+    INFEASIBLE,
+    OPTIMAL,
+    TIME_LIMIT,
+    UNBOUNDED,
+    LinearProblem,
+    Solution,
+    SolverError,
+)
+
+__all__ = [
+    "DEFAULT_TIME_LIMIT",
+    "available_solvers",
+    "solve",
+    "solver_version",
+    "to_pulp",
+    "write_model",
+]
+
+#: Seconds a solve may take when the caller does not say.
+DEFAULT_TIME_LIMIT = 120.0
+
+#: Friendly names for PuLP solvers.
+_PULP_ALIASES = {
+    "cbc": "PULP_CBC_CMD",
+    "coin": "COIN_CMD",
+    "pulp-highs": "HiGHS",
+    "pulp_highs": "HiGHS",
+    "highs-cmd": "HiGHS_CMD",
+    "glpk": "GLPK_CMD",
+    "gurobi": "GUROBI",
+    "cplex": "CPLEX_PY",
+    "scip": "SCIP_PY",
+}
+
+
+@contextlib.contextmanager
+def _quiet_pulp() -> Iterator[Any]:
+    """Import PuLP with its PuLP-4 migration notices silenced (they name our call sites)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        import pulp
+
+        yield pulp
+
+
+def _pulp_name(solver: str) -> str:
+    return _PULP_ALIASES.get(solver.lower(), solver)
+
+
+def available_solvers() -> list[str]:
+    """Names of the solvers usable on this machine (``"highs"`` first, then PuLP's).
+
+    Example::
+
+        >>> "highs" in available_solvers()
+        True
+    """
+    names = []
+    try:
+        import highspy  # noqa: F401
+
+        names.append("highs")
+    except ImportError:  # pragma: no cover - highspy is a dependency
+        pass
+    with _quiet_pulp() as pulp:
+        names += list(pulp.listSolvers(onlyAvailable=True))
+    return names
+
+
+def solver_version(solver: str = "highs") -> str:
+    """A version string for ``solver`` (``"highspy 1.x.y"``, ``"pulp 3.3.2 / PULP_CBC_CMD"``)."""
+    if solver.lower() == "highs":
+        h = _new_highs()
+        return f"HiGHS {h.version()} (highspy)"
+    with _quiet_pulp() as pulp:
+        return f"PuLP {pulp.__version__} / {_pulp_name(solver)}"
+
+
+def solve(
+    problem: LinearProblem,
+    solver: str = "highs",
+    *,
+    time_limit: float = DEFAULT_TIME_LIMIT,
+    options: Mapping[str, Any] | None = None,
+) -> Solution:
+    """Solve ``problem`` with ``solver`` within ``time_limit`` seconds.
+
+    Parameters
+    ----------
+    problem
+        The arrays of the program.
+    solver
+        ``"highs"`` (direct, default), ``"cbc"``, ``"pulp-highs"`` or any PuLP solver name.
+    time_limit
+        Seconds; must be positive and finite.
+    options
+        Extra solver options: HiGHS option names for ``"highs"`` (e.g.
+        ``{"solver": "ipm"}``), keyword arguments of the PuLP solver class otherwise.
+
+    Returns
+    -------
+    Solution
+        Status ``"optimal"``, ``"time_limit"`` (feasible, unproven), ``"infeasible"`` or
+        ``"unbounded"``.
+
+    Raises
+    ------
+    SolverError
+        The solver is unknown or not installed, failed, or stopped at the time limit with
+        no feasible point.
+
+    Example::
+
+        >>> import numpy as np, scipy.sparse as sp
+        >>> p = LinearProblem(cost=[1.0, 2.0], matrix=sp.csr_array([[1.0, 1.0]]),
+        ...                   row_lower=[1.0], row_upper=[1.0],
+        ...                   col_lower=[0.0, 0.0], col_upper=[np.inf, np.inf])
+        >>> solve(p).x.tolist()
+        [1.0, 0.0]
+    """
+    if not (time_limit > 0 and math.isfinite(time_limit)):
+        raise ValueError(f"time_limit must be a positive number of seconds, got {time_limit!r}")
+    if solver.lower() == "highs":
+        sol = _solve_highs(problem, time_limit, dict(options or {}))
+    else:
+        sol = _solve_pulp(problem, _pulp_name(solver), time_limit, dict(options or {}))
+    if sol.status == TIME_LIMIT and not sol.has_solution:
+        raise SolverError(
+            f"{sol.solver} reached the time limit of {time_limit:g} s without a feasible "
+            "solution; raise time_limit or simplify the constraints",
+            status=TIME_LIMIT,
+            solver=sol.solver,
+        )
+    if sol.status == ERROR:
+        raise SolverError(f"{sol.solver} failed: {sol.message}", status=ERROR, solver=sol.solver)
+    return sol
+
+
+# --------------------------------------------------------------------------- HiGHS direct
+
+_banner_shown = False
+
+
+def _new_highs() -> Any:
+    """A quiet ``highspy.Highs``: HiGHS prints a banner to C stdout on its first creation
+    in a process, which would corrupt a command's JSON or CSV output; send it to devnull."""
+    global _banner_shown
+    import highspy
+
+    if _banner_shown:
+        return highspy.Highs()
+    _banner_shown = True
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # pragma: no cover - no real stdout
+        return highspy.Highs()
+    sys.stdout.flush()
+    saved = os.dup(fd)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), fd)
+            return highspy.Highs()
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
+
+
+def _solve_highs(problem: LinearProblem, time_limit: float, options: dict[str, Any]) -> Solution:
+    import highspy
+
+    h = _new_highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("time_limit", float(time_limit))
+    h.setOptionValue("random_seed", 0)
+    for key, value in options.items():
+        status = h.setOptionValue(key, value)
+        if status != highspy.HighsStatus.kOk:
+            raise SolverError(f"HiGHS rejected option {key}={value!r}", solver="highs")
+    lp = highspy.HighsLp()
+    m, n = problem.shape
+    a = problem.matrix.tocsc()
+    a.sort_indices()
+    lp.num_col_ = n
+    lp.num_row_ = m
+    lp.col_cost_ = problem.cost
+    lp.col_lower_ = problem.col_lower
+    lp.col_upper_ = problem.col_upper
+    lp.row_lower_ = problem.row_lower
+    lp.row_upper_ = problem.row_upper
+    lp.offset_ = float(problem.offset)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.num_col_ = n
+    lp.a_matrix_.num_row_ = m
+    lp.a_matrix_.start_ = a.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = a.indices.astype(np.int32)
+    lp.a_matrix_.value_ = a.data
+    mip = problem.is_mip
+    if mip:
+        assert problem.integer is not None
+        lp.integrality_ = [
+            highspy.HighsVarType.kInteger if flag else highspy.HighsVarType.kContinuous
+            for flag in problem.integer.tolist()
+        ]
+    version = f"HiGHS {h.version()} (highspy)"
+    if h.passModel(lp) == highspy.HighsStatus.kError:
+        return Solution(ERROR, None, None, None, "highs", version, 0.0, "passModel failed")
+    start = time.perf_counter()
+    run_status = h.run()
+    seconds = time.perf_counter() - start
+    model_status = h.getModelStatus()
+    info = h.getInfo()
+    feasible = info.primal_solution_status == 2  # kSolutionStatusFeasible
+    ms = highspy.HighsModelStatus
+    if model_status == ms.kOptimal:
+        status = OPTIMAL
+    elif model_status in (ms.kTimeLimit, ms.kIterationLimit, ms.kInterrupt, ms.kSolutionLimit):
+        status = TIME_LIMIT
+    elif model_status in (ms.kInfeasible, ms.kUnboundedOrInfeasible):
+        status = INFEASIBLE
+    elif model_status == ms.kUnbounded:
+        status = UNBOUNDED
+    else:
+        status = ERROR
+    message = h.modelStatusToString(model_status)
+    if run_status == highspy.HighsStatus.kError and status == OPTIMAL:
+        status = ERROR
+    x = dual = objective = None
+    if status in (OPTIMAL, TIME_LIMIT) and feasible:
+        sol = h.getSolution()
+        x = np.array(sol.col_value, dtype=np.float64)
+        if not mip and status == OPTIMAL and sol.dual_valid:
+            dual = np.array(sol.row_dual, dtype=np.float64)
+        objective = float(info.objective_function_value)
+    return Solution(status, x, dual, objective, "highs", version, seconds, message)
+
+
+# --------------------------------------------------------------------------- PuLP
+
+
+def to_pulp(problem: LinearProblem, name: str = "townfiscal") -> Any:
+    """The problem as a :class:`pulp.LpProblem` (for other solvers and for export).
+
+    Column ``j`` becomes variable ``problem.column_name(j)``; a row with two finite,
+    different bounds becomes two constraints. The returned problem carries the attribute
+    ``_townfiscal_rows``: per constraint, the index of the row it came from.
+    """
+    with _quiet_pulp() as pulp:
+        m, n = problem.shape
+        integer = problem.integer if problem.integer is not None else np.zeros(n, dtype=bool)
+        lo = problem.col_lower
+        hi = problem.col_upper
+        variables = [
+            pulp.LpVariable(
+                problem.column_name(j),
+                lowBound=float(lo[j]) if math.isfinite(lo[j]) else None,
+                upBound=float(hi[j]) if math.isfinite(hi[j]) else None,
+                cat=pulp.LpInteger if integer[j] else pulp.LpContinuous,
+            )
+            for j in range(n)
+        ]
+        prob = pulp.LpProblem(name, pulp.LpMinimize)
+        nz = np.flatnonzero(problem.cost)
+        objective = pulp.LpAffineExpression(
+            [(variables[j], float(problem.cost[j])) for j in nz.tolist()],
+            constant=float(problem.offset),
+        )
+        prob.setObjective(objective)
+        a = problem.matrix.tocsr()
+        indptr, indices, data = a.indptr, a.indices, a.data
+        rows: list[int] = []
+        row_lower, row_upper = problem.row_lower, problem.row_upper
+        for i in range(m):
+            s, e = int(indptr[i]), int(indptr[i + 1])
+            terms = [(variables[j], v) for j, v in zip(indices[s:e].tolist(), data[s:e].tolist(),
+                                                       strict=True)]
+            low, high = float(row_lower[i]), float(row_upper[i])
+            base = problem.row_name(i)
+            if low == high:
+                prob.addConstraint(
+                    pulp.LpConstraint(terms, pulp.LpConstraintEQ, rhs=low), base)
+                rows.append(i)
+                continue
+            if math.isfinite(low):
+                prob.addConstraint(pulp.LpConstraint(terms, pulp.LpConstraintGE, rhs=low),
+                                   base if not math.isfinite(high) else base + "_lo")
+                rows.append(i)
+            if math.isfinite(high):
+                prob.addConstraint(pulp.LpConstraint(terms, pulp.LpConstraintLE, rhs=high),
+                                   base if not math.isfinite(low) else base + "_hi")
+                rows.append(i)
+        prob._townfiscal_rows = rows
+        prob._townfiscal_vars = variables
+        return prob
+
+
+def write_model(problem: LinearProblem, path: str | Path) -> Path:
+    """Write ``problem`` to ``path`` as an LP file (``.lp``) or MPS file (``.mps``).
+
+    Raises
+    ------
+    ValueError
+        The suffix is neither ``.lp`` nor ``.mps``.
+    """
+    path = Path(path)
+    prob = to_pulp(problem)
+    with _quiet_pulp():
+        if path.suffix.lower() == ".lp":
+            prob.writeLP(str(path))
+        elif path.suffix.lower() == ".mps":
+            prob.writeMPS(str(path))
+        else:
+            raise ValueError(f"unknown model file type {path.suffix!r}: use .lp or .mps")
+    return path
+
+
+def _solve_pulp(problem: LinearProblem, name: str, time_limit: float,
+                options: dict[str, Any]) -> Solution:
+    with _quiet_pulp() as pulp:
+        version = f"PuLP {pulp.__version__} / {name}"
+        try:
+            solver = pulp.getSolver(name, msg=False, timeLimit=time_limit, **options)
+        except pulp.PulpSolverError as exc:
+            raise SolverError(f"unknown solver {name!r}: {exc}", solver=name) from exc
+        if not solver.available():
+            raise SolverError(f"solver {name!r} is not installed on this machine "
+                              f"(available: {', '.join(available_solvers())})", solver=name)
+        prob = to_pulp(problem)
+        start = time.perf_counter()
+        try:
+            prob.solve(solver)
+        except pulp.PulpSolverError as exc:
+            return Solution(ERROR, None, None, None, name, version,
+                            time.perf_counter() - start, str(exc))
+        seconds = time.perf_counter() - start
+        st, sol_st = prob.status, prob.sol_status
+        if st == pulp.LpStatusOptimal and sol_st == pulp.LpSolutionOptimal:
+            status = OPTIMAL
+        elif sol_st == pulp.LpSolutionIntegerFeasible or st == pulp.LpStatusNotSolved:
+            status = TIME_LIMIT
+        elif st == pulp.LpStatusInfeasible:
+            status = INFEASIBLE
+        elif st == pulp.LpStatusUnbounded:
+            status = UNBOUNDED
+        else:
+            status = ERROR
+        x = dual = objective = None
+        feasible = sol_st in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible)
+        if status in (OPTIMAL, TIME_LIMIT) and feasible:
+            variables = prob._townfiscal_vars
+            x = np.array([v.varValue if v.varValue is not None else 0.0 for v in variables],
+                         dtype=np.float64)
+            objective = float(pulp.value(prob.objective) or 0.0)
+            if status == OPTIMAL and not problem.is_mip:
+                pis = [c.pi for c in prob.constraints.values()]
+                if all(p is not None for p in pis):
+                    dual = np.zeros(problem.shape[0])
+                    np.add.at(dual, np.asarray(prob._townfiscal_rows, dtype=np.int64),
+                              np.asarray(pis, dtype=np.float64))
+        return Solution(status, x, dual, objective, name, version, seconds,
+                        pulp.LpStatus.get(st, str(st)))
