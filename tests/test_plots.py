@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -219,3 +220,26 @@ def test_use_cjk_font_sets_global_defaults(monkeypatch: pytest.MonkeyPatch) -> N
     with mpl.rc_context():
         family = plots.use_cjk_font()
         assert mpl.rcParams["font.family"][0] == family
+
+
+def test_example_script_writes_pngs_with_chinese_labels(tmp_path: Path) -> None:
+    """examples/plots.py writes four PNGs and the workbook; every figure has Chinese text."""
+    import runpy
+
+    script = Path(__file__).parents[1] / "examples" / "plots.py"
+    example = runpy.run_path(str(script), run_name="example")
+    written = example["main"](tmp_path / "out")
+    names = sorted(p.name for p in written)
+    assert names == sorted(
+        ["lorenz.png", "amounts_by_area.png", "change_from_last_year.png", "sweep.png",
+         "分配表.xlsx"]
+    )  # fmt: skip
+    for path in written:
+        if path.suffix == ".png":
+            assert path.read_bytes().startswith(PNG)
+            assert path.stat().st_size > 10_000
+    figs, _, _ = example["figures"]()
+    for name, fig in figs.items():
+        texts = _texts(fig)
+        assert any(re.search(r"[\u4e00-\u9fff]", t) for t in texts), name
+    assert "按地级市" in _texts(figs["amounts_by_area.png"])

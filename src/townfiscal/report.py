@@ -497,6 +497,14 @@ def _write_towns_sheet(wb: Workbook, towns: pd.DataFrame) -> None:
     ws.freeze_panes = "C2"
 
 
+def _write_frame_sheet(wb: Workbook, name: str, frame: pd.DataFrame) -> None:
+    ws = wb.create_sheet(name)
+    headers = [str(frame.index.name or ""), *map(str, frame.columns)]
+    _header_row(ws, headers, [max(14.0, 1.2 * len(h) + 2) for h in headers])
+    for idx, row in zip(frame.index, frame.itertuples(index=False, name=None), strict=True):
+        ws.append([_cell(idx), *(_cell(v) for v in row)])
+
+
 def write_allocation(
     allocation: Any,
     path: str | PathLike[str],
@@ -504,6 +512,7 @@ def write_allocation(
     provenance: Mapping[str, Any] | None = None,
     policy: Any = None,
     towns: pd.DataFrame | None = None,
+    extra_sheets: Mapping[str, pd.DataFrame] | None = None,
 ) -> Path:
     """Write the allocation table (分配表) as an Excel workbook.
 
@@ -525,6 +534,9 @@ def write_allocation(
     towns
         The towns table: fills name/city/county/zone/prior_amount where the table lacks them,
         and is written to the 乡镇基础数据 sheet (the towns of the table only).
+    extra_sheets
+        More sheets to add at the end, ``{sheet name: DataFrame}`` (index written first),
+        e.g. the shadow prices.
 
     Returns
     -------
@@ -557,6 +569,8 @@ def write_allocation(
     _write_provenance_sheet(wb, prov)
     if towns is not None:
         _write_towns_sheet(wb, towns.loc[towns.index.intersection(df.index)].reindex(df.index))
+    for name, frame in (extra_sheets or {}).items():
+        _write_frame_sheet(wb, name, frame)
     out = Path(path)
     wb.save(out)
     return out
