@@ -321,3 +321,44 @@ def test_allocation_text_and_html() -> None:
     html = _html.allocation_html(alloc)
     assert "shadow prices" in html
     assert "guangdong-2020" in html
+
+
+# --------------------------------------------------------------------------------------------
+# with the allocator
+
+
+BUREAU = [tf.HoldHarmless(), tf.GrowthCap(0.15), tf.Rounding(10_000)]
+
+
+def test_sweep_allocate_funds(towns: pd.DataFrame) -> None:
+    """The default method solves each fund with tf.allocate and its constraints."""
+    funds = [1_950_000_000, FUND]
+    table = tf.sweep(towns, "guangdong-2020", funds=funds, executor="serial", constraints=BUREAU)
+    assert table["status"].tolist() == ["optimal", "optimal"]
+    assert table["total"].tolist() == funds
+    assert (table["solver"] == "highs").all()
+    direct = tf.allocate(towns, "guangdong-2020", fund=FUND, constraints=BUREAU)
+    assert table.loc[1, "objective_value"] == pytest.approx(direct.objective_value)
+    assert table.loc[1, "losers"] == 0  # hold-harmless: nobody below last year
+    assert table.loc[1, "max"] == direct.amounts.max()
+
+
+def test_sweep_allocate_reports_infeasible_funds(towns: pd.DataFrame) -> None:
+    """Hold-harmless with too small a fund is infeasible: reported in the row, not raised."""
+    table = tf.sweep(towns, "guangdong-2020", funds=[1_000_000_000, FUND], executor="serial",
+                     constraints=[tf.HoldHarmless()])  # fmt: skip
+    assert table["status"].tolist() == ["infeasible", "optimal"]
+    assert "cannot" in table.loc[0, "error"] or "need" in table.loc[0, "error"]
+
+
+def test_compare_allocations_take_towns_from_the_allocation(towns: pd.DataFrame) -> None:
+    """Allocations carry their towns: compare needs no towns= and counts hold-harmless right."""
+    a = tf.allocate(towns, "guangdong-2020", fund=FUND)
+    b = tf.allocate(towns, "guangdong-2020", fund=FUND, constraints=BUREAU)
+    cmp = tf.compare({"formula": a, "bureau": b})
+    assert cmp.summary["total"].tolist() == [FUND, FUND]
+    assert cmp.summary.loc["bureau", "losers"] == 0
+    assert cmp.table["amount:bureau"].sum() == FUND
+    assert (cmp.table["amount:bureau"] % 10_000 == 0).all()
+    assert "Allocation" in b._repr_html_()
+    assert "shadow prices" in b._repr_html_()

@@ -359,8 +359,12 @@ def _run(task: _Task, payload: _Payload) -> tuple[dict[str, Any], pd.Series[Any]
         row.update(summarise(amounts, towns, over=payload.over, population=payload.population))
         row["error"] = ""
     except (InfeasibleError, ValidationError) as exc:
-        kind = "infeasible" if isinstance(exc, InfeasibleError) else "invalid"
-        row.update(status=kind, objective_value=math.nan, error=str(exc).splitlines()[0])
+        if isinstance(exc, InfeasibleError):
+            kind, reasons = "infeasible", [str(c) for c in exc.details]
+        else:
+            kind, reasons = "invalid", [str(p) for p in exc.problems]
+        error = "; ".join(reasons[:3]) + (" …" if len(reasons) > 3 else "")
+        row.update(status=kind, objective_value=math.nan, error=error or str(exc))
         amounts = None
     row["seconds"] = time.perf_counter() - start
     return row, (amounts if payload.per_town else None)
