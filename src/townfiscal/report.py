@@ -554,7 +554,12 @@ def write_allocation(
     >>> towns = tf.load_example()
     >>> pol = tf.get_policy("guangdong-2020")
     >>> fa = tf.formula_allocation(towns, pol, fund=2_000_000_000)
-    >>> path = write_allocation(fa, "分配表.xlsx", policy=pol, towns=towns)  # doctest: +SKIP
+    >>> import pathlib, tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = write_allocation(fa, pathlib.Path(folder) / "分配表.xlsx", policy=pol,
+    ...                             towns=towns)
+    ...     read_allocation(path).fund
+    2000000000
     """
     table, prov, policy, towns = _as_parts(allocation, provenance, policy, towns)
     df = _prepare_table(table, towns)
