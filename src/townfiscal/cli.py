@@ -199,6 +199,22 @@ def _cmd_policies(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        from townfiscal.service import ServiceConfig, serve
+    except ImportError as exc:
+        raise CLIError(
+            f"the service needs the 'service' extra: pip install 'townfiscal[service]' ({exc})"
+        ) from None
+    config = ServiceConfig.from_env(
+        database=args.database,
+        max_body_bytes=args.max_body_bytes,
+        solve_time_limit=args.solve_time_limit,
+    )
+    serve(config, host=args.host, port=args.port, workers=args.workers)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed so that other modules can add subcommands)."""
     from townfiscal import __version__
@@ -231,6 +247,28 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("policies", help="list the policies, or show one with its sources")
     p.add_argument("id", nargs="?")
     p.set_defaults(handler=_cmd_policies)
+
+    p = sub.add_parser(
+        "serve",
+        help="serve the HTTP JSON API (needs the 'service' extra)",
+        description="Serve the HTTP JSON API with uvicorn. TOWNFISCAL_API_TOKEN, when set, "
+        "is required as 'Authorization: Bearer <token>' on every endpoint but /health; other "
+        "TOWNFISCAL_* variables set the defaults of the options below.",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="interface to bind (default: 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="TCP port (default: 8000)")
+    p.add_argument(
+        "--database",
+        metavar="PATH_OR_URL",
+        help="SQLite file or SQLAlchemy URL for stored allocations "
+        "(default: $TOWNFISCAL_DATABASE or ./townfiscal-service.sqlite3)",
+    )
+    p.add_argument("--max-body-bytes", type=int, metavar="N", help="request size limit (413)")
+    p.add_argument(
+        "--solve-time-limit", type=float, metavar="SECONDS", help="time limit of each solve"
+    )
+    p.add_argument("--workers", type=int, default=1, help="worker processes (default: 1)")
+    p.set_defaults(handler=_cmd_serve)
 
     from townfiscal._cli_fiscal import add_subcommands  # split, devolve, transfers, …
 

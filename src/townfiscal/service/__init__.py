@@ -1,0 +1,23 @@
+"""The HTTP JSON service: ``townfiscal serve``, or :func:`create_app` under any ASGI server.
+
+Needs the ``service`` extra (``pip install "townfiscal[service]"``): Litestar, uvicorn and
+SQLAlchemy. See ``docs/service.md`` for the HTTP reference.
+"""
+
+from __future__ import annotations
+
+from townfiscal.service._app import create_app
+from townfiscal.service._codec import Codec
+from townfiscal.service._config import DEFAULT_DATABASE, ServiceConfig
+from townfiscal.service._serve import serve
+from townfiscal.service._store import AllocationStore, StoredAllocation
+
+__all__ = [
+    "DEFAULT_DATABASE",
+    "AllocationStore",
+    "Codec",
+    "ServiceConfig",
+    "StoredAllocation",
+    "create_app",
+    "serve",
+]

@@ -1,0 +1,212 @@
+"""From request bodies to library calls and back to JSON: inputs resolved, all problems at once."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+import numpy as np
+import pandas as pd
+
+from townfiscal._errors import Problem, ValidationError
+from townfiscal._policy import Policy, get_policy, list_policies
+from townfiscal._towns import validate_towns
+from townfiscal.datasets import load_example
+from townfiscal.rules import eligibility, formula_allocation
+from townfiscal.service._models import (
+    EligibilityRequest,
+    EligibilityResult,
+    FormulaRequest,
+    FormulaResult,
+)
+
+__all__ = [
+    "MAX_FUND",
+    "Inputs",
+    "data_hash",
+    "eligibility_result",
+    "formula_result",
+    "records",
+    "resolve",
+]
+
+MAX_FUND = 10**15
+"""The largest fund the service accepts, yuan: amounts are int64 and must not overflow."""
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+@functools.lru_cache(maxsize=1)
+def _example() -> pd.DataFrame:
+    return load_example()
+
+
+@attrs.frozen(eq=False)
+class Inputs:
+    """A request's policy (reformed when it asked for changes) and validated towns table."""
+
+    policy: Policy
+    towns: pd.DataFrame
+    example: bool
+
+
+def _policy(
+    policy_id: str, changes: Mapping[str, Any] | None, problems: list[Problem]
+) -> Policy | None:
+    if policy_id not in list_policies():
+        problems.append(
+            Problem(
+                f"unknown policy; bundled policies: {', '.join(list_policies())}",
+                column="policy",
+                value=policy_id,
+            )
+        )
+        return None
+    pol = get_policy(policy_id)
+    if not changes:
+        return pol
+    try:
+        return pol.with_changes(changes)
+    except ValidationError as exc:
+        problems.extend(
+            attrs.evolve(p, column=f"changes.{p.column}" if p.column else "changes")
+            for p in exc.problems
+        )
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        problems.append(Problem(f"the changed policy cannot be used: {exc}", column="changes"))
+    return None
+
+
+def _towns(
+    rows: list[dict[str, Any]] | None, unit: str, policy: Policy | None, problems: list[Problem]
+) -> pd.DataFrame | None:
+    if rows is None:
+        return _example()
+    if not rows:
+        problems.append(Problem("no rows: give at least one town, or omit towns", column="towns"))
+        return None
+    bad = [
+        Problem(
+            "must be a number, text or null",
+            row=f"#{i + 1}",
+            column=str(key),
+            value=str(value)[:80],
+        )
+        for i, row in enumerate(rows)
+        for key, value in row.items()
+        if not isinstance(value, _SCALARS)
+    ]
+    if bad:
+        problems.extend(bad)
+        return None
+    frame = pd.DataFrame.from_records(rows)
+    try:
+        return validate_towns(frame, unit=unit, policy=policy, what="towns")  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems.extend(exc.problems)
+    return None
+
+
+def check_fund(fund: int | None, problems: list[Problem]) -> None:
+    """A fund, when given, is a positive whole number of yuan no larger than :data:`MAX_FUND`."""
+    if fund is not None and not 0 < fund <= MAX_FUND:
+        problems.append(
+            Problem(
+                f"the fund must be a positive whole number of yuan, at most {MAX_FUND:,}",
+                column="fund",
+                value=fund,
+            )
+        )
+
+
+def resolve(
+    req: EligibilityRequest | FormulaRequest,
+    *,
+    what: str,
+    extra: list[Problem] | None = None,
+) -> Inputs:
+    """The policy and towns a request names, every problem with them reported at once.
+
+    Raises
+    ------
+    ValidationError
+        Listing every problem: unknown policy, bad changes, invalid towns (rows, columns,
+        values), a fund out of range, and any *extra* problems the caller found.
+    """
+    problems: list[Problem] = list(extra or [])
+    policy = _policy(req.policy, req.changes, problems)
+    towns = _towns(req.towns, req.unit, policy, problems)
+    if isinstance(req, FormulaRequest):
+        check_fund(req.fund, problems)
+    if problems or policy is None or towns is None:
+        raise ValidationError(problems, what=what)
+    return Inputs(policy=policy, towns=towns, example=req.towns is None)
+
+
+def data_hash(towns: pd.DataFrame) -> str:
+    """SHA-256 (hex) of a validated towns table: its columns, codes and values."""
+    h = hashlib.sha256()
+    h.update("\x1f".join(map(str, towns.columns)).encode("utf-8"))
+    h.update(pd.util.hash_pandas_object(towns, index=True).to_numpy().tobytes())
+    return h.hexdigest()
+
+
+def _column(values: pd.Series) -> list[Any]:
+    if pd.api.types.is_float_dtype(values):
+        arr = values.to_numpy(dtype=np.float64)
+        out: list[Any] = arr.tolist()
+        for i in np.flatnonzero(~np.isfinite(arr)):
+            out[int(i)] = None
+        return out
+    if pd.api.types.is_bool_dtype(values) or pd.api.types.is_integer_dtype(values):
+        return list(values.tolist())
+    return [
+        None
+        if v is None or (isinstance(v, float) and not np.isfinite(v))
+        else (v.item() if isinstance(v, np.generic) else v)
+        for v in values.tolist()
+    ]
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """The rows of *frame* (index first) as JSON-ready dicts: NaN and ±inf become ``None``."""
+    flat = frame.reset_index()
+    names = [str(c) for c in flat.columns]
+    columns = [_column(flat[c]) for c in flat.columns]
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
+
+
+def amounts_by_code(amount: pd.Series) -> dict[str, int]:
+    """A Series of whole yuan as ``{code: yuan}``."""
+    return dict(zip(map(str, amount.index), amount.astype("int64").tolist(), strict=True))
+
+
+def eligibility_result(req: EligibilityRequest) -> EligibilityResult:
+    """``POST /eligibility``: which towns the policy covers and why."""
+    inputs = resolve(req, what="eligibility request")
+    elig = eligibility(inputs.towns, inputs.policy)
+    return EligibilityResult(
+        policy=inputs.policy.id,
+        policy_hash=inputs.policy.hash,
+        count=len(elig),
+        eligible=int(elig["eligible"].sum()),
+        towns=records(elig),
+    )
+
+
+def formula_result(req: FormulaRequest) -> FormulaResult:
+    """``POST /formula``: the policy's formula amounts with every intermediate value."""
+    inputs = resolve(req, what="formula request")
+    fa = formula_allocation(inputs.towns, inputs.policy, fund=req.fund)
+    return FormulaResult(
+        policy=inputs.policy.id,
+        policy_hash=inputs.policy.hash,
+        data_hash=data_hash(inputs.towns),
+        fund=int(fa.attrs["fund"]),
+        total=int(fa["amount"].sum()),
+        amounts=amounts_by_code(fa["amount"]),
+        towns=records(fa),
+    )

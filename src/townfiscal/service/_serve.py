@@ -1,0 +1,64 @@
+"""Run the service under uvicorn."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from townfiscal.service._config import ServiceConfig
+
+__all__ = ["serve"]
+
+log = logging.getLogger("townfiscal.service")
+
+
+def serve(
+    config: ServiceConfig | None = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: int = 1,
+    log_level: str = "info",
+) -> None:
+    """Serve the HTTP API with uvicorn until interrupted.
+
+    Parameters
+    ----------
+    config:
+        Settings (default: from ``TOWNFISCAL_*`` environment variables).
+    host:
+        Interface to bind; the default ``127.0.0.1`` keeps the service on this machine.
+        Bind ``0.0.0.0`` only behind a firewall or proxy, with ``TOWNFISCAL_API_TOKEN`` set.
+    port:
+        TCP port (0: any free port).
+    workers:
+        Worker processes; above 1 the settings must come from the environment.
+    log_level:
+        uvicorn's log level.
+
+    Example::
+
+        serve(ServiceConfig(database="runs.sqlite3"), port=8080)  # blocks
+    """
+    import uvicorn
+
+    from townfiscal.service._app import create_app
+
+    config = config or ServiceConfig.from_env()
+    if host not in {"127.0.0.1", "localhost", "::1"} and not config.api_token:
+        log.warning(
+            "serving on %s without TOWNFISCAL_API_TOKEN: anyone who can reach it may use it", host
+        )
+    if workers > 1:
+        # Each worker process builds its app from the environment: pass the settings there.
+        os.environ.update(config.to_env())
+        uvicorn.run(
+            "townfiscal.service:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=log_level,
+        )
+        return
+    uvicorn.run(create_app(config), host=host, port=port, log_level=log_level)
