@@ -15,6 +15,7 @@ Run (needs fontTools, which matplotlib already installs, and a Noto Sans CJK fil
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import sys
 from pathlib import Path
@@ -31,10 +32,8 @@ def gb2312_hanzi() -> set[str]:
     chars: set[str] = set()
     for hi in range(0xB0, 0xF8):
         for lo in range(0xA1, 0xFF):
-            try:
+            with contextlib.suppress(UnicodeDecodeError):
                 chars.add(bytes([hi, lo]).decode("gb2312"))
-            except UnicodeDecodeError:
-                pass
     return chars
 
 
