@@ -46,12 +46,12 @@ def tables(draw, min_size=2, max_size=30):
 
 
 def _feasible_fund(towns, draw_fraction):
+    """A fund between what last year's floors need and what the +15% caps allow, in whole yuan."""
     prior = towns["prior_amount"].to_numpy()
     has = ~np.isnan(prior)
-    lo = prior[has].sum()
-    hi = np.inf if (~has).any() else 1.15 * prior[has].sum()
-    hi = min(hi, lo * 1.3 + 5_000_000)
-    return int(lo + draw_fraction * (hi - lo)) + 1
+    lo = int(prior[has].sum())
+    hi = lo * 1.3 + 5_000_000 if (~has).any() else np.floor(1.15 * prior[has]).sum()
+    return max(1, lo + int(draw_fraction * (hi - lo)))
 
 
 @SETTINGS
