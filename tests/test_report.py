@@ -142,10 +142,12 @@ def test_round_trip_table_provenance_and_parameters(
 def test_towns_sheet_reads_back_with_read_towns(
     workbook: Path, example: tuple[pd.DataFrame, tf.Policy, pd.DataFrame]
 ) -> None:
-    """tf.read_towns reads the 乡镇基础数据 sheet into the same towns table."""
+    """tf.read_towns reads the 乡镇基础数据 sheet, by default, into the same towns table."""
     towns, _, fa = example
-    back = tf.read_towns(workbook, sheet="乡镇基础数据")
+    back = tf.read_towns(workbook)
     pd.testing.assert_frame_equal(back, towns.loc[fa.index].sort_index(), check_dtype=False)
+    named = tf.read_towns(workbook, sheet="乡镇基础数据")
+    pd.testing.assert_frame_equal(named, back)
     assert tf.read_allocation(workbook).towns is not None
 
 

@@ -11,7 +11,7 @@ indexed by town code with an ``amount`` column in integer yuan), its provenance 
 - **参数** — every policy value with its unit, its meaning and its article (or the assumption).
 - **来源** — the provenance: policy id and hash, data hash, library and solver versions, date.
 - **乡镇基础数据** — the towns table itself, when given, readable by :func:`townfiscal.read_towns`
-  (``tf.read_towns(path, sheet="乡镇基础数据")``).
+  (``tf.read_towns(path)`` picks that sheet by itself).
 
 :func:`read_allocation` reads such a workbook back into an :class:`AllocationWorkbook` (the
 per-town table with canonical English column names, the provenance, the parameters, the towns).
@@ -36,7 +36,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from townfiscal._errors import Problem, ValidationError
-from townfiscal._towns import COLUMNS, KINDS, ZONES
+from townfiscal._towns import COLUMNS, KINDS, TOWNS_SHEET, ZONES
 
 __all__ = [
     "ALLOCATION_HEADERS",
@@ -52,7 +52,7 @@ SHEETS: Mapping[str, str] = {
     "totals": "市县汇总",
     "parameters": "参数",
     "provenance": "来源",
-    "towns": "乡镇基础数据",
+    "towns": TOWNS_SHEET,
 }
 
 # kind of a column decides its number format: yuan, wan (万元), people, ratio, pct, text
