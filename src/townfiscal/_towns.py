@@ -358,6 +358,8 @@ def validate_towns(
     if df.index.name is not None and _ALIASES.get(_fold(str(df.index.name))) == "code":
         df = df.reset_index()
     df, scale = _rename(df, unit, problems)
+    # Two headers for one column were reported by _rename; check only the first of them.
+    df = df.loc[:, ~df.columns.duplicated()]
     df = df.reset_index(drop=True)
 
     missing = [c.name for c in COLUMNS if c.required and c.name not in df.columns]
