@@ -57,7 +57,7 @@ def _feasible_fund(towns, draw_fraction):
 @SETTINGS
 @given(tables(), st.floats(0.0, 1.0))
 def test_total_is_exact_and_growth_bounds_hold(towns, fraction):
-    """Whole yuan, exactly the fund, within last year's floor and +15% cap, near the real amounts."""
+    """Whole yuan, exactly the fund, within last year's floor and +15% cap, near the real sums."""
     fund = _feasible_fund(towns, fraction)
     fa = tf.formula_allocation(towns, POLICY, fund=fund)
     assert int(fa["amount"].sum()) == fund
