@@ -33,6 +33,13 @@ def _freeze(value: Any) -> Any:
     return value
 
 
+def _plain(value: Any) -> Any:
+    """Like :func:`_thaw` but keeping dates: the inverse of :func:`_freeze`, for pickling."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
 def _thaw(value: Any) -> Any:
     if isinstance(value, Mapping):
         return {k: _thaw(v) for k, v in value.items()}
@@ -57,6 +64,11 @@ class Parameter:
     source: str
     unit: str | None = None
     description: str | None = None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle support: read-only mappings in values are thawed, and frozen again on load."""
+        value = _plain(self.value)
+        return (Parameter, (self.path, value, self.source, self.unit, self.description))
 
     @property
     def is_assumption(self) -> bool:
@@ -221,12 +233,29 @@ class Policy:
             "parameters": [p.to_dict() for p in self.parameters.values()],
         }
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle support (for process pools and Dask): the parameters' read-only mapping
+        cannot be pickled as it is, so the policy is rebuilt from its fields."""
+        fields = {a.name: getattr(self, a.name) for a in attrs.fields(Policy)}
+        fields["parameters"] = dict(self.parameters)
+        return (_rebuild_policy, (fields,))
+
+    def _repr_html_(self) -> str:
+        """A compact summary for Jupyter: facts, then the parameters with their sources."""
+        from townfiscal._html import policy_html
+
+        return policy_html(self)
+
     def __repr__(self) -> str:
         n = len(self.parameters)
         return (
             f"<Policy {self.id} ({self.method}, effective {self.effective.isoformat()}, "
             f"{n} parameters, {len(self.assumptions)} assumptions)>"
         )
+
+
+def _rebuild_policy(fields: dict[str, Any]) -> Policy:
+    return Policy(**fields)
 
 
 # --- loading -------------------------------------------------------------------------------

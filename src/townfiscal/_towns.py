@@ -215,7 +215,7 @@ def read_towns(
     source: str | PathLike[str] | pd.DataFrame,
     *,
     unit: Unit = "yuan",
-    sheet: str | int = 0,
+    sheet: str | int | None = None,
     policy: Policy | None = None,
 ) -> pd.DataFrame:
     """Read and validate a towns table from a file or a DataFrame.
@@ -234,7 +234,9 @@ def read_towns(
     unit:
         ``"yuan"`` or ``"wan"``: the unit of money columns whose header does not say.
     sheet:
-        For ``.xlsx``: the sheet name or index.
+        For ``.xlsx``: the sheet name or index. By default the towns sheet of an allocation
+        table written by :func:`~townfiscal.write_allocation` (``乡镇基础数据``) when the
+        workbook has one, else the first sheet.
     policy:
         When given, also check what the policy's formula needs (see :func:`validate_towns`).
 
@@ -263,7 +265,9 @@ def read_towns(
         if suffix in {".csv", ".txt"}:
             frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
         elif suffix in {".xlsx", ".xlsm"}:
-            frame = pd.read_excel(path, sheet_name=sheet, dtype=object, engine="openpyxl")
+            frame = pd.read_excel(
+                path, sheet_name=_towns_sheet(path) if sheet is None else sheet,
+                dtype=object, engine="openpyxl")
         elif suffix == ".parquet":
             frame = pd.read_parquet(path)
         else:
@@ -354,6 +358,8 @@ def validate_towns(
     if df.index.name is not None and _ALIASES.get(_fold(str(df.index.name))) == "code":
         df = df.reset_index()
     df, scale = _rename(df, unit, problems)
+    # Two headers for one column were reported by _rename; check only the first of them.
+    df = df.loc[:, ~df.columns.duplicated()]
     df = df.reset_index(drop=True)
 
     missing = [c.name for c in COLUMNS if c.required and c.name not in df.columns]
@@ -520,3 +526,17 @@ def _check_policy_needs(towns: pd.DataFrame, policy: Policy, what: str) -> None:
 
 def _as_float(value: Any) -> float:
     return float(value)
+
+
+TOWNS_SHEET = "乡镇基础数据"
+"""The name of the towns sheet in an allocation table (分配表) workbook."""
+
+
+def _towns_sheet(path: Path) -> str | int:
+    from openpyxl import load_workbook
+
+    workbook = load_workbook(path, read_only=True)
+    try:
+        return TOWNS_SHEET if TOWNS_SHEET in workbook.sheetnames else 0
+    finally:
+        workbook.close()
