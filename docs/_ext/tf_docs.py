@@ -697,7 +697,8 @@ class TfCli(SphinxDirective):
 
     def _block(self, title: str, text: str, anchor: str | None = None) -> nodes.Node:
         cont = nodes.container(classes=["tf-cli"])
-        rubric = nodes.rubric(text=title)
+        rubric = nodes.rubric()
+        rubric += nodes.literal(title, title)  # a literal: no smart dashes in "--help"
         if anchor:
             rubric["ids"].append(f"cli-{anchor}")
         cont += rubric
