@@ -9,9 +9,11 @@ pages are built (see ``_ext/tf_docs.py``).
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 from sphinx.errors import ConfigError
@@ -97,9 +99,10 @@ if shutil.which("node") is None:
 _KATEX = _katex_dist()
 # Render with the very KaTeX whose stylesheet we ship, so markup and CSS always match.
 katex_js_path = str(_KATEX / "katex.min.js")
-# The stylesheet and its fonts are copied beside the build (not committed) and served locally.
-_KATEX_STATIC = DOCS / "_build" / ".katex-static"
-shutil.rmtree(_KATEX_STATIC, ignore_errors=True)
+# The stylesheet and its fonts are copied into a private folder of this build (so two builds
+# never race) and served locally from _static/katex/.
+_KATEX_STATIC = Path(tempfile.mkdtemp(prefix="townfiscal-docs-katex-"))
+atexit.register(shutil.rmtree, _KATEX_STATIC, ignore_errors=True)
 (_KATEX_STATIC / "katex").mkdir(parents=True)
 shutil.copy2(_KATEX / "katex.min.css", _KATEX_STATIC / "katex" / "katex.min.css")
 shutil.copytree(_KATEX / "fonts", _KATEX_STATIC / "katex" / "fonts")
