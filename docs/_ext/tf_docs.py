@@ -254,6 +254,22 @@ def frame_table(frame: Any, max_rows: int = 12) -> list[nodes.Node]:
     return out
 
 
+def _display(value: Any) -> str:
+    """How a notebook would show a value: numpy scalars as plain numbers, strings as text."""
+    np = sys.modules.get("numpy")
+
+    def plain(v: Any) -> Any:
+        if np is not None and isinstance(v, np.generic):
+            return v.item()
+        if isinstance(v, tuple):
+            return tuple(plain(x) for x in v)
+        if isinstance(v, list):
+            return [plain(x) for x in v]
+        return v
+
+    return value if isinstance(value, str) else repr(plain(value))
+
+
 def _is_frame(value: Any) -> bool:
     pd = sys.modules.get("pandas")
     return pd is not None and isinstance(value, pd.DataFrame | pd.Series)
@@ -327,7 +343,7 @@ class TfExec(SphinxDirective):
         if "hide-output" not in self.options:
             text = res.stdout + shown_error
             if res.has_value and not _is_frame(res.value):
-                text += repr(res.value) if not isinstance(res.value, str) else res.value
+                text += _display(res.value)
                 text += "\n"
             if text.strip():
                 lit = nodes.literal_block(
@@ -744,7 +760,7 @@ class TfShell(SphinxDirective):
             lines = [*lines[:limit], f"… ({len(lines) - limit} more lines)"]
         shown = "$ townfiscal " + " ".join(shlex.quote(a) for a in args) + "\n" + "\n".join(lines)
         lit = nodes.literal_block(shown, shown, classes=["tf-output", "tf-shell"])
-        lit["language"] = "console"
+        lit["language"] = "text"
         self.set_source_info(lit)
         return [lit]
 
