@@ -391,7 +391,7 @@ def _nb_output(res: _CellResult) -> list[dict[str, Any]]:
         outputs.append({"output_type": "error", "ename": type(res.error).__name__,
                         "evalue": str(res.error), "traceback": []})
     elif res.has_value:
-        data: dict[str, Any] = {"text/plain": repr(res.value).splitlines(keepends=True)}
+        data: dict[str, Any] = {"text/plain": _display(res.value).splitlines(keepends=True)}
         if _is_frame(res.value):
             frame = res.value.to_frame() if hasattr(res.value, "to_frame") else res.value
             data["text/html"] = frame.to_html(max_rows=20).splitlines(keepends=True)
