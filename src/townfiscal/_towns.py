@@ -151,8 +151,22 @@ def kind_from_code(codes: Iterable[str] | pd.Series) -> pd.Series:
     """The kind of each township-level unit from its code's last three digits.
 
     001–099 subdistrict, 100–199 town, 200–399 township, 400 and up other (RULES.md §2;
-    NBS coding rules). A ``kind`` column in the data wins over this default.
+    NBS coding rules). A ``kind`` column in the data wins over this default. It never raises:
+    a code whose last three characters are not digits is ``"other"``.
 
+    Parameters
+    ----------
+    codes:
+        Township codes (9-digit strings), as any iterable or a :class:`pandas.Series`.
+
+    Returns
+    -------
+    pandas.Series of str
+        ``"subdistrict"``, ``"town"``, ``"township"`` or ``"other"`` per code, with the
+        index of *codes* when it is a Series (else 0, 1, …).
+
+    Examples
+    --------
     >>> kind_from_code(["445281100", "441502001", "441823203"]).tolist()
     ['town', 'subdistrict', 'township']
     """
@@ -352,6 +366,23 @@ def validate_towns(
     ------
     ValidationError
         Whose ``.problems`` lists every problem with its row (town code), column and value.
+
+    Examples
+    --------
+    >>> import townfiscal as tf
+    >>> raw = tf.load_example().head(3).reset_index()   # code as a column
+    >>> clean = validate_towns(raw)
+    >>> clean.index.name, len(clean), str(clean["area_km2"].dtype)
+    ('code', 3, 'float64')
+    >>> raw.loc[0, "area_km2"] = -3.0
+    >>> raw.loc[1, "zone"] = "south"
+    >>> try:
+    ...     validate_towns(raw)
+    ... except tf.ValidationError as err:
+    ...     print(err)
+    towns table is invalid: 2 problems
+      - row 440103002, column 'zone', value 'south': unknown zone; expected one of core, ...
+      - row 440103001, column 'area_km2', value -3.0: must not be negative
     """
     problems: list[Problem] = []
     df = frame.copy()

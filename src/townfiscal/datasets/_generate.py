@@ -142,6 +142,11 @@ def make_towns(
     -------
     pandas.DataFrame, validated, indexed by code.
 
+    Raises
+    ------
+    ValueError
+        When *scope* is none of the forms above, or a province code that names no province.
+
     Notes
     -----
     Every figure is synthetic. Per unit, with medians by zone (core, east wing, west wing,
