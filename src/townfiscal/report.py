@@ -135,10 +135,36 @@ _TOTAL_FILL = PatternFill("solid", fgColor="F2F2F2")
 class AllocationWorkbook:
     """An allocation table read back from Excel by :func:`read_allocation`.
 
-    ``table`` is the per-town table indexed by code with canonical column names (``amount``
-    int64 yuan, zone and kind as codes); ``provenance`` the provenance dict as written;
-    ``parameters`` one row per policy value (path, value, unit, description, source,
-    assumption); ``towns`` the towns table when the workbook has one, else ``None``.
+    Made by :func:`read_allocation`, not by hand; frozen.
+
+    Attributes
+    ----------
+    table:
+        The per-town table indexed by code with canonical column names (``amount`` int64
+        yuan, ``lower``/``upper``/``prior_amount`` in yuan, zone and kind as codes).
+    provenance:
+        The provenance dict as written (``policy_id``, ``policy_hash``, ``fund`` in yuan,
+        ``townfiscal_version``, …).
+    parameters:
+        One row per policy value: ``path``, ``value``, ``unit``, ``description``, ``source``,
+        ``assumption``.
+    towns:
+        The towns table when the workbook has one (validated: money in yuan, populations in
+        people, areas in km²), else ``None``.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> import townfiscal as tf
+    >>> towns = tf.load_example()
+    >>> pol = tf.get_policy("guangdong-2020")
+    >>> fa = tf.formula_allocation(towns, pol, fund=2_000_000_000)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = write_allocation(fa, pathlib.Path(folder) / "分配表.xlsx",
+    ...                             policy=pol, towns=towns)
+    ...     wb = read_allocation(path)
+    >>> wb.fund, int(wb.amounts["441581101"]), wb.provenance["policy_id"]
+    (2000000000, 3271065, 'guangdong-2020')
     """
 
     table: pd.DataFrame
@@ -625,6 +651,24 @@ def read_allocation(path: str | PathLike[str]) -> AllocationWorkbook:
     ValidationError
         When the workbook has no 分配表 sheet, no code or amount column, or amounts that are
         not whole yuan.
+
+    Examples
+    --------
+    Write a formula allocation and read it back (in a temporary folder):
+
+    >>> import pathlib, tempfile
+    >>> import townfiscal as tf
+    >>> towns = tf.load_example()
+    >>> pol = tf.get_policy("guangdong-2020")
+    >>> fa = tf.formula_allocation(towns, pol, fund=2_000_000_000)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = write_allocation(fa, pathlib.Path(folder) / "分配表.xlsx",
+    ...                             policy=pol, towns=towns)
+    ...     wb = read_allocation(path)
+    >>> wb.fund, len(wb.table), str(wb.amounts.dtype)
+    (2000000000, 1002, 'int64')
+    >>> wb.parameters.loc[wb.parameters["path"] == "growth_control.cap", "value"].item()
+    0.15
     """
     p = Path(path)
     if not p.exists():
