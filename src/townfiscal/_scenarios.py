@@ -151,11 +151,35 @@ def summarise(
 class Comparison:
     """Several allocations of the same towns side by side (see :func:`compare`).
 
-    ``table`` has one row per town (index: code): name, county, city, zone, prior_amount, then
-    per scenario ``amount:<name>`` (yuan), ``change:<name>`` (against last year, yuan) and,
-    for every scenario but the baseline, ``diff:<name>`` (against the baseline, yuan).
-    ``summary`` has one row per scenario (see :func:`summarise` for the columns) plus
-    ``up_vs_baseline``/``down_vs_baseline`` (towns that get more/less than under the baseline).
+    Made by :func:`compare`, not by hand; frozen.
+
+    Attributes
+    ----------
+    table:
+        One row per town (index: code): name, county, city, zone, prior_amount, then per
+        scenario ``amount:<name>`` (yuan), ``change:<name>`` (against last year, yuan) and,
+        for every scenario but the baseline, ``diff:<name>`` (against the baseline, yuan).
+    summary:
+        One row per scenario (see :func:`summarise` for the columns) plus
+        ``up_vs_baseline``/``down_vs_baseline`` (towns that get more/less than under the
+        baseline).
+    baseline:
+        The name of the scenario the others are compared against.
+
+    Examples
+    --------
+    >>> import townfiscal as tf
+    >>> towns = tf.load_example()
+    >>> pol = tf.get_policy("guangdong-2020")
+    >>> cmp = tf.compare({"2.0 bn": tf.formula_allocation(towns, pol)["amount"],
+    ...                   "2.1 bn": tf.formula_allocation(towns, pol, 2_100_000_000)["amount"]},
+    ...                  towns=towns)
+    >>> cmp.names, cmp.baseline
+    (['2.0 bn', '2.1 bn'], '2.0 bn')
+    >>> int(cmp.table.loc["441581101", "diff:2.1 bn"])
+    34554
+    >>> int(cmp.summary.loc["2.1 bn", "up_vs_baseline"])
+    766
     """
 
     table: pd.DataFrame
@@ -242,8 +266,8 @@ def compare(
     >>> a = tf.formula_allocation(towns, pol, fund=2_000_000_000)["amount"]
     >>> b = tf.formula_allocation(towns, pol, fund=2_100_000_000)["amount"]
     >>> cmp = tf.compare({"2.0 bn": a, "2.1 bn": b}, towns=towns)
-    >>> cmp.summary.loc["2.1 bn", "total"]
-    np.float64(2100000000.0)
+    >>> float(cmp.summary.loc["2.1 bn", "total"])
+    2100000000.0
     """
     problems: list[Problem] = []
     if not allocations:
