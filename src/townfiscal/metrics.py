@@ -243,6 +243,11 @@ def theil(
     Parameters and errors as for :func:`gini`. Returns a float ≥ 0 (0 when everyone has the
     same; ``ln n`` when one of ``n`` equal-weight towns has everything), or a Series per group.
 
+    Raises
+    ------
+    ValidationError
+        Missing, negative or non-finite values or weights, or rows without a group.
+
     Examples
     --------
     >>> round(theil([0, 0, 0, 1]), 6) == round(float(np.log(4)), 6)
@@ -267,6 +272,16 @@ def coefficient_of_variation(
     The population (not sample) standard deviation ``sqrt(Σ p_i (y_i − μ)²)``, with ``p_i`` the
     population shares. Parameters and errors as for :func:`gini`.
 
+    Returns
+    -------
+    float ≥ 0 (a pure number: the unit of ``values`` cancels); NaN for a group whose weighted
+    mean is 0. A Series per group when ``by`` is given.
+
+    Raises
+    ------
+    ValidationError
+        Missing, negative or non-finite values or weights, or rows without a group.
+
     Examples
     --------
     >>> coefficient_of_variation([1, 3])   # mean 2, sd 1
@@ -288,6 +303,16 @@ def max_min_ratio(
 
     Weights only decide which towns count (towns with no people are left out). Parameters and
     errors as for :func:`gini`.
+
+    Returns
+    -------
+    float ≥ 1 (a pure number); ``inf`` when the lowest value is 0 and the highest is not, NaN
+    when both are 0. A Series per group when ``by`` is given.
+
+    Raises
+    ------
+    ValidationError
+        Missing, negative or non-finite values or weights, or rows without a group.
 
     Examples
     --------
@@ -317,6 +342,11 @@ def lorenz(values: ArrayLike, weights: ArrayLike | None = None, *, by: By = None
     DataFrame with columns ``population_share`` and ``value_share`` (both in ``[0, 1]``) and,
     when ``by`` is given, a ``group`` column first (one curve per group, each with its own
     ``(0, 0)`` start). Parameters and errors as for :func:`gini`.
+
+    Raises
+    ------
+    ValidationError
+        Missing, negative or non-finite values or weights, or rows without a group.
 
     Examples
     --------
@@ -393,6 +423,10 @@ def capacity_per_capita(
         live there and use the services, the usual basis for equalisation), or
         ``"registered_population"`` (户籍人口), or ``"supported_population"`` (财政供养人口,
         the basis of Art. 6's per-capita capacity factor).
+
+    Returns
+    -------
+    pandas.Series of float64 yuan per person, indexed by code like ``towns``.
 
     Raises
     ------
@@ -472,6 +506,12 @@ def equalisation(
     DataFrame with one row per group (a single row ``"all"`` without ``by``) and columns
     ``towns``, ``population``, then ``gini_before``, ``gini_after``, ``gini_change``, and the
     same for ``theil``, ``cv`` and ``max_min``.
+
+    Raises
+    ------
+    ValidationError
+        An unknown ``by`` column or population column, a town whose population is not
+        positive, or capacities that are missing, negative or not finite.
 
     Examples
     --------
