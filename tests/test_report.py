@@ -234,3 +234,13 @@ def test_read_allocation_errors(tmp_path: Path) -> None:
     with pytest.raises(tf.ValidationError, match="no sheet named '分配表'"):
         tf.read_allocation(other)
     assert report.SHEETS["allocation"] == "分配表"
+
+
+def test_a_policy_id_fills_the_parameters_sheet(tmp_path: Path) -> None:
+    """write_allocation resolves a policy id like a Policy: parameters and hash are written."""
+    towns = tf.load_example()
+    fa = tf.formula_allocation(towns, "guangdong-2020")
+    path = tf.write_allocation(fa, tmp_path / "a.xlsx", policy="guangdong-2020", towns=towns)
+    back = tf.read_allocation(path)
+    assert back.provenance["policy_hash"] == tf.get_policy("guangdong-2020").hash
+    assert len(back.parameters) == len(tf.get_policy("guangdong-2020").parameters)

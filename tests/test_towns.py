@@ -181,3 +181,10 @@ def test_two_headers_for_one_column_are_reported(hand):
         tf.validate_towns(both)
     assert [(p.column, p.message[:17]) for p in info.value.problems] == [
         ("zone", "two headers both ")]
+
+
+@pytest.mark.parametrize("n", [0, -3, 50_000])
+def test_the_generator_rejects_impossible_sizes(n):
+    """A number of units outside 1..41,352 is a clear ValueError."""
+    with pytest.raises(ValueError, match="from 1 to 41,352"):
+        tf.make_towns(n)

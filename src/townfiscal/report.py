@@ -556,7 +556,8 @@ def write_allocation(
         Key → value (policy id and hash, data hash, versions, solver, time …); nested values
         are written as JSON. Given here, it wins over the Allocation's.
     policy
-        A :class:`~townfiscal.Policy` whose parameters and sources fill the 参数 sheet.
+        A :class:`~townfiscal.Policy` (or a policy id or file) whose parameters and sources
+        fill the 参数 sheet.
     towns
         The towns table: fills name/city/county/zone/prior_amount where the table lacks them,
         and is written to the 乡镇基础数据 sheet (the towns of the table only).
@@ -588,6 +589,10 @@ def write_allocation(
     2000000000
     """
     table, prov, policy, towns = _as_parts(allocation, provenance, policy, towns)
+    if isinstance(policy, str | PathLike):
+        from townfiscal._policy import get_policy
+
+        policy = get_policy(policy)
     df = _prepare_table(table, towns)
     prov = _provenance_rows(prov, policy, df)
     wb = Workbook()

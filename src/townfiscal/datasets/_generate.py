@@ -173,6 +173,8 @@ def make_towns(
     """
     rng = np.random.default_rng(seed)
     units = divisions()
+    if isinstance(scope, int) and not 1 <= scope <= 41_352:
+        raise ValueError(f"a number of units must be from 1 to 41,352, got {scope}")
     if isinstance(scope, int):
         pick = np.sort(rng.choice(len(units), size=min(scope, len(units)), replace=False))
         units = units.iloc[pick]
