@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 from pathlib import Path
 
@@ -26,7 +28,8 @@ def tests(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """Ruff: lint and format check."""
     session.install("ruff>=0.5")
-    session.run("ruff", "check", "src", "tests", "benchmarks", "examples", "noxfile.py")
+    session.run("ruff", "check", "src", "tests", "benchmarks", "examples", "noxfile.py",
+                "docs/conf.py", "docs/_ext", "docs/tools")
 
 
 @nox.session(python=PYTHON)
@@ -36,19 +39,54 @@ def typecheck(session: nox.Session) -> None:
     session.run("mypy")
 
 
-@nox.session(python=PYTHON)
-def docs(session: nox.Session) -> None:
-    """Build the documentation with warnings as errors."""
-    session.install("-e", ".[docs,plots]")
+def _katex(session: nox.Session) -> None:
+    """Install the pinned KaTeX (docs/package.json) and put its bin folder on PATH.
+
+    KaTeX renders every formula to static HTML during the build (sphinxcontrib-katex with
+    ``katex_prerender``), so the built pages need no network.
+    """
+    docs = ROOT / "docs"
+    wanted = json.loads((docs / "package.json").read_text())["dependencies"]["katex"]
+    have = docs / "node_modules" / "katex" / "package.json"
+    if not (have.is_file() and json.loads(have.read_text())["version"] == wanted):
+        session.run("npm", "ci", "--prefix", str(docs), "--no-audit", "--no-fund", external=True)
+    session.env["PATH"] = os.pathsep.join(
+        [str(docs / "node_modules" / ".bin"), session.env.get("PATH") or os.environ["PATH"]]
+    )
+
+
+def _build_docs(session: nox.Session) -> None:
+    session.install("-e", ".[docs,plots,service]")
+    _katex(session)
     out = ROOT / "docs" / "_build" / "html"
     shutil.rmtree(out, ignore_errors=True)
-    session.run("sphinx-build", "-W", "--keep-going", "-b", "html", "docs", str(out))
+    # -E: a fresh environment, so every worked example is recomputed on every build
+    session.run("sphinx-build", "-E", "-W", "--keep-going", "-b", "html", "docs", str(out),
+                *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def docs(session: nox.Session) -> None:
+    """Build the documentation with warnings as errors; worked examples run on the way."""
+    _build_docs(session)
+
+
+@nox.session(python=PYTHON, name="docs_check")
+def docs_check(session: nox.Session) -> None:
+    """Build the docs, then check the rule pages in headless Chromium, offline.
+
+    Every formula must be rendered by KaTeX with the local fonts and nothing fetched from the
+    network; screenshots go to docs/_build/screenshots. Needs Debian's `chromium` package.
+    """
+    _build_docs(session)
+    session.run("python", str(ROOT / "docs" / "tools" / "check_rendered.py"))
 
 
 @nox.session(python=PYTHON)
 def examples(session: nox.Session) -> None:
     """Run every script in examples/."""
     session.install("-e", ".[all]")
+    session.env["MPLBACKEND"] = "Agg"
     for script in sorted((ROOT / "examples").glob("*.py")):
         session.run("python", str(script), str(ROOT / "out" / "examples"))
 

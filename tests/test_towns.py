@@ -172,3 +172,19 @@ def test_the_generator_makes_the_national_table():
     assert towns.loc["441581101", "zone"] == "east_wing"
     assert set(towns["zone"]) == set(tf.ZONES)
     assert (towns["supported_population"] > 0).all()
+
+
+def test_two_headers_for_one_column_are_reported(hand):
+    """A Chinese and an English header for the same column is one clear problem."""
+    both = hand.assign(区域=hand["zone"])
+    with pytest.raises(tf.ValidationError) as info:
+        tf.validate_towns(both)
+    assert [(p.column, p.message[:17]) for p in info.value.problems] == [
+        ("zone", "two headers both ")]
+
+
+@pytest.mark.parametrize("n", [0, -3, 50_000])
+def test_the_generator_rejects_impossible_sizes(n):
+    """A number of units outside 1..41,352 is a clear ValueError."""
+    with pytest.raises(ValueError, match="from 1 to 41,352"):
+        tf.make_towns(n)

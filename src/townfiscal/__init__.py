@@ -7,7 +7,9 @@ government, and allocation of a fixed fund across towns by linear programming.
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
+from townfiscal import metrics, report
 from townfiscal._allocation import Allocation, allocate
 from townfiscal._devolution import Devolution, devolve, subsidy_change
 from townfiscal._errors import Conflict, InfeasibleError, Problem, ValidationError
@@ -26,6 +28,7 @@ from townfiscal._responsibility import (
     list_responsibilities,
 )
 from townfiscal._rounding import round_to_total
+from townfiscal._scenarios import Comparison, compare, sweep
 from townfiscal._split import ExpenditureSplit, split_expenditure
 from townfiscal._towns import COLUMNS, KINDS, ZONES, kind_from_code, read_towns, validate_towns
 from townfiscal._trace import Step, Trace
@@ -46,7 +49,18 @@ from townfiscal.optimize import (
     SolverTimeLimitWarning,
     TierOrder,
 )
+from townfiscal.report import AllocationWorkbook, read_allocation, write_allocation
 from townfiscal.rules import eligibility, explain_formula, formula_allocation
+
+
+def __getattr__(name: str) -> Any:
+    """Import the optional plotting module on first use (it needs the ``plots`` extra)."""
+    if name == "plots":
+        import importlib
+
+        return importlib.import_module("townfiscal.plots")
+    raise AttributeError(f"module 'townfiscal' has no attribute {name!r}")
+
 
 try:
     __version__ = version("townfiscal")
@@ -59,8 +73,10 @@ __all__ = [
     "LEVELS",
     "ZONES",
     "Allocation",
+    "AllocationWorkbook",
     "Cap",
     "CapacityFloor",
+    "Comparison",
     "Conflict",
     "Devolution",
     "ExpenditureSplit",
@@ -88,6 +104,7 @@ __all__ = [
     "ValidationError",
     "__version__",
     "allocate",
+    "compare",
     "devolve",
     "eligibility",
     "explain_formula",
@@ -102,10 +119,15 @@ __all__ = [
     "load_example",
     "load_policy",
     "make_towns",
+    "metrics",
+    "read_allocation",
     "read_towns",
+    "report",
     "round_to_total",
     "split_expenditure",
     "subsidy_change",
+    "sweep",
     "transfers",
     "validate_towns",
+    "write_allocation",
 ]

@@ -230,17 +230,26 @@ class Allocation:
         return write_model(lower(self.result.assembly, named=True).problem, Path(path))
 
     def to_excel(self, path: str | os.PathLike[str]) -> Path:
-        """Write :meth:`to_frame` and the shadow prices to an ``.xlsx`` workbook (分配表)."""
+        """Write the allocation table (分配表) a treasury clerk can use, as ``.xlsx``.
+
+        Sheets: 分配表 (per town, Chinese headers, yuan and 万元, a 合计 row), 市县汇总 (county
+        and city totals), 参数 (each policy value with its article), 来源 (provenance),
+        乡镇基础数据 (the towns, readable by :func:`~townfiscal.read_towns`) and 影子价格 (the
+        shadow prices). :func:`~townfiscal.read_allocation` reads it back. See
+        :func:`townfiscal.report.write_allocation`.
+        """
+        from townfiscal.report import write_allocation
+
         target = Path(path)
         if target.suffix.lower() != ".xlsx":
             raise ValueError(f"cannot write {target.name}: use an .xlsx file name")
-        with pd.ExcelWriter(target, engine="openpyxl") as xl:
-            self.to_frame().to_excel(xl, sheet_name="分配表")
-            self.shadow_prices.to_excel(xl, sheet_name="shadow prices")
-            pd.Series({k: str(v) for k, v in self.provenance.items()}, name="value").to_excel(
-                xl, sheet_name="provenance")
-        return target
+        return write_allocation(self, target, extra_sheets={"影子价格": self.shadow_prices})
 
+    def _repr_html_(self) -> str:
+        """A compact summary for Jupyter: fund, towns, status, solver, shadow prices, cities."""
+        from townfiscal._html import allocation_html
+
+        return allocation_html(self)
 
 def allocate(
     towns: pd.DataFrame,

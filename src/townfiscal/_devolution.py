@@ -47,22 +47,39 @@ _MONEY_OUT = ("personnel", "operating", "amount")
 class Devolution:
     """The result of :func:`devolve`.
 
-    Unpacks as ``towns, transfers = tf.devolve(...)``.
+    Unpacks as ``towns, transfers = tf.devolve(...)``. Made by :func:`devolve`, not by hand.
 
-    Attributes:
-        towns: the updated towns table (same rows and columns as given): ``expenditure`` raised
-            by the yearly money that follows the duties, ``supported_population`` by the posts
-            (× ``supported_per_post``), and ``fiscal_capacity`` by the same money only when
-            ``capacity_follows``.
-        transfers: one row per receiving town (index ``code``): ``city``, ``county``, ``name``,
-            ``posts``, ``powers``, ``personnel``, ``operating`` and ``amount`` (int64 yuan per
-            year; ``amount = personnel + operating``).
-        counties: one row per giving (city, county): ``towns`` (how many receive), ``posts``,
-            ``powers`` and ``amount`` (int64 yuan per year leaving the county's budget; equal to
-            the sum its towns receive).
-        before: the towns table as it was (validated).
-        parameters: the default figures used for moves that gave none, each as
-            ``(value, source)``.
+    Attributes
+    ----------
+    towns:
+        The updated towns table (same rows and columns as given): ``expenditure`` (yuan)
+        raised by the yearly money that follows the duties, ``supported_population``
+        (people) by the posts (× ``supported_per_post``), and ``fiscal_capacity`` (yuan) by
+        the same money only when ``capacity_follows``.
+    transfers:
+        One row per receiving town (index ``code``): ``city``, ``county``, ``name``,
+        ``posts``, ``powers``, ``personnel``, ``operating`` and ``amount`` (int64 yuan per
+        year; ``amount = personnel + operating``).
+    counties:
+        One row per giving (city, county): ``towns`` (how many receive), ``posts``,
+        ``powers`` and ``amount`` (int64 yuan per year leaving the county's budget; equal to
+        the sum its towns receive).
+    before:
+        The towns table as it was (validated).
+    parameters:
+        The figures used for moves that gave none (``cost_per_post`` and
+        ``operating_cost_per_post`` in yuan a year, ``supported_per_post`` in people), each
+        as ``(value, source)``.
+
+    Examples
+    --------
+    >>> import pandas as pd, townfiscal as tf
+    >>> d = tf.devolve(tf.load_example(), pd.DataFrame({"code": ["441521101"], "posts": [30]}),
+    ...                cost_per_post=100_000, operating_cost_per_post=20_000)
+    >>> towns, transfers = d
+    >>> gain = towns.loc["441521101", "expenditure"] - d.before.loc["441521101", "expenditure"]
+    >>> float(gain), int(d.counties["amount"].sum())
+    (3600000.0, 3600000)
     """
 
     towns: pd.DataFrame

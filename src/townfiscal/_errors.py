@@ -16,9 +16,30 @@ _MAX_LISTED = 200
 class Problem:
     """One thing wrong with the input.
 
-    ``row`` is the row's town code (or its 1-based line in the file when no code is
-    readable), ``None`` for a problem with the table as a whole; ``column`` the canonical
-    column name (or the header as written); ``value`` the offending value as read.
+    Problems are collected, all of them at once, into a :class:`ValidationError`; ``str()``
+    gives a one-line description naming the row, column and value.
+
+    Parameters
+    ----------
+    message:
+        What is wrong and what was expected.
+    row:
+        The row's town code (or its 1-based line in the file when no code is readable);
+        ``None`` for a problem with the table as a whole.
+    column:
+        The canonical column name (or the header as written); ``None`` for a problem with a
+        whole row or table.
+    value:
+        The offending value as read (in the unit of its column, e.g. yuan or km²), or
+        ``None``.
+
+    Examples
+    --------
+    >>> p = Problem("must not be negative", row="441581101", column="area_km2", value=-3.0)
+    >>> print(p)
+    row 441581101, column 'area_km2', value -3.0: must not be negative
+    >>> p.to_dict()["column"]
+    'area_km2'
     """
 
     message: str
@@ -50,7 +71,32 @@ class ValidationError(ValueError):
     """Input that the library cannot use.
 
     The message lists every problem found (not just the first); :attr:`problems` holds them
-    as :class:`Problem` objects for programs to read.
+    as :class:`Problem` objects for programs to read. A :class:`ValueError`, so code that
+    catches ``ValueError`` catches it too.
+
+    Parameters
+    ----------
+    problems:
+        Every :class:`Problem` found; kept in :attr:`problems` as a list.
+    what:
+        What was invalid (``"towns table"``, ``"policy file x.toml"``), for the message;
+        kept in :attr:`what`.
+
+    Examples
+    --------
+    >>> err = ValidationError(
+    ...     [Problem("must not be negative", row="441581101", column="area_km2", value=-3.0),
+    ...      Problem("missing required column", column="zone")],
+    ...     what="towns table",
+    ... )
+    >>> print(err)
+    towns table is invalid: 2 problems
+      - row 441581101, column 'area_km2', value -3.0: must not be negative
+      - column 'zone': missing required column
+    >>> [p.column for p in err.problems]
+    ['area_km2', 'zone']
+    >>> err.to_dict()["error"]
+    'validation'
     """
 
     def __init__(self, problems: Iterable[Problem], *, what: str = "input") -> None:
@@ -76,9 +122,27 @@ class ValidationError(ValueError):
 class Conflict:
     """One reason a set of constraints cannot all hold, in the user's terms.
 
-    ``constraints`` names the constraint families involved; ``required`` and ``available``
-    are the amounts (yuan) that do not fit, where they apply; ``towns`` the town codes
-    concerned (empty for a conflict of totals).
+    Conflicts are collected into an :class:`InfeasibleError`; ``str()`` gives the message.
+
+    Parameters
+    ----------
+    message:
+        The conflict in the user's terms ("the floors need 2.08 bn, the fund is 2.00 bn").
+    constraints:
+        The names of the constraint families involved (``"fund"``, ``"floor"``, …).
+    required, available:
+        The amounts that do not fit, yuan, where they apply (``None`` otherwise).
+    towns:
+        The town codes concerned; empty for a conflict of totals.
+
+    Examples
+    --------
+    >>> c = Conflict("the floors need 2.08 bn, the fund is 2.00 bn",
+    ...              constraints=("floor", "fund"), required=2.08e9, available=2.0e9)
+    >>> print(c)
+    the floors need 2.08 bn, the fund is 2.00 bn
+    >>> c.to_dict()["constraints"]
+    ['floor', 'fund']
     """
 
     message: str
@@ -105,7 +169,28 @@ class InfeasibleError(ValueError):
     """Constraints that no allocation can meet all at once.
 
     The message explains each conflict; :attr:`details` holds them as :class:`Conflict`
-    objects.
+    objects. A :class:`ValueError`, so code that catches ``ValueError`` catches it too.
+
+    Parameters
+    ----------
+    details:
+        Every :class:`Conflict` found; kept in :attr:`details` as a list.
+    headline:
+        The first line of the message; by default "the constraints cannot all be met".
+
+    Examples
+    --------
+    Rounding cannot reach a total of 5 yuan when two amounts are capped at 2 yuan each:
+
+    >>> from townfiscal import round_to_total
+    >>> try:
+    ...     round_to_total([1.0, 2.0], 5, upper=[2, 2])
+    ... except InfeasibleError as err:
+    ...     print(err)
+    ...     print(err.details[0].required, err.details[0].available)
+    the constraints cannot all be met
+      - the upper bounds allow at most 4 yuan, below the total 5
+    5.0 4.0
     """
 
     def __init__(self, details: Sequence[Conflict], *, headline: str | None = None) -> None:

@@ -33,6 +33,13 @@ def _freeze(value: Any) -> Any:
     return value
 
 
+def _plain(value: Any) -> Any:
+    """Like :func:`_thaw` but keeping dates: the inverse of :func:`_freeze`, for pickling."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
 def _thaw(value: Any) -> Any:
     if isinstance(value, Mapping):
         return {k: _thaw(v) for k, v in value.items()}
@@ -47,9 +54,31 @@ def _thaw(value: Any) -> Any:
 class Parameter:
     """One value of a policy, with where it comes from.
 
-    ``source`` is an article reference (e.g. ``"Art. 6 of the 2020 measures"``) or starts
-    with ``"assumption:"`` followed by why this value was chosen where the measure does not
-    publish one.
+    Read from a policy with :meth:`Policy.parameter`; frozen (a mapping or list value is
+    stored read-only).
+
+    Attributes
+    ----------
+    path:
+        The dotted path of the value in the policy (``"growth_control.cap"``).
+    value:
+        The value: a number (in :attr:`unit`), a string, a list or a mapping.
+    source:
+        An article reference (e.g. ``"Art. 6 of the 2020 measures"``) or ``"assumption:"``
+        followed by why this value was chosen where the measure does not publish one.
+    unit:
+        The unit of a number (``"yuan"``, ``"people"``, ``"km2"``), or ``None`` for a pure
+        number or a non-numeric value.
+    description:
+        What the value means, in words, where the path does not say it; or ``None``.
+
+    Examples
+    --------
+    >>> p = get_policy("guangdong-2020").parameter("fund.default")
+    >>> p.value, p.unit, p.is_assumption
+    (2000000000, 'yuan', False)
+    >>> get_policy("guangdong-2020").parameter("growth_control.cap").is_assumption
+    True
     """
 
     path: str
@@ -57,6 +86,11 @@ class Parameter:
     source: str
     unit: str | None = None
     description: str | None = None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle support: read-only mappings in values are thawed, and frozen again on load."""
+        value = _plain(self.value)
+        return (Parameter, (self.path, value, self.source, self.unit, self.description))
 
     @property
     def is_assumption(self) -> bool:
@@ -83,9 +117,43 @@ def _frozen_parameters(params: Mapping[str, Parameter]) -> Mapping[str, Paramete
 class Policy:
     """A measure's rules as data: eligibility, factors, coefficients, tiers, growth control.
 
-    Read values by dotted path (``policy["growth_control.cap"]``) or whole parameters with
-    their sources (``policy.parameter("growth_control.cap").source``). Policies are immutable;
-    :meth:`with_changes` returns a reformed copy.
+    Read values by dotted path (``policy["growth_control.cap"]``, which raises
+    :class:`KeyError` for a path the policy does not set) or whole parameters with their
+    sources (``policy.parameter("growth_control.cap").source``). Policies are immutable;
+    :meth:`with_changes` returns a reformed copy. Get one with :func:`get_policy` or
+    :func:`load_policy` rather than building it by hand.
+
+    Attributes
+    ----------
+    id:
+        The policy's id (``"guangdong-2020"``).
+    title, title_zh:
+        The measure's title in English and (where known) in Chinese.
+    effective:
+        The date the rules take effect.
+    method:
+        How coefficients become amounts: ``"factor_share"`` (a share of the fund) or
+        ``"tier_standard"`` (tier standards).
+    document:
+        The published document the rules come from.
+    parameters:
+        Every value, as a read-only mapping from dotted path to :class:`Parameter`.
+    supersedes:
+        The id of the policy this one replaces, or ``None``.
+    description:
+        A longer description, possibly empty.
+    derived_from:
+        For a policy made by :meth:`with_changes`, the id of the one it was made from.
+
+    Examples
+    --------
+    >>> pol = get_policy("guangdong-2020")
+    >>> pol.id, pol.method, pol.effective.isoformat()
+    ('guangdong-2020', 'factor_share', '2020-08-27')
+    >>> pol["growth_control.cap"]
+    0.15
+    >>> "tiers.base" in pol
+    False
     """
 
     id: str
@@ -221,12 +289,29 @@ class Policy:
             "parameters": [p.to_dict() for p in self.parameters.values()],
         }
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle support (for process pools and Dask): the parameters' read-only mapping
+        cannot be pickled as it is, so the policy is rebuilt from its fields."""
+        fields = {a.name: getattr(self, a.name) for a in attrs.fields(Policy)}
+        fields["parameters"] = dict(self.parameters)
+        return (_rebuild_policy, (fields,))
+
+    def _repr_html_(self) -> str:
+        """A compact summary for Jupyter: facts, then the parameters with their sources."""
+        from townfiscal._html import policy_html
+
+        return policy_html(self)
+
     def __repr__(self) -> str:
         n = len(self.parameters)
         return (
             f"<Policy {self.id} ({self.method}, effective {self.effective.isoformat()}, "
             f"{n} parameters, {len(self.assumptions)} assumptions)>"
         )
+
+
+def _rebuild_policy(fields: dict[str, Any]) -> Policy:
+    return Policy(**fields)
 
 
 # --- loading -------------------------------------------------------------------------------
@@ -335,11 +420,30 @@ def _check_schema(policy: Policy, what: str) -> None:
 def load_policy(path: str | PathLike[str]) -> Policy:
     """Load a policy from a TOML file (see the bundled ``policies/*.toml`` for the format).
 
+    Parameters
+    ----------
+    path:
+        The policy file (TOML, UTF-8).
+
+    Returns
+    -------
+    Policy
+        The policy the file describes, checked against the schema.
+
     Raises
     ------
+    FileNotFoundError
+        When there is no file at *path*.
     ValidationError
         When the file is not valid TOML or breaks the policy schema; the message lists every
         problem.
+
+    Examples
+    --------
+    >>> from importlib import resources
+    >>> path = resources.files("townfiscal") / "policies" / "guangdong-2018.toml"
+    >>> load_policy(str(path)).id
+    'guangdong-2018'
     """
     p = Path(path)
     try:
@@ -368,6 +472,13 @@ def _bundled() -> dict[str, Policy]:
 def list_policies() -> list[str]:
     """The ids of the bundled policies, oldest effective date first.
 
+    Returns
+    -------
+    list of str
+        Policy ids, each accepted by :func:`get_policy`.
+
+    Examples
+    --------
     >>> list_policies()
     ['guangdong-minority-2014', 'guangdong-2018', 'guangdong-2020']
     """
@@ -376,6 +487,17 @@ def list_policies() -> list[str]:
 
 def get_policy(policy: str | PathLike[str] | Policy) -> Policy:
     """A bundled policy by id, a policy file by path, or a :class:`Policy` as it is.
+
+    Parameters
+    ----------
+    policy:
+        A bundled policy's id (see :func:`list_policies`), the path of a policy file (TOML),
+        or a :class:`Policy`.
+
+    Returns
+    -------
+    Policy
+        The policy; a :class:`Policy` passed in is returned unchanged.
 
     Raises
     ------

@@ -37,17 +37,37 @@ _CARRIED = ("name", "kind", "county", "city", "zone")
 class Programme:
     """One programme of transfers to towns.
 
-    Attributes:
-        id: column name in :func:`transfers` (``peoples_congress``).
-        name, name_zh: English and Chinese names.
-        kind: ``formula``, ``per_unit`` or ``per_count``.
-        default: included when :func:`transfers` is not told which programmes to use.
-        rate: yuan per unit per year (``per_unit``: per town; ``per_count``: per counted thing,
-            ``total / (count × years)``); ``None`` for ``formula``.
-        scope: ``eligible`` (the towns the policy covers) or ``all``.
-        column: the towns-table column counted by a ``per_count`` programme.
-        source: where the figures come from (articles and assumptions).
-        published_count: the number of units the source gives, for reconciliation.
+    Read from a :class:`Programmes` set (``get_programmes()["peoples_congress"]``); frozen.
+
+    Attributes
+    ----------
+    id:
+        Column name in :func:`transfers` (``peoples_congress``).
+    name, name_zh:
+        English and Chinese names.
+    kind:
+        ``formula`` (the weak-town subsidy formula), ``per_unit`` or ``per_count``.
+    default:
+        Whether it is included when :func:`transfers` is not told which programmes to use.
+    rate:
+        Yuan per unit per year (``per_unit``: per town; ``per_count``: per counted thing,
+        ``total / (count × years)``); ``None`` for ``formula``.
+    scope:
+        ``eligible`` (the towns the policy covers) or ``all``.
+    column:
+        The towns-table column counted by a ``per_count`` programme (e.g. police stations);
+        ``None`` otherwise.
+    source:
+        Where the figures come from (articles and assumptions).
+    published_count:
+        The number of units (towns, stations) the source gives, for reconciliation; or
+        ``None``.
+
+    Examples
+    --------
+    >>> p = get_programmes("guangdong-2020")["peoples_congress"]
+    >>> p.kind, p.rate, p.scope, p.published_count
+    ('per_unit', 300000.0, 'eligible', 998)
     """
 
     id: str
@@ -64,7 +84,30 @@ class Programme:
 
 @attrs.frozen(eq=False)
 class Programmes:
-    """A set of programmes (one file). Iterates over its :class:`Programme` objects."""
+    """A set of programmes (one file). Iterates over its :class:`Programme` objects.
+
+    Index it by programme id (``programmes["peoples_congress"]``, a :class:`KeyError` for an
+    unknown id). Get one with :func:`get_programmes`.
+
+    Attributes
+    ----------
+    id:
+        The set's id as its file gives it (``"guangdong-2020"``; ``"custom"`` if none).
+    title:
+        What the set covers, in words.
+    programmes:
+        The :class:`Programme` objects, in file order.
+
+    Examples
+    --------
+    >>> ps = get_programmes("guangdong-2020")
+    >>> ps.ids
+    ['weak_town_subsidy', 'peoples_congress', 'police_stations']
+    >>> ps.defaults
+    ['weak_town_subsidy', 'peoples_congress']
+    >>> ps["weak_town_subsidy"].kind
+    'formula'
+    """
 
     id: str
     title: str
@@ -95,22 +138,48 @@ class Programmes:
 
 
 def list_programmes() -> list[str]:
-    """Ids of the bundled programme sets, sorted (e.g. ``["guangdong-2020"]``)."""
+    """Ids of the bundled programme sets, sorted.
+
+    Returns
+    -------
+    list of str
+        Ids accepted by :func:`get_programmes`.
+
+    Examples
+    --------
+    >>> list_programmes()
+    ['guangdong-2020']
+    """
     return sorted(p.stem for p in _DIR.glob("*.toml"))
 
 
 def get_programmes(id_or_path: str | Path = "guangdong-2020") -> Programmes:
     """A programme set, by bundled id or from a TOML file.
 
-    Raises:
-        KeyError: no such bundled set.
-        ValidationError: a malformed file (unknown kinds or scopes, amounts that are missing,
-            negative or without a source) — every problem at once.
+    Parameters
+    ----------
+    id_or_path:
+        A bundled set's id (see :func:`list_programmes`) or the path of a ``.toml`` file
+        in the same format.
 
-    Example:
-        >>> import townfiscal as tf
-        >>> tf.get_programmes()["peoples_congress"].rate
-        300000.0
+    Returns
+    -------
+    Programmes
+        The set, with each programme's rates in yuan per unit per year.
+
+    Raises
+    ------
+    KeyError
+        When there is no such bundled set and no such ``.toml`` file.
+    ValidationError
+        For a malformed file (unknown kinds or scopes, amounts that are missing, negative or
+        without a source) — every problem at once.
+
+    Examples
+    --------
+    >>> import townfiscal as tf
+    >>> tf.get_programmes()["peoples_congress"].rate
+    300000.0
     """
     key = str(id_or_path)
     if key in list_programmes():
@@ -224,37 +293,52 @@ def transfers(towns: pd.DataFrame, policy: Policy | str, fund: float | None = No
               subsidy: pd.Series | None = None) -> pd.DataFrame:
     """Every transfer each town receives in a year: one column per programme and a total.
 
-    Parameters:
-        towns: a towns table (validated here); a ``per_count`` programme reads its column
-            (e.g. ``police_stations``: stations in the town).
-        policy: the weak-town policy (or id): its eligibility sets the ``eligible`` scope and
-            its formula gives the weak-town subsidy.
-        fund: the weak-town fund, yuan (default: the policy's).
-        programmes: a :class:`Programmes` set or its id.
-        include: programme ids to include, in order (default: the set's defaults — the
-            weak-town subsidy and People's Congress funds).
-        subsidy: amounts of the weak-town subsidy by town code (e.g. ``alloc.amounts`` from the
-            optimiser) to use instead of the formula; towns absent get 0.
+    Parameters
+    ----------
+    towns:
+        A towns table (validated here); a ``per_count`` programme reads its column
+        (e.g. ``police_stations``: stations in the town).
+    policy:
+        The weak-town policy (or id): its eligibility sets the ``eligible`` scope and its
+        formula gives the weak-town subsidy.
+    fund:
+        The weak-town fund, yuan (default: the policy's).
+    programmes:
+        A :class:`Programmes` set or its id.
+    include:
+        Programme ids to include, in order (default: the set's defaults — the weak-town
+        subsidy and People's Congress funds).
+    subsidy:
+        Amounts of the weak-town subsidy by town code, yuan (e.g. ``alloc.amounts`` from the
+        optimiser) to use instead of the formula; towns absent get 0.
 
-    Returns:
-        DataFrame indexed by code over every town of the table: ``name``, ``kind``,
-        ``county``, ``city``, ``zone``, ``eligible``, one int64 yuan column per programme and
-        ``total`` (int64 yuan, their sum). ``.attrs`` records the policy, fund, programmes,
-        the number of units each programme pays (``units_paid``) and the counts the sources
-        publish (``published_counts``: 998 towns for People's Congress funds, 542 stations),
-        for reconciling the data with the articles.
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by code over every town of the table: ``name``, ``kind``, ``county``,
+        ``city``, ``zone``, ``eligible``, one int64 yuan column per programme and ``total``
+        (int64 yuan, their sum). ``.attrs`` records the policy, fund, programmes, the number
+        of units each programme pays (``units_paid``) and the counts the sources publish
+        (``published_counts``: 998 towns for People's Congress funds, 542 stations), for
+        reconciling the data with the articles.
 
-    Raises:
-        KeyError: an unknown programme id in ``include``.
-        ValidationError: the towns table is invalid, a ``per_count`` column is missing or
-            holds negative or fractional counts, ``subsidy`` has codes not in the table or
-            amounts that are not whole non-negative yuan — every problem at once.
+    Raises
+    ------
+    KeyError
+        For an unknown programme id in ``include``.
+    ValidationError
+        When the towns table is invalid, a ``per_count`` column is missing or holds negative
+        or fractional counts, ``subsidy`` has codes not in the table or amounts that are not
+        whole non-negative yuan — every problem at once.
 
-    Example:
-        >>> import townfiscal as tf
-        >>> tr = tf.transfers(tf.load_example(), "guangdong-2020", fund=2_000_000_000)
-        >>> int(tr["weak_town_subsidy"].sum()), int(tr["peoples_congress"].sum())
-        (2000000000, 300600000)
+    Examples
+    --------
+    >>> import townfiscal as tf
+    >>> tr = tf.transfers(tf.load_example(), "guangdong-2020", fund=2_000_000_000)
+    >>> int(tr["weak_town_subsidy"].sum()), int(tr["peoples_congress"].sum())
+    (2000000000, 300600000)
+    >>> int(tr.loc["441581101", "total"])
+    3571065
     """
     pol = get_policy(policy) if isinstance(policy, str) else policy
     progs = get_programmes(programmes) if isinstance(programmes, str) else programmes

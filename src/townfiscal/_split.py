@@ -147,12 +147,31 @@ def split_rows(amount: npt.NDArray[np.int64], shares: npt.NDArray[np.float64]
 class ExpenditureSplit:
     """The result of :func:`split_expenditure`.
 
-    Attributes:
-        table: the spending rows (canonical columns, item as its id, zone as its code) with one
-            int64 yuan column per level (``central`` … ``town``); each row's levels sum to its
-            ``amount`` exactly.
-        totals: int64 yuan per level and ``amount`` (the sum of all rows).
-        matrix: the matrix used.
+    Made by :func:`split_expenditure`, not by hand; frozen.
+
+    Attributes
+    ----------
+    table:
+        The spending rows (canonical columns, item as its id, zone as its code) with one
+        int64 yuan column per level (``central`` … ``town``); each row's levels sum to its
+        ``amount`` (yuan) exactly.
+    totals:
+        Int64 yuan per level and ``amount`` (the sum of all rows).
+    matrix:
+        The :class:`ResponsibilityMatrix` used.
+
+    Examples
+    --------
+    >>> import pandas as pd, townfiscal as tf
+    >>> s = tf.split_expenditure(pd.DataFrame({
+    ...     "item": ["义务教育公用经费保障"], "amount": [1_000_000], "zone": ["east_wing"]}),
+    ...     "guangdong-2020")
+    >>> s.totals.tolist()
+    [1000000, 500000, 225000, 75000, 200000, 0]
+    >>> s.totals.index.tolist()
+    ['amount', 'central', 'province', 'city', 'county', 'town']
+    >>> s.matrix_id
+    'guangdong-2020'
     """
 
     table: pd.DataFrame

@@ -151,8 +151,22 @@ def kind_from_code(codes: Iterable[str] | pd.Series) -> pd.Series:
     """The kind of each township-level unit from its code's last three digits.
 
     001–099 subdistrict, 100–199 town, 200–399 township, 400 and up other (RULES.md §2;
-    NBS coding rules). A ``kind`` column in the data wins over this default.
+    NBS coding rules). A ``kind`` column in the data wins over this default. It never raises:
+    a code whose last three characters are not digits is ``"other"``.
 
+    Parameters
+    ----------
+    codes:
+        Township codes (9-digit strings), as any iterable or a :class:`pandas.Series`.
+
+    Returns
+    -------
+    pandas.Series of str
+        ``"subdistrict"``, ``"town"``, ``"township"`` or ``"other"`` per code, with the
+        index of *codes* when it is a Series (else 0, 1, …).
+
+    Examples
+    --------
     >>> kind_from_code(["445281100", "441502001", "441823203"]).tolist()
     ['town', 'subdistrict', 'township']
     """
@@ -215,7 +229,7 @@ def read_towns(
     source: str | PathLike[str] | pd.DataFrame,
     *,
     unit: Unit = "yuan",
-    sheet: str | int = 0,
+    sheet: str | int | None = None,
     policy: Policy | None = None,
 ) -> pd.DataFrame:
     """Read and validate a towns table from a file or a DataFrame.
@@ -234,7 +248,9 @@ def read_towns(
     unit:
         ``"yuan"`` or ``"wan"``: the unit of money columns whose header does not say.
     sheet:
-        For ``.xlsx``: the sheet name or index.
+        For ``.xlsx``: the sheet name or index. By default the towns sheet of an allocation
+        table written by :func:`~townfiscal.write_allocation` (``乡镇基础数据``) when the
+        workbook has one, else the first sheet.
     policy:
         When given, also check what the policy's formula needs (see :func:`validate_towns`).
 
@@ -263,7 +279,9 @@ def read_towns(
         if suffix in {".csv", ".txt"}:
             frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
         elif suffix in {".xlsx", ".xlsm"}:
-            frame = pd.read_excel(path, sheet_name=sheet, dtype=object, engine="openpyxl")
+            frame = pd.read_excel(
+                path, sheet_name=_towns_sheet(path) if sheet is None else sheet,
+                dtype=object, engine="openpyxl")
         elif suffix == ".parquet":
             frame = pd.read_parquet(path)
         else:
@@ -348,12 +366,31 @@ def validate_towns(
     ------
     ValidationError
         Whose ``.problems`` lists every problem with its row (town code), column and value.
+
+    Examples
+    --------
+    >>> import townfiscal as tf
+    >>> raw = tf.load_example().head(3).reset_index()   # code as a column
+    >>> clean = validate_towns(raw)
+    >>> clean.index.name, len(clean), str(clean["area_km2"].dtype)
+    ('code', 3, 'float64')
+    >>> raw.loc[0, "area_km2"] = -3.0
+    >>> raw.loc[1, "zone"] = "south"
+    >>> try:
+    ...     validate_towns(raw)
+    ... except tf.ValidationError as err:
+    ...     print(err)
+    towns table is invalid: 2 problems
+      - row 440103002, column 'zone', value 'south': unknown zone; expected one of core, ...
+      - row 440103001, column 'area_km2', value -3.0: must not be negative
     """
     problems: list[Problem] = []
     df = frame.copy()
     if df.index.name is not None and _ALIASES.get(_fold(str(df.index.name))) == "code":
         df = df.reset_index()
     df, scale = _rename(df, unit, problems)
+    # Two headers for one column were reported by _rename; check only the first of them.
+    df = df.loc[:, ~df.columns.duplicated()]
     df = df.reset_index(drop=True)
 
     missing = [c.name for c in COLUMNS if c.required and c.name not in df.columns]
@@ -520,3 +557,17 @@ def _check_policy_needs(towns: pd.DataFrame, policy: Policy, what: str) -> None:
 
 def _as_float(value: Any) -> float:
     return float(value)
+
+
+TOWNS_SHEET = "乡镇基础数据"
+"""The name of the towns sheet in an allocation table (分配表) workbook."""
+
+
+def _towns_sheet(path: Path) -> str | int:
+    from openpyxl import load_workbook
+
+    workbook = load_workbook(path, read_only=True)
+    try:
+        return TOWNS_SHEET if TOWNS_SHEET in workbook.sheetnames else 0
+    finally:
+        workbook.close()

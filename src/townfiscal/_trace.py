@@ -25,7 +25,35 @@ def _fmt(value: Any) -> str:
 
 @attrs.frozen
 class Step:
-    """One step of a trace: what was computed, how, its value, and the parameters it read."""
+    """One step of a trace: what was computed, how, its value, and the parameters it read.
+
+    Steps are made by the library (:func:`~townfiscal.explain_formula`, ``Allocation.explain``)
+    and read from a :class:`Trace`.
+
+    Attributes
+    ----------
+    label:
+        What the step computes (``"share"``, ``"growth control"``, ``"amount"``).
+    formula:
+        How, written out with the town's figures.
+    value:
+        The result, in :attr:`unit` (a float, an int for yuan paid, a bool for eligibility).
+    unit:
+        The unit of :attr:`value` (``"yuan"``), or ``None`` for a pure number.
+    parameters:
+        The policy parameters the step read, each as :meth:`Parameter.to_dict` gives it
+        (``path``, ``value``, ``source``, …).
+    note:
+        A remark in words (which bound applied, the mean a coefficient is relative to), or
+        ``None``.
+
+    Examples
+    --------
+    >>> step = Step("amount", "largest-remainder rounding of 3,271,064.8130 to whole units",
+    ...             3271065, unit="yuan")
+    >>> step.to_dict()["value"]
+    3271065
+    """
 
     label: str
     formula: str
@@ -51,7 +79,36 @@ class Step:
 
 @attrs.frozen
 class Trace:
-    """The trace of one town's amount: its inputs and each step, in order."""
+    """The trace of one town's amount: its inputs and each step, in order.
+
+    ``str(trace)`` is a readable numbered account, one line per step with the parameters and
+    their sources beneath; in Jupyter it shows as a table.
+
+    Attributes
+    ----------
+    code:
+        The town's 9-digit code.
+    name:
+        The town's name.
+    policy:
+        The id of the policy applied.
+    steps:
+        The :class:`Step` objects, in the order they were computed.
+    amount:
+        The town's final amount, whole yuan (0 for a town that is not eligible); ``None``
+        for a trace that stops before an amount is paid.
+
+    Examples
+    --------
+    >>> import townfiscal as tf
+    >>> tr = tf.explain_formula(tf.load_example(), "guangdong-2020", "441581101")
+    >>> tr.name, tr.amount
+    ('甲子镇', 3271065)
+    >>> tr.step("growth control").unit
+    'yuan'
+    >>> print(str(tr).splitlines()[0])
+    441581101 甲子镇 — policy guangdong-2020: 3,271,065 yuan
+    """
 
     code: str
     name: str
@@ -60,7 +117,13 @@ class Trace:
     amount: int | None
 
     def step(self, label: str) -> Step:
-        """The first step whose label starts with *label*."""
+        """The first step whose label starts with *label*.
+
+        Raises
+        ------
+        KeyError
+            When no step's label starts with *label*.
+        """
         for s in self.steps:
             if s.label.startswith(label):
                 return s

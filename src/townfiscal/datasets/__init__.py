@@ -26,6 +26,20 @@ def load_example() -> pd.DataFrame:
     year's amounts (totalling 1,857,010,214 yuan over the covered towns) are **synthetic**
     — see :func:`make_towns` for the distributions.
 
+    Returns
+    -------
+    pandas.DataFrame
+        The validated towns table indexed by ``code`` (see :func:`~townfiscal.validate_towns`
+        for the columns): money in yuan, populations in people, areas in km². A fresh copy
+        on every call, so it may be modified freely.
+
+    Raises
+    ------
+    ValidationError
+        Only if the bundled file has been damaged (it is checked like any other table).
+
+    Examples
+    --------
     >>> towns = load_example()
     >>> len(towns), int(towns["prior_amount"].sum())
     (1757, 1857010214)

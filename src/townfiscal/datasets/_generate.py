@@ -142,6 +142,11 @@ def make_towns(
     -------
     pandas.DataFrame, validated, indexed by code.
 
+    Raises
+    ------
+    ValueError
+        When *scope* is none of the forms above, or a province code that names no province.
+
     Notes
     -----
     Every figure is synthetic. Per unit, with medians by zone (core, east wing, west wing,
@@ -168,6 +173,8 @@ def make_towns(
     """
     rng = np.random.default_rng(seed)
     units = divisions()
+    if isinstance(scope, int) and not 1 <= scope <= 41_352:
+        raise ValueError(f"a number of units must be from 1 to 41,352, got {scope}")
     if isinstance(scope, int):
         pick = np.sort(rng.choice(len(units), size=min(scope, len(units)), replace=False))
         units = units.iloc[pick]

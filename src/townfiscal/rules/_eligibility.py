@@ -94,7 +94,7 @@ def eligibility(towns: pd.DataFrame, policy: Policy | str) -> pd.DataFrame:
         "covered: " + kind_label + " in " + area_name,
         np.where(
             ~kind_ok,
-            "not covered: " + kind_label + f" — only {allowed} are",
+            "not covered: " + kind_label + f" — only {allowed} are covered",
             "not covered: " + city + " is outside the covered areas",
         ),
     )

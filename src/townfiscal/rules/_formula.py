@@ -176,12 +176,13 @@ def formula_allocation(
 
     Returns
     -------
-    pandas.DataFrame over the eligible towns, indexed by code: ``name, kind, county, city,
-    zone``; ``value_<factor>`` and ``coef_<factor>`` for each factor; ``regional``;
-    ``coefficient``; ``share``; for tier policies ``tier`` (1 = weakest) and ``standard``;
-    ``prior_amount``; ``proportional`` (the amount before growth control); ``lower`` and
-    ``upper`` (growth-control bounds); ``unrounded``; and ``amount`` (int64 yuan, summing to
-    the fund exactly). ``.attrs`` records the policy id and hash and the fund.
+    pandas.DataFrame
+        Over the eligible towns, indexed by code: ``name, kind, county, city, zone``;
+        ``value_<factor>`` and ``coef_<factor>`` for each factor; ``regional``;
+        ``coefficient``; ``share``; for tier policies ``tier`` (1 = weakest) and ``standard``;
+        ``prior_amount``; ``proportional`` (the amount before growth control); ``lower`` and
+        ``upper`` (growth-control bounds); ``unrounded``; and ``amount`` (int64 yuan, summing to
+        the fund exactly). ``.attrs`` records the policy id and hash and the fund.
 
     Raises
     ------

@@ -1,0 +1,642 @@
+"""Scenarios: compare allocations side by side, and sweep a fund or a parameter over a range.
+
+:func:`compare` puts several allocations of the same towns next to each other (one table per
+town, one summary row per scenario with totals, winners and losers, and the equalisation
+measures). :func:`sweep` re-solves over a range of funds, or of any one policy parameter,
+locally in processes or on a Dask cluster, and returns a tidy table (one row per scenario).
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import as_completed as _futures_completed
+from typing import Any, Literal
+
+import attrs
+import numpy as np
+import pandas as pd
+
+from townfiscal import metrics
+from townfiscal._errors import InfeasibleError, Problem, ValidationError
+
+__all__ = ["Comparison", "compare", "summarise", "sweep"]
+
+Method = Literal["allocate", "formula"]
+Over = Literal["paid", "all"]
+
+#: Columns of a scenario summary, in order (those that apply).
+SUMMARY_COLUMNS: tuple[str, ...] = (
+    "total",
+    "towns",
+    "mean",
+    "min",
+    "max",
+    "winners",
+    "losers",
+    "unchanged",
+    "new",
+    "gini_before",
+    "gini_after",
+    "theil_before",
+    "theil_after",
+    "cv_before",
+    "cv_after",
+    "max_min_before",
+    "max_min_after",
+    "min_per_capita",
+)
+
+_NEEDS_PRIOR = frozenset({"winners", "losers", "unchanged", "new"})
+_TOL = 0.5  # yuan: a change smaller than this is "unchanged"
+
+
+# --------------------------------------------------------------------------------------------
+# one allocation's summary
+
+
+def _amounts_of(obj: Any) -> pd.Series[Any]:
+    values = getattr(obj, "amounts", obj)
+    if isinstance(values, pd.DataFrame) and "amount" in values.columns:
+        values = values["amount"]
+    if not isinstance(values, pd.Series):
+        raise ValidationError(
+            [
+                Problem(
+                    "expected an Allocation, a Series of yuan by code, or a table with an "
+                    "'amount' column",
+                    value=type(obj).__name__,
+                )
+            ],
+            what="scenario",
+        )
+    return values
+
+
+def _towns_of(obj: Any) -> pd.DataFrame | None:
+    towns = getattr(obj, "towns", None)
+    if isinstance(towns, pd.DataFrame):
+        return towns
+    formula = getattr(obj, "formula", None)
+    towns = getattr(formula, "towns", None)
+    return towns if isinstance(towns, pd.DataFrame) else None
+
+
+def summarise(
+    amounts: Any,
+    towns: pd.DataFrame,
+    *,
+    over: Over = "paid",
+    population: str = "resident_population",
+) -> dict[str, float]:
+    """The summary of one allocation: totals, winners and losers, equalisation measures.
+
+    Parameters
+    ----------
+    amounts
+        Yuan per town (Series indexed by code, or an Allocation).
+    towns
+        The towns table (fiscal capacity, populations, ``prior_amount``).
+    over
+        Measure equalisation over the towns paid (``"paid"``, default: the eligible towns the
+        fund is for) or over every town of ``towns`` (``"all"``).
+    population
+        The people per town for per-capita capacity and weights (see
+        :func:`townfiscal.metrics.capacity_per_capita`).
+
+    Returns
+    -------
+    dict with ``total`` (yuan), ``towns`` (paid), ``mean``/``min``/``max`` (yuan per town),
+    ``winners``/``losers``/``unchanged`` (against ``prior_amount``, towns with one), ``new``
+    (towns paid with no prior amount), the measures ``gini``, ``theil``, ``cv``, ``max_min``
+    before and after, and ``min_per_capita`` (lowest capacity per person after, yuan).
+    """
+    amt = _amounts_of(amounts).astype(np.float64)
+    out: dict[str, float] = {
+        "total": float(amt.sum()),
+        "towns": float(len(amt)),
+        "mean": float(amt.mean()) if len(amt) else math.nan,
+        "min": float(amt.min()) if len(amt) else math.nan,
+        "max": float(amt.max()) if len(amt) else math.nan,
+    }
+    if "prior_amount" in towns.columns:
+        prior = towns["prior_amount"].reindex(amt.index).astype(np.float64)
+        has = prior.notna() & (prior > 0)
+        diff = (amt - prior)[has]
+        out["winners"] = float((diff > _TOL).sum())
+        out["losers"] = float((diff < -_TOL).sum())
+        out["unchanged"] = float(len(diff) - out["winners"] - out["losers"])
+        out["new"] = float((~has).sum())
+    scope = towns.loc[towns.index.intersection(amt.index)] if over == "paid" else towns
+    if len(scope):
+        eq = metrics.equalisation(scope, amt, population=population).iloc[0]
+        for name in ("gini", "theil", "cv", "max_min"):
+            out[f"{name}_before"] = float(eq[f"{name}_before"])
+            out[f"{name}_after"] = float(eq[f"{name}_after"])
+        after = metrics.capacity_per_capita(scope, amt, population=population)
+        out["min_per_capita"] = float(after.min())
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# compare
+
+
+@attrs.frozen(eq=False)
+class Comparison:
+    """Several allocations of the same towns side by side (see :func:`compare`).
+
+    Made by :func:`compare`, not by hand; frozen.
+
+    Attributes
+    ----------
+    table:
+        One row per town (index: code): name, county, city, zone, prior_amount, then per
+        scenario ``amount:<name>`` (yuan), ``change:<name>`` (against last year, yuan) and,
+        for every scenario but the baseline, ``diff:<name>`` (against the baseline, yuan).
+    summary:
+        One row per scenario (see :func:`summarise` for the columns) plus
+        ``up_vs_baseline``/``down_vs_baseline`` (towns that get more/less than under the
+        baseline).
+    baseline:
+        The name of the scenario the others are compared against.
+
+    Examples
+    --------
+    >>> import townfiscal as tf
+    >>> towns = tf.load_example()
+    >>> pol = tf.get_policy("guangdong-2020")
+    >>> cmp = tf.compare({"2.0 bn": tf.formula_allocation(towns, pol)["amount"],
+    ...                   "2.1 bn": tf.formula_allocation(towns, pol, 2_100_000_000)["amount"]},
+    ...                  towns=towns)
+    >>> cmp.names, cmp.baseline
+    (['2.0 bn', '2.1 bn'], '2.0 bn')
+    >>> int(cmp.table.loc["441581101", "diff:2.1 bn"])
+    34554
+    >>> int(cmp.summary.loc["2.1 bn", "up_vs_baseline"])
+    766
+    """
+
+    table: pd.DataFrame
+    summary: pd.DataFrame
+    baseline: str
+
+    @property
+    def names(self) -> list[str]:
+        """The scenario names, in order."""
+        return [str(n) for n in self.summary.index]
+
+    def amounts(self) -> pd.DataFrame:
+        """Yuan per town (rows) and scenario (columns); 0 where a scenario pays nothing."""
+        cols = {n: self.table[f"amount:{n}"] for n in self.names}
+        return pd.DataFrame(cols)
+
+    def long(self) -> pd.DataFrame:
+        """The per-town table in long (tidy) form: code, scenario, amount, change, diff."""
+        frames = []
+        for n in self.names:
+            f = pd.DataFrame(
+                {
+                    "code": self.table.index,
+                    "scenario": n,
+                    "amount": self.table[f"amount:{n}"].to_numpy(),
+                    "change": self.table[f"change:{n}"].to_numpy(),
+                    "diff": self.table[f"diff:{n}"].to_numpy()
+                    if f"diff:{n}" in self.table
+                    else np.zeros(len(self.table)),
+                }
+            )
+            frames.append(f)
+        return pd.concat(frames, ignore_index=True)
+
+    def __repr__(self) -> str:
+        from townfiscal._html import comparison_text
+
+        return comparison_text(self)
+
+    def _repr_html_(self) -> str:
+        from townfiscal._html import comparison_html
+
+        return comparison_html(self)
+
+
+def compare(
+    allocations: Mapping[str, Any],
+    *,
+    towns: pd.DataFrame | None = None,
+    baseline: str | None = None,
+    over: Over = "paid",
+    population: str = "resident_population",
+) -> Comparison:
+    """Compare allocations of the same towns: who gains and loses, and how equal it leaves them.
+
+    Parameters
+    ----------
+    allocations
+        ``{"formula": alloc_a, "hold-harmless": alloc_b, ...}``: Allocations, Series of yuan
+        by code, or tables with an ``amount`` column. A town one scenario pays and another
+        does not counts as 0 in the other.
+    towns
+        The towns table (default: the first allocation's own towns).
+    baseline
+        The scenario the others are measured against (default: the first).
+    over, population
+        As for :func:`summarise`.
+
+    Returns
+    -------
+    Comparison with ``table`` (per town) and ``summary`` (per scenario).
+
+    Raises
+    ------
+    ValidationError
+        No allocations, an unknown baseline, no towns table, or amounts for towns the towns
+        table does not have.
+
+    Examples
+    --------
+    >>> import townfiscal as tf
+    >>> towns = tf.load_example()
+    >>> pol = tf.get_policy("guangdong-2020")
+    >>> a = tf.formula_allocation(towns, pol, fund=2_000_000_000)["amount"]
+    >>> b = tf.formula_allocation(towns, pol, fund=2_100_000_000)["amount"]
+    >>> cmp = tf.compare({"2.0 bn": a, "2.1 bn": b}, towns=towns)
+    >>> float(cmp.summary.loc["2.1 bn", "total"])
+    2100000000.0
+    """
+    problems: list[Problem] = []
+    if not allocations:
+        problems.append(Problem("give at least one allocation to compare"))
+    names = [str(n) for n in allocations]
+    base = baseline if baseline is not None else (names[0] if names else "")
+    if names and base not in names:
+        problems.append(Problem(f"baseline {base!r} is not one of {names}", value=base))
+    if towns is None:
+        for obj in allocations.values():
+            towns = _towns_of(obj)
+            if towns is not None:
+                break
+    if towns is None and names:
+        problems.append(Problem("no towns table: pass towns=…"))
+    if problems:
+        raise ValidationError(problems, what="comparison")
+    assert towns is not None
+    series = {str(n): _amounts_of(obj).astype(np.float64) for n, obj in allocations.items()}
+    codes = pd.Index(sorted(set().union(*(s.index for s in series.values()))), name="code")
+    missing = codes.difference(towns.index)
+    if len(missing):
+        raise ValidationError(
+            [Problem("town is not in the towns table", row=str(c)) for c in missing],
+            what="comparison",
+        )
+    info_cols = [c for c in ("name", "county", "city", "zone", "prior_amount") if c in towns]
+    table = towns.loc[codes, info_cols].copy()
+    prior = (
+        table["prior_amount"].astype(np.float64).fillna(0.0)
+        if "prior_amount" in table
+        else pd.Series(0.0, index=codes)
+    )
+    wide = {n: s.reindex(codes).fillna(0.0) for n, s in series.items()}
+    for n, s in wide.items():
+        table[f"amount:{n}"] = s
+        table[f"change:{n}"] = s - prior
+    for n, s in wide.items():
+        if n != base:
+            table[f"diff:{n}"] = s - wide[base]
+    rows = {}
+    for n, s in series.items():
+        row = summarise(s, towns, over=over, population=population)
+        d = wide[n] - wide[base]
+        row["up_vs_baseline"] = float((d > _TOL).sum())
+        row["down_vs_baseline"] = float((d < -_TOL).sum())
+        rows[n] = row
+    summary = pd.DataFrame.from_dict(rows, orient="index")
+    order = [c for c in SUMMARY_COLUMNS if c in summary] + ["up_vs_baseline", "down_vs_baseline"]
+    summary = summary[order]
+    for c in ("towns", "winners", "losers", "unchanged", "new", "up_vs_baseline",
+              "down_vs_baseline"):  # fmt: skip
+        if c in summary:
+            summary[c] = summary[c].astype(np.int64)
+    summary.index.name = "scenario"
+    return Comparison(table=table, summary=summary, baseline=base)
+
+
+# --------------------------------------------------------------------------------------------
+# sweep
+
+
+@attrs.frozen
+class _Task:
+    index: int
+    towns_key: str | None
+    fund: int | None
+    value: Any
+
+
+@attrs.frozen
+class _Payload:
+    towns: Mapping[str | None, pd.DataFrame]
+    policy: Any
+    param: str | None
+    method: Method
+    options: Mapping[str, Any]
+    over: Over
+    population: str
+    per_town: bool
+
+
+def _run(task: _Task, payload: _Payload) -> tuple[dict[str, Any], pd.Series[Any] | None]:
+    """Solve one scenario and summarise it (runs in a worker)."""
+    import townfiscal as tf
+
+    towns = payload.towns[task.towns_key]
+    policy = tf.get_policy(payload.policy)
+    row: dict[str, Any] = {"scenario": task.index}
+    if task.towns_key is not None:
+        row["towns_set"] = task.towns_key
+    if payload.param is not None:
+        row["param"] = payload.param
+        row["value"] = task.value
+        policy = policy.with_changes({payload.param: task.value})
+    fund = task.fund if task.fund is not None else int(policy["fund.default"])
+    row["fund"] = fund
+    start = time.perf_counter()
+    amounts: pd.Series[Any] | None = None
+    try:
+        if payload.method == "formula":
+            amounts = tf.formula_allocation(towns, policy, fund=fund)["amount"]
+            row.update(status="formula", objective_value=math.nan, solver="")
+        else:
+            allocate: Callable[..., Any] = tf.allocate
+            alloc = allocate(towns, policy, fund=fund, **payload.options)
+            amounts = alloc.amounts
+            row.update(
+                status=alloc.status,
+                objective_value=float(alloc.objective_value),
+                solver=str(alloc.solver),
+            )
+        row.update(summarise(amounts, towns, over=payload.over, population=payload.population))
+        row["error"] = ""
+    except (InfeasibleError, ValidationError) as exc:
+        if isinstance(exc, InfeasibleError):
+            kind, reasons = "infeasible", [str(c) for c in exc.details]
+        else:
+            kind, reasons = "invalid", [str(p) for p in exc.problems]
+        error = "; ".join(reasons[:3]) + (" …" if len(reasons) > 3 else "")
+        row.update(status=kind, objective_value=math.nan, error=error or str(exc))
+        amounts = None
+    row["seconds"] = time.perf_counter() - start
+    return row, (amounts if payload.per_town else None)
+
+
+_WORKER_PAYLOAD: _Payload | None = None
+
+
+def _init_worker(payload: _Payload) -> None:
+    global _WORKER_PAYLOAD
+    _WORKER_PAYLOAD = payload
+
+
+def _run_in_worker(task: _Task) -> tuple[dict[str, Any], pd.Series[Any] | None]:
+    assert _WORKER_PAYLOAD is not None
+    return _run(task, _WORKER_PAYLOAD)
+
+
+def _is_dask_client(executor: Any) -> bool:
+    return type(executor).__module__.split(".")[0] == "distributed" and hasattr(executor, "scatter")
+
+
+def _progress(total: int, show: bool | None, desc: str) -> Any:
+    if show is None:
+        show = total >= 20
+    if not show:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="scenario", file=sys.stderr, leave=False)
+
+
+def _local_processes(n: int, payload: _Payload) -> ProcessPoolExecutor:
+    """A process pool that never forks this (possibly threaded) process; the payload is sent
+    once per worker."""
+    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+    ctx = multiprocessing.get_context(method)
+    if method == "forkserver":
+        ctx.set_forkserver_preload(["townfiscal"])
+    return ProcessPoolExecutor(
+        max_workers=n, mp_context=ctx, initializer=_init_worker, initargs=(payload,)
+    )
+
+
+def _execute(
+    tasks: Sequence[_Task],
+    payload: _Payload,
+    executor: Any,
+    progress: bool | None,
+) -> Iterator[tuple[dict[str, Any], pd.Series[Any] | None]]:
+    bar = _progress(len(tasks), progress, "sweep")
+    try:
+        if executor in (None, "processes"):
+            workers = min(os.cpu_count() or 1, len(tasks))
+            executor = "serial" if workers < 2 or len(tasks) < 4 else executor
+        if executor == "serial":
+            for task in tasks:
+                yield _run(task, payload)
+                if bar is not None:
+                    bar.update(1)
+            return
+        if _is_dask_client(executor):
+            from distributed import as_completed
+
+            dask_completed: Any = as_completed
+
+            remote = executor.scatter(payload, broadcast=True)
+            futures = executor.map(_run, tasks, payload=remote, pure=False)
+            for future in dask_completed(futures):
+                yield future.result()
+                if bar is not None:
+                    bar.update(1)
+            return
+        own: Executor | None = None
+        pool: Executor
+        if executor in (None, "processes"):
+            own = pool = _local_processes(min(os.cpu_count() or 1, len(tasks)), payload)
+        elif executor == "threads":
+            own = pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1)
+        elif isinstance(executor, Executor):
+            pool = executor
+        else:
+            raise ValidationError(
+                [
+                    Problem(
+                        "executor must be None, 'serial', 'threads', 'processes', a "
+                        "concurrent.futures.Executor or a dask.distributed Client",
+                        value=type(executor).__name__,
+                    )
+                ],
+                what="sweep",
+            )
+        try:
+            if own is not None and executor in (None, "processes"):
+                futures = [pool.submit(_run_in_worker, t) for t in tasks]  # payload: initializer
+            else:
+                futures = [pool.submit(_run, t, payload) for t in tasks]
+            for future in _futures_completed(futures):
+                yield future.result()
+                if bar is not None:
+                    bar.update(1)
+        finally:
+            if own is not None:
+                own.shutdown(wait=True, cancel_futures=True)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def sweep(
+    towns: pd.DataFrame | Mapping[str, pd.DataFrame],
+    policy: Any,
+    *,
+    funds: Iterable[float] | None = None,
+    param: str | None = None,
+    values: Iterable[Any] | None = None,
+    fund: float | None = None,
+    method: Method = "allocate",
+    executor: Any = None,
+    progress: bool | None = None,
+    per_town: bool = False,
+    over: Over = "paid",
+    population: str = "resident_population",
+    **allocate_options: Any,
+) -> pd.DataFrame:
+    """Re-solve an allocation over a range of funds, or of one policy parameter.
+
+    Parameters
+    ----------
+    towns
+        A towns table, or ``{label: towns table}`` (e.g. each province's towns, or Monte Carlo
+        draws of revenue forecasts): every scenario is then run on every table.
+    policy
+        A :class:`~townfiscal.Policy` or policy id.
+    funds
+        The funds to try, yuan (whole numbers). Or:
+    param, values
+        A dotted policy parameter (``"growth_control.cap"``) and the values to try; each
+        scenario runs on ``policy.with_changes({param: value})`` with ``fund`` (default: the
+        policy's ``fund.default``).
+    method
+        ``"allocate"`` (default: :func:`townfiscal.allocate`, with ``allocate_options`` such
+        as ``constraints=[...]``, ``objective=...``, ``solver=...``) or ``"formula"`` (the
+        policy's formula amounts, :func:`townfiscal.formula_allocation`).
+    executor
+        Where the scenarios run: ``None``/``"processes"`` (default: local processes, one per
+        core; a handful of scenarios run in this process), ``"serial"``, ``"threads"``, any
+        :class:`concurrent.futures.Executor`, or a ``dask.distributed.Client`` (``pip install
+        townfiscal[dask]``) to spread thousands of scenarios over a cluster.
+    progress
+        Show a progress bar (tqdm) on stderr; default: when there are 20 scenarios or more.
+    per_town
+        Return the long per-town table (scenario columns, then ``code`` and ``amount``)
+        instead of one row per scenario.
+    over, population
+        As for :func:`summarise`.
+
+    Returns
+    -------
+    DataFrame, one row per scenario in the order given: ``scenario`` (0, 1, …), ``towns_set``
+    (with several tables), ``param`` and ``value`` (parameter sweeps), ``fund``, ``status``
+    (``optimal``, ``formula``, ``infeasible``, ``invalid``…), ``objective_value``, ``solver``,
+    the columns of :func:`summarise`, ``error`` (why a scenario failed; the sweep goes on) and
+    ``seconds``.
+
+    Raises
+    ------
+    ValidationError
+        Neither ``funds`` nor ``param``/``values``, or both; an empty range; funds that are not
+        positive whole yuan.
+
+    Examples
+    --------
+    >>> import townfiscal as tf
+    >>> table = tf.sweep(tf.load_example(), "guangdong-2020", method="formula",
+    ...                  funds=[1_900_000_000, 2_000_000_000], executor="serial")
+    >>> table["total"].tolist()
+    [1900000000.0, 2000000000.0]
+    """
+    problems: list[Problem] = []
+    if (funds is None) == (param is None):
+        problems.append(Problem("give either funds=[...] or param=... with values=[...]"))
+    fund_list = [] if funds is None else list(funds)
+    value_list = [] if values is None else list(values)
+    if param is not None and not value_list:
+        problems.append(Problem("param needs values=[...] to try", column=param))
+    if funds is not None and not fund_list:
+        problems.append(Problem("funds is empty"))
+    for f in [*fund_list, *([] if fund is None else [fund])]:
+        if not (isinstance(f, int | float | np.integer | np.floating) and math.isfinite(float(f))
+                and float(f) > 0 and float(f) == int(f)):  # fmt: skip
+            problems.append(
+                Problem("a fund must be a positive whole number of yuan", column="fund", value=f)
+            )
+    if method not in ("allocate", "formula"):
+        problems.append(Problem("method must be 'allocate' or 'formula'", value=method))
+    if problems:
+        raise ValidationError(problems, what="sweep")
+
+    import townfiscal as tf
+
+    pol = tf.get_policy(policy)
+    tables: dict[str | None, pd.DataFrame]
+    if isinstance(towns, pd.DataFrame):
+        tables = {None: tf.validate_towns(towns)}
+    else:
+        tables = {str(k): tf.validate_towns(v) for k, v in towns.items()}
+    tasks: list[_Task] = []
+    for key in tables:
+        n = len(tasks)
+        if param is None:
+            tasks += [_Task(n + i, key, int(f), None) for i, f in enumerate(fund_list)]
+        else:
+            f0 = None if fund is None else int(fund)
+            tasks += [_Task(n + i, key, f0, v) for i, v in enumerate(value_list)]
+    payload = _Payload(
+        towns=tables,
+        policy=pol,
+        param=param,
+        method=method,
+        options=dict(allocate_options),
+        over=over,
+        population=population,
+        per_town=per_town,
+    )
+    rows: list[dict[str, Any]] = []
+    amounts: dict[int, pd.Series[Any]] = {}
+    for row, amt in _execute(tasks, payload, executor, progress):
+        rows.append(row)
+        if amt is not None:
+            amounts[int(row["scenario"])] = amt
+    table = pd.DataFrame(rows).sort_values("scenario", kind="stable").reset_index(drop=True)
+    lead = [c for c in ("scenario", "towns_set", "param", "value", "fund", "status",
+                        "objective_value", "solver") if c in table]  # fmt: skip
+    rest = [c for c in SUMMARY_COLUMNS if c in table or c not in _NEEDS_PRIOR]
+    table = table.reindex(columns=lead + rest + ["error", "seconds"])
+    if param is not None:
+        table.attrs["param"] = param
+    if not per_town:
+        return table
+    keys = [c for c in lead if c != "solver"]
+    parts = []
+    for _, head in table[keys].iterrows():
+        amt = amounts.get(int(head["scenario"]))
+        if amt is None:
+            continue
+        part = pd.DataFrame({"code": [str(c) for c in amt.index], "amount": amt.to_numpy()})
+        parts.append(part.assign(**{k: head[k] for k in keys})[[*keys, "code", "amount"]])
+    if not parts:
+        return pd.DataFrame(columns=[*keys, "code", "amount"])
+    return pd.concat(parts, ignore_index=True)
