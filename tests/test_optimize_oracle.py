@@ -214,8 +214,9 @@ def check_allocation(frame: pd.DataFrame, fund: int, constraints: list[Any],
 @given(seed=st.integers(0, 2**32 - 1), n=st.integers(2, 18),
        kind=st.sampled_from(["deviation", "relative", "shortfall", "maxmin"]), data=st.data())
 def test_optimum_matches_linprog(seed: int, n: int, kind: str, data: st.DataObject) -> None:
-    """Same feasibility and the same optimum as the linprog formulation; every constraint
-    holds after rounding to whole yuan and the total is the fund to the yuan."""
+    """Same feasibility and the same optimum as the linprog formulation (within a yuan per
+    town where a bound is fractional); every constraint holds after rounding to whole yuan and
+    the total is the fund to the yuan."""
     frame, fund = make_instance(seed, n, 1)
     constraints = pick_constraints(data, frame, fund)
     status, best = oracle(frame, fund, constraints, kind)
@@ -228,7 +229,12 @@ def test_optimum_matches_linprog(seed: int, n: int, kind: str, data: st.DataObje
         return
     assert status == 0
     res = optimise(ctx, constraints, objective_of(kind))
-    assert res.objective_value == pytest.approx(best, rel=1e-6, abs=1e-3 * n)
+    # the allocator tightens bounds to whole yuan; only the capacity floor has fractional ones
+    # here, so elsewhere the optima agree to solver precision, with it to a yuan per town
+    # (weighted by at most 2)
+    slack = 2.0 * n if any(isinstance(c, tf.CapacityFloor) for c in constraints) else 0.0
+    assert res.objective_value >= best - 1e-3 * n - 1e-7 * abs(best)
+    assert res.objective_value <= best + slack + 1e-3 * n + 1e-7 * abs(best)
     check_allocation(frame, fund, constraints, res.amounts, 1)
 
 
