@@ -199,11 +199,15 @@ class Allocation:
                 if b.lower is not None and np.isfinite(b.lower[i]) and x <= b.lower[i] + asm.unit:
                     whole = (f"; {_fmt(asm.lower[i])} in whole {asm.unit:,}-yuan units"
                              if abs(asm.lower[i] - b.lower[i]) >= 0.5 else "")
-                    parts.append(f"{fam} ({b.describe}: at least {_fmt(b.lower[i])} yuan{whole})")
+                    value = "" if _fmt(b.lower[i]) in b.describe else (
+                        f": at least {_fmt(b.lower[i])} yuan")
+                    parts.append(f"{fam} ({b.describe}{value}{whole})")
                 elif b.upper is not None and np.isfinite(b.upper[i]):
                     whole = (f"; {_fmt(asm.upper[i])} in whole {asm.unit:,}-yuan units"
                              if abs(asm.upper[i] - b.upper[i]) >= 0.5 else "")
-                    parts.append(f"{fam} ({b.describe}: at most {_fmt(b.upper[i])} yuan{whole})")
+                    value = "" if _fmt(b.upper[i]) in b.describe else (
+                        f": at most {_fmt(b.upper[i])} yuan")
+                    parts.append(f"{fam} ({b.describe}{value}{whole})")
                 else:
                     parts.append(fam)
             elif any(o.family == fam for o in asm.orderings):

@@ -221,8 +221,9 @@ def _round_milp(asm: Assembly, x: FloatArray, u: int, solver: str, time_limit: f
     v = x / u
     f = np.floor(v + 1e-9)
     r = np.clip(v - f, 0.0, 1.0)
+    # amounts already whole stay as they are; the others go down or up by less than a unit
     lo = np.maximum(asm.lower, f * u)
-    hi = np.minimum(asm.upper, (f + 1) * u)
+    hi = np.minimum(asm.upper, np.where(r > 1e-9, f + 1, f) * u)
     lo = np.minimum(lo, hi)
     narrow = attrs.evolve(asm, lower=lo, upper=hi)
     low = lower(narrow, scale=float(u), integer=True, linear_cost=(1.0 - 2.0 * r) / u,
