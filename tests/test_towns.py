@@ -188,3 +188,22 @@ def test_the_generator_rejects_impossible_sizes(n):
     """A number of units outside 1..41,352 is a clear ValueError."""
     with pytest.raises(ValueError, match="from 1 to 41,352"):
         tf.make_towns(n)
+
+
+def test_a_clean_table_takes_the_fast_path_and_a_spoiled_one_does_not(example):
+    """Revalidating is quick but still catches a bad value or a second header for a column."""
+    from townfiscal._towns import _already_clean
+
+    assert _already_clean(example)
+    spoiled = example.copy()
+    spoiled.loc["441581101", "expenditure"] = -1.0
+    spoiled.loc["440103001", "zone"] = "south"
+    assert not _already_clean(spoiled)
+    with pytest.raises(tf.ValidationError) as info:
+        tf.validate_towns(spoiled)
+    assert {(p.row, p.column) for p in info.value.problems} == {
+        ("441581101", "expenditure"), ("440103001", "zone")}
+    with pytest.raises(tf.ValidationError, match="two headers both mean 'zone'"):
+        tf.validate_towns(example.assign(区域=example["zone"]))
+    wan = tf.validate_towns(example, unit="wan")
+    assert wan["fiscal_capacity"].iloc[0] == example["fiscal_capacity"].iloc[0] * 10_000
