@@ -26,7 +26,7 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """Ruff: lint and format check."""
+    """Ruff lint over the code, tests, benchmarks, examples and docs tooling."""
     session.install("ruff>=0.5")
     session.run("ruff", "check", "src", "tests", "benchmarks", "examples", "noxfile.py",
                 "docs/conf.py", "docs/_ext", "docs/tools")
