@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from townfiscal._errors import Problem, ValidationError
@@ -389,7 +390,7 @@ def validate_towns(
         # skip the text clean-up, which dominates repeated calls in sweeps.
         clean = frame.copy()
         if policy is not None:
-            _check_policy_needs(clean, policy, what)
+            check_policy_needs(clean, policy, what)
         return clean
     problems: list[Problem] = []
     df = frame.copy()
@@ -505,12 +506,27 @@ def validate_towns(
     df = df.set_index("code")
     df.index.name = "code"
     if policy is not None:
-        _check_policy_needs(df, policy, what)
+        check_policy_needs(df, policy, what)
     return df
 
 
-def _check_policy_needs(towns: pd.DataFrame, policy: Policy, what: str) -> None:
-    """Columns the policy reads must exist; its per-capita denominators must be positive."""
+def check_policy_needs(
+    towns: pd.DataFrame,
+    policy: Policy,
+    what: str = "towns table",
+    covered: npt.NDArray[np.bool_] | None = None,
+) -> None:
+    """Columns the policy reads must exist; its per-capita denominators must be positive.
+
+    Only the towns the policy covers are checked: pass their mask as *covered* when the
+    caller has it already, else it is computed here.
+
+    Raises
+    ------
+    ValidationError
+        Naming each missing column, and each covered town with a blank or a zero where the
+        policy reads or divides.
+    """
     from townfiscal.rules._eligibility import eligible_mask
     from townfiscal.rules._factors import factor_specs
 
@@ -522,7 +538,8 @@ def _check_policy_needs(towns: pd.DataFrame, policy: Policy, what: str) -> None:
             problems.append(Problem(f"policy {policy.id} needs this column", column=name))
     if problems:
         raise ValidationError(problems, what=what)
-    covered = eligible_mask(towns, policy)
+    if covered is None:
+        covered = eligible_mask(towns, policy)
     for name in needed:
         blank = covered & np.isnan(towns[name].to_numpy(dtype=np.float64))
         for code in towns.index[blank]:

@@ -12,7 +12,7 @@ import pandas as pd
 from townfiscal._errors import Problem, ValidationError
 from townfiscal._policy import Policy, get_policy
 from townfiscal._rounding import round_to_total
-from townfiscal._towns import validate_towns
+from townfiscal._towns import check_policy_needs, validate_towns
 from townfiscal.rules._eligibility import eligible_mask
 from townfiscal.rules._factors import composite_coefficient, factor_coefficients
 from townfiscal.rules._growth import capped_proportional, growth_bounds
@@ -85,8 +85,9 @@ def compute_formula(
 ) -> FormulaComputation:
     """Run the whole formula and keep every intermediate value (see :func:`formula_allocation`)."""
     pol = get_policy(policy)
-    towns = validate_towns(towns, policy=pol)
+    towns = validate_towns(towns)
     pool = eligible_mask(towns, pol)
+    check_policy_needs(towns, pol, covered=pool)
     coefs, means = factor_coefficients(towns, pol, pool)
     sub = towns.loc[pool]
     table = sub[[c for c in _CARRIED if c in sub.columns]].copy()
