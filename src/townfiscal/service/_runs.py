@@ -309,16 +309,23 @@ def _links(run_id: str) -> dict[str, str]:
     }
 
 
+def _common(run: StoredAllocation) -> dict[str, Any]:
+    """The fields every view of a stored run shares."""
+    return {
+        "id": run.id,
+        "created": run.created,
+        "policy": run.policy,
+        "policy_hash": run.policy_hash,
+        "data_hash": run.data_hash,
+        "fund": run.fund,
+        "total": run.total,
+        "status": str(run.result.get("status", "optimal")),
+    }
+
+
 def _created(run: StoredAllocation) -> AllocationCreated:
     return AllocationCreated(
-        id=run.id,
-        created=run.created,
-        policy=run.policy,
-        policy_hash=run.policy_hash,
-        data_hash=run.data_hash,
-        fund=run.fund,
-        total=run.total,
-        status=str(run.result.get("status", "optimal")),
+        **_common(run),
         amounts=run.result["amounts"],
         provenance=run.provenance,
         links=_links(run.id),
@@ -330,14 +337,7 @@ def _full(run: StoredAllocation) -> AllocationRun:
     rows = request.pop("towns", None)
     request["towns"] = "example" if rows is None else f"posted: {len(rows)} rows"
     return AllocationRun(
-        id=run.id,
-        created=run.created,
-        policy=run.policy,
-        policy_hash=run.policy_hash,
-        data_hash=run.data_hash,
-        fund=run.fund,
-        total=run.total,
-        status=str(run.result.get("status", "optimal")),
+        **_common(run),
         objective_value=run.result.get("objective_value"),
         objective_unit=str(run.result.get("objective_unit", "")),
         amounts=run.result["amounts"],
