@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 import townfiscal as tf
-from townfiscal._split import split_rows
+from townfiscal.responsibility import split_rows
 
 
 def loop_split(amount: np.ndarray, shares: np.ndarray) -> list[list[int]]:

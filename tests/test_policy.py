@@ -73,9 +73,9 @@ def test_with_changes_rejects_unknown_paths_and_bad_values():
 
 def test_the_hash_is_stable_and_content_based():
     """The same file gives the same hash, and it is not the object's identity."""
-    ref = resources.files("townfiscal") / "policies" / "guangdong-2020.toml"
+    ref = resources.files("townfiscal.policy") / "files" / "guangdong-2020.toml"
     data = tomllib.loads(ref.read_text(encoding="utf-8"))
-    from townfiscal._policy import policy_from_mapping
+    from townfiscal.policy import policy_from_mapping
 
     again = policy_from_mapping(data)
     assert again is not tf.get_policy("guangdong-2020")

@@ -13,10 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import townfiscal as tf
-from townfiscal._responsibility import LOCAL_LEVELS, ZONES
-from townfiscal._split import split_rows
+from townfiscal.responsibility import LOCAL_LEVELS, ZONES, split_rows
 
-DATA = Path(tf.__file__).parent / "responsibilities"
+DATA = Path(tf.__file__).parent / "responsibility" / "matrices"
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import townfiscal as tf
-from townfiscal import _html, metrics
+from townfiscal import _html, analysis, metrics
 
 FUND = 2_000_000_000
 
@@ -145,7 +145,7 @@ def test_sweep_funds_serial_formula(towns: pd.DataFrame) -> None:
     assert (table["status"] == "formula").all()
     assert (table["error"] == "").all()
     fa = tf.formula_allocation(towns, "guangdong-2020", fund=FUND)["amount"]
-    direct = tf._scenarios.summarise(fa, towns)
+    direct = analysis.summarise(fa, towns)
     for key, value in direct.items():
         assert table.loc[1, key] == pytest.approx(value), key
     assert table["gini_after"].is_monotonic_decreasing
@@ -170,7 +170,7 @@ def test_sweep_parameter_values(towns: pd.DataFrame) -> None:
         fa = tf.formula_allocation(towns, pol, fund=FUND)["amount"]
         assert table.loc[i, "max"] == fa.max()
         assert table.loc[i, "gini_after"] == pytest.approx(
-            tf._scenarios.summarise(fa, towns)["gini_after"]
+            analysis.summarise(fa, towns)["gini_after"]
         )
     assert table.loc[0, "max"] != table.loc[1, "max"]
 

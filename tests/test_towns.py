@@ -192,7 +192,7 @@ def test_the_generator_rejects_impossible_sizes(n):
 
 def test_a_clean_table_takes_the_fast_path_and_a_spoiled_one_does_not(example):
     """Revalidating is quick but still catches a bad value or a second header for a column."""
-    from townfiscal._towns import _already_clean
+    from townfiscal.towns._validate import _already_clean
 
     assert _already_clean(example)
     spoiled = example.copy()

@@ -6,34 +6,24 @@ government, and allocation of a fixed fund across towns by linear programming.
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from townfiscal import metrics, report
-from townfiscal._allocation import Allocation, allocate
-from townfiscal._devolution import Devolution, devolve, subsidy_change
 from townfiscal._errors import Conflict, InfeasibleError, Problem, ValidationError
-from townfiscal._policy import Parameter, Policy, get_policy, list_policies, load_policy
-from townfiscal._programmes import (
-    Programme,
-    Programmes,
-    get_programmes,
-    list_programmes,
-    transfers,
-)
-from townfiscal._responsibility import (
-    LEVELS,
-    ResponsibilityMatrix,
-    get_responsibility,
-    list_responsibilities,
-)
 from townfiscal._rounding import round_to_total
-from townfiscal._scenarios import Comparison, compare, sweep
-from townfiscal._split import ExpenditureSplit, split_expenditure
-from townfiscal._towns import COLUMNS, KINDS, ZONES, kind_from_code, read_towns, validate_towns
 from townfiscal._trace import Step, Trace
-from townfiscal.datasets import load_example, make_towns
+from townfiscal._version import __version__
+from townfiscal.analysis import (
+    AllocationWorkbook,
+    Comparison,
+    compare,
+    metrics,
+    read_allocation,
+    report,
+    sweep,
+    write_allocation,
+)
 from townfiscal.optimize import (
+    Allocation,
     Cap,
     CapacityFloor,
     Floor,
@@ -48,9 +38,34 @@ from townfiscal.optimize import (
     SolverError,
     SolverTimeLimitWarning,
     TierOrder,
+    allocate,
 )
-from townfiscal.report import AllocationWorkbook, read_allocation, write_allocation
-from townfiscal.rules import eligibility, explain_formula, formula_allocation
+from townfiscal.policy import Parameter, Policy, get_policy, list_policies, load_policy
+from townfiscal.responsibility import (
+    LEVELS,
+    Devolution,
+    ExpenditureSplit,
+    Programme,
+    Programmes,
+    ResponsibilityMatrix,
+    devolve,
+    get_programmes,
+    get_responsibility,
+    list_programmes,
+    list_responsibilities,
+    split_expenditure,
+    subsidy_change,
+    transfers,
+)
+from townfiscal.rules import (
+    eligibility,
+    explain_formula,
+    formula_allocation,
+    make_towns,
+    read_towns,
+    validate_towns,
+)
+from townfiscal.towns import COLUMNS, KINDS, ZONES, kind_from_code, load_example
 
 
 def __getattr__(name: str) -> Any:
@@ -60,12 +75,6 @@ def __getattr__(name: str) -> Any:
 
         return importlib.import_module("townfiscal.plots")
     raise AttributeError(f"module 'townfiscal' has no attribute {name!r}")
-
-
-try:
-    __version__ = version("townfiscal")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0+unknown"
 
 __all__ = [
     "COLUMNS",

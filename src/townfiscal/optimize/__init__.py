@@ -1,9 +1,11 @@
-"""The allocator: constraint and objective catalogue, model building, the solver adapter.
+"""The allocator: constraints, objectives, the model, the solver adapter, ``allocate``.
 
-Public names are re-exported from :mod:`townfiscal`. Only :mod:`townfiscal.optimize._solver`
-imports PuLP or highspy.
+:func:`allocate` returns an :class:`Allocation`; rounding keeps the total, bounds and orders.
+Only :mod:`townfiscal.optimize._solver` imports PuLP or highspy. May import the ground,
+:mod:`townfiscal.towns`, :mod:`townfiscal.policy` and :mod:`townfiscal.rules`; nothing above.
 """
 
+from townfiscal.optimize._allocation import Allocation, allocate, data_hash, register_writer
 from townfiscal.optimize._constraints import (
     Cap,
     CapacityFloor,
@@ -35,6 +37,7 @@ from townfiscal.optimize._run import OptimizationResult, optimise
 from townfiscal.optimize._solver import available_solvers, solve, solver_version, write_model
 
 __all__ = [
+    "Allocation",
     "Assembly",
     "Cap",
     "CapacityFloor",
@@ -57,11 +60,14 @@ __all__ = [
     "SolverTimeLimitWarning",
     "TierOrder",
     "WeightedObjective",
+    "allocate",
     "assemble",
     "available_solvers",
+    "data_hash",
     "lower",
     "optimise",
     "prechecks",
+    "register_writer",
     "solve",
     "solver_version",
     "violations",

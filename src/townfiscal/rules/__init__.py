@@ -1,7 +1,9 @@
 """The rules of a measure, as vectorised functions from a towns table and a policy to a table.
 
 eligibility → factor coefficients → composite coefficient → tiers (2018) or shares (2020)
-→ growth control → whole-yuan amounts.
+→ growth control → whole-yuan amounts; what a policy needs of a table; synthetic tables whose
+last-year amounts follow the rules. May import the ground, :mod:`townfiscal.towns` and
+:mod:`townfiscal.policy`.
 """
 
 from townfiscal.rules._eligibility import covered_area, eligibility, eligible_mask
@@ -20,12 +22,15 @@ from townfiscal.rules._formula import (
     formula_allocation,
 )
 from townfiscal.rules._growth import capped_proportional, growth_bounds
+from townfiscal.rules._needs import check_policy_needs, read_towns, validate_towns
+from townfiscal.rules._synthetic import make_towns, write_example
 
 __all__ = [
     "FactorSpec",
     "FormulaComputation",
     "assign_tiers",
     "capped_proportional",
+    "check_policy_needs",
     "composite_coefficient",
     "compute_formula",
     "covered_area",
@@ -38,4 +43,8 @@ __all__ = [
     "formula_allocation",
     "formula_steps",
     "growth_bounds",
+    "make_towns",
+    "read_towns",
+    "validate_towns",
+    "write_example",
 ]

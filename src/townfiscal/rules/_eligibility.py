@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-if TYPE_CHECKING:
-    from townfiscal._policy import Policy
+from townfiscal.policy import Policy, get_policy
+from townfiscal.towns import validate_towns
 
 __all__ = ["covered_area", "eligibility", "eligible_mask"]
 
@@ -74,9 +72,6 @@ def eligibility(towns: pd.DataFrame, policy: Policy | str) -> pd.DataFrame:
     >>> int(e["eligible"].sum())
     1002
     """
-    from townfiscal._policy import get_policy
-    from townfiscal._towns import validate_towns
-
     pol = get_policy(policy)
     towns = validate_towns(towns)
     policy_areas = pol["eligibility.areas"]

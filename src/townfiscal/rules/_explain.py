@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from townfiscal._policy import Policy
 from townfiscal._trace import Step, Trace
+from townfiscal.policy import Policy
 from townfiscal.rules._eligibility import eligibility
 from townfiscal.rules._factors import factor_specs
 from townfiscal.rules._formula import FormulaComputation, compute_formula, parameter_refs

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import attrs
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-if TYPE_CHECKING:
-    from townfiscal._policy import Policy
+from townfiscal.policy import Policy
 
 __all__ = [
     "FactorSpec",

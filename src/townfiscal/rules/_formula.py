@@ -10,12 +10,13 @@ import numpy.typing as npt
 import pandas as pd
 
 from townfiscal._errors import Problem, ValidationError
-from townfiscal._policy import Policy, get_policy
 from townfiscal._rounding import round_to_total
-from townfiscal._towns import check_policy_needs, validate_towns
+from townfiscal.policy import Policy, get_policy
 from townfiscal.rules._eligibility import eligible_mask
 from townfiscal.rules._factors import composite_coefficient, factor_coefficients
 from townfiscal.rules._growth import capped_proportional, growth_bounds
+from townfiscal.rules._needs import check_policy_needs
+from townfiscal.towns import validate_towns
 
 __all__ = [
     "FormulaComputation",

@@ -15,7 +15,8 @@ from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 
 from townfiscal._errors import InfeasibleError, ValidationError
-from townfiscal._policy import get_policy, list_policies
+from townfiscal._version import __version__
+from townfiscal.policy import get_policy, list_policies
 from townfiscal.service._compute import eligibility_result, formula_result
 from townfiscal.service._config import ServiceConfig
 from townfiscal.service._models import (
@@ -153,8 +154,6 @@ def create_app(config: ServiceConfig | None = None) -> Litestar:
     ...     client.get("/health").json()["status"]
     'ok'
     """
-    from townfiscal import __version__
-
     config = config or ServiceConfig.from_env()
     runs = Runs(config)
 

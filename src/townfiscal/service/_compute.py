@@ -12,16 +12,15 @@ import numpy as np
 import pandas as pd
 
 from townfiscal._errors import Problem, ValidationError
-from townfiscal._policy import Policy, get_policy, list_policies
-from townfiscal._towns import validate_towns
-from townfiscal.datasets import load_example
-from townfiscal.rules import eligibility, formula_allocation
+from townfiscal.policy import Policy, get_policy, list_policies
+from townfiscal.rules import eligibility, formula_allocation, validate_towns
 from townfiscal.service._models import (
     EligibilityRequest,
     EligibilityResult,
     FormulaRequest,
     FormulaResult,
 )
+from townfiscal.towns import load_example
 
 __all__ = [
     "MAX_FUND",

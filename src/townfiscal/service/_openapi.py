@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from townfiscal._policy import list_policies
-from townfiscal._towns import COLUMNS
+from townfiscal.policy import list_policies
 from townfiscal.service._codec import Codec
 from townfiscal.service._compute import MAX_FUND
+from townfiscal.towns import COLUMNS
 
 __all__ = ["XLSX", "patch_openapi"]
 

@@ -29,8 +29,8 @@ from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_409_CONFLICT, HTTP_503_SERVICE_UNAVAILABLE
 
-from townfiscal._allocation import Allocation, allocate
 from townfiscal._errors import Problem, ValidationError
+from townfiscal._version import __version__
 from townfiscal.optimize import (
     Cap,
     CapacityFloor,
@@ -47,6 +47,7 @@ from townfiscal.optimize import (
     TierOrder,
     WeightedObjective,
 )
+from townfiscal.optimize._allocation import Allocation, allocate
 from townfiscal.service._codec import Codec
 from townfiscal.service._compute import (
     Inputs,
@@ -226,8 +227,6 @@ class Runs:
             "towns": records(alloc.to_frame()),
             "shadow_prices": records(alloc.shadow_prices),
         }
-        from townfiscal import __version__
-
         run = StoredAllocation(
             id=uuid.uuid4().hex,
             created=utc_now(),

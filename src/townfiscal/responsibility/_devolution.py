@@ -19,11 +19,11 @@ import numpy.typing as npt
 import pandas as pd
 
 from townfiscal._errors import Problem, ValidationError
-from townfiscal._policy import Policy, get_policy
-from townfiscal._responsibility import ResponsibilityMatrix, get_responsibility
-from townfiscal._split import RowLabels, canonical_headers, row_labels
-from townfiscal._towns import validate_towns
+from townfiscal.policy import Policy, get_policy
+from townfiscal.responsibility._matrix import ResponsibilityMatrix, get_responsibility
+from townfiscal.responsibility._split import RowLabels, canonical_headers, row_labels
 from townfiscal.rules import formula_allocation
+from townfiscal.towns import validate_towns
 
 __all__ = ["Devolution", "devolve", "subsidy_change"]
 

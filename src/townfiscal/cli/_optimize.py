@@ -3,24 +3,27 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from townfiscal.optimize._constraints import (
+from townfiscal.cli._common import summary, write_table
+from townfiscal.optimize import (
     Cap,
     CapacityFloor,
     Constraint,
     Floor,
     GrowthCap,
     HoldHarmless,
+    MaxMin,
+    MinDeviation,
+    MinShortfall,
     NeedOrder,
+    Objective,
     Rounding,
     TierOrder,
+    allocate,
 )
-from townfiscal.optimize._objectives import MaxMin, MinDeviation, MinShortfall, Objective
 
 __all__ = ["add_arguments", "requested", "run"]
 
@@ -103,12 +106,8 @@ def objective_of(name: str | None) -> Objective:
     return MinDeviation()
 
 
-def run(args: argparse.Namespace, towns: pd.DataFrame,
-        summary: Callable[[pd.DataFrame, pd.Series, str], str],
-        write: Callable[..., Path]) -> int:
+def run(args: argparse.Namespace, towns: pd.DataFrame) -> int:
     """Allocate with the optimiser, print the summary, shadow prices; write ``--out``."""
-    from townfiscal._allocation import allocate
-
     cons = constraints_of(args)
     alloc = allocate(towns, args.policy, fund=args.fund, constraints=cons,
                      objective=objective_of(args.objective), solver=args.solver,
@@ -124,6 +123,6 @@ def run(args: argparse.Namespace, towns: pd.DataFrame,
     for family, row in prices.iterrows():
         print(f"    {family:<18} {row['shadow_price']:>12.4g}  {int(row['binding']):>6} towns")
     if args.out:
-        path = write(alloc.to_frame(), args.out, sheet="分配表")
+        path = write_table(alloc.to_frame(), args.out, sheet="分配表")
         print(f"wrote {len(alloc.amounts):,} rows to {path}")
     return 0

@@ -12,17 +12,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from townfiscal._devolution import devolve
 from townfiscal._errors import Problem, ValidationError
-from townfiscal._programmes import get_programmes, transfers
-from townfiscal._responsibility import (
+from townfiscal.cli._common import CLIError, load_towns, policy_arg, towns_arg, write_table
+from townfiscal.responsibility._devolution import devolve
+from townfiscal.responsibility._matrix import (
     LEVELS,
     ResponsibilityMatrix,
     get_responsibility,
     list_responsibilities,
 )
-from townfiscal._split import split_expenditure
-from townfiscal.cli import CLIError, _load, _policy_arg, _towns_arg, write_table
+from townfiscal.responsibility._programmes import get_programmes, transfers
+from townfiscal.responsibility._split import split_expenditure
 
 __all__ = ["add_subcommands", "read_table"]
 
@@ -101,7 +101,7 @@ def _yuan_line(label: str, amount: int, total: int) -> str:
 
 def _cmd_split(args: argparse.Namespace) -> int:
     m = _matrix(args.matrix)
-    towns = _load(args) if args.towns else None
+    towns = load_towns(args) if args.towns else None
     spending = read_table(args.spending)
     s = split_expenditure(spending, m, towns=towns, unit=args.unit)
     total = int(s.totals["amount"])
@@ -118,7 +118,7 @@ def _cmd_split(args: argparse.Namespace) -> int:
 
 
 def _cmd_devolve(args: argparse.Namespace) -> int:
-    towns = _load(args)
+    towns = load_towns(args)
     moves = read_table(args.moves)
     d = devolve(towns, moves, matrix=args.matrix, cost_per_post=args.cost_per_post,
                 operating_cost_per_post=args.operating_cost_per_post,
@@ -153,7 +153,7 @@ def _cmd_devolve(args: argparse.Namespace) -> int:
 
 
 def _cmd_transfers(args: argparse.Namespace) -> int:
-    towns = _load(args)
+    towns = load_towns(args)
     progs = get_programmes(args.programmes)
     include = [s.strip() for s in args.include.split(",") if s.strip()] if args.include else None
     tr = transfers(towns, args.policy, args.fund, programmes=progs, include=include)
@@ -216,8 +216,8 @@ def add_subcommands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                                        "transfers and the subsidy effect")
     p.add_argument("moves", help="moves table (.csv/.xlsx): code, posts [, county, "
                                  "cost_per_post, operating_cost, powers]")
-    _towns_arg(p)
-    _policy_arg(p)
+    towns_arg(p)
+    policy_arg(p)
     _matrix_arg(p)
     p.add_argument("--cost-per-post", type=_money, metavar="YUAN",
                    help="yearly cost per post for moves without one (default: the matrix's)")
@@ -232,8 +232,8 @@ def add_subcommands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.set_defaults(handler=_cmd_devolve)
 
     p = sub.add_parser("transfers", help="every transfer each town receives, with a total")
-    _towns_arg(p)
-    _policy_arg(p)
+    towns_arg(p)
+    policy_arg(p)
     p.add_argument("--programmes", default="guangdong-2020", metavar="ID",
                    help="programme set id or .toml file (default: guangdong-2020)")
     p.add_argument("--include", metavar="IDS",

@@ -13,7 +13,7 @@ import multiprocessing
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures import as_completed as _futures_completed
 from typing import Any, Literal
@@ -22,8 +22,12 @@ import attrs
 import numpy as np
 import pandas as pd
 
-from townfiscal import metrics
 from townfiscal._errors import InfeasibleError, Problem, ValidationError
+from townfiscal._html import comparison_html, comparison_text
+from townfiscal.analysis import metrics
+from townfiscal.optimize import allocate
+from townfiscal.policy import get_policy
+from townfiscal.rules import formula_allocation, validate_towns
 
 __all__ = ["Comparison", "compare", "summarise", "sweep"]
 
@@ -215,13 +219,9 @@ class Comparison:
         return pd.concat(frames, ignore_index=True)
 
     def __repr__(self) -> str:
-        from townfiscal._html import comparison_text
-
         return comparison_text(self)
 
     def _repr_html_(self) -> str:
-        from townfiscal._html import comparison_html
-
         return comparison_html(self)
 
 
@@ -352,10 +352,8 @@ class _Payload:
 
 def _run(task: _Task, payload: _Payload) -> tuple[dict[str, Any], pd.Series[Any] | None]:
     """Solve one scenario and summarise it (runs in a worker)."""
-    import townfiscal as tf
-
     towns = payload.towns[task.towns_key]
-    policy = tf.get_policy(payload.policy)
+    policy = get_policy(payload.policy)
     row: dict[str, Any] = {"scenario": task.index}
     if task.towns_key is not None:
         row["towns_set"] = task.towns_key
@@ -369,10 +367,9 @@ def _run(task: _Task, payload: _Payload) -> tuple[dict[str, Any], pd.Series[Any]
     amounts: pd.Series[Any] | None = None
     try:
         if payload.method == "formula":
-            amounts = tf.formula_allocation(towns, policy, fund=fund)["amount"]
+            amounts = formula_allocation(towns, policy, fund=fund)["amount"]
             row.update(status="formula", objective_value=math.nan, solver="")
         else:
-            allocate: Callable[..., Any] = tf.allocate
             alloc = allocate(towns, policy, fund=fund, **payload.options)
             amounts = alloc.amounts
             row.update(
@@ -588,14 +585,13 @@ def sweep(
     if problems:
         raise ValidationError(problems, what="sweep")
 
-    import townfiscal as tf
 
-    pol = tf.get_policy(policy)
+    pol = get_policy(policy)
     tables: dict[str | None, pd.DataFrame]
     if isinstance(towns, pd.DataFrame):
-        tables = {None: tf.validate_towns(towns)}
+        tables = {None: validate_towns(towns)}
     else:
-        tables = {str(k): tf.validate_towns(v) for k, v in towns.items()}
+        tables = {str(k): validate_towns(v) for k, v in towns.items()}
     tasks: list[_Task] = []
     for key in tables:
         n = len(tasks)

@@ -1,26 +1,26 @@
 """Synthetic fiscal attributes on the real list of township-level units.
 
 Only the codes, names, counties and cities are real (NBS division codes, cut-off 2022-10-31,
-bundled in ``divisions/``). Every number — populations, supported population, area, fiscal
-capacity, expenditure and last year's subsidy — is drawn from a seeded generator with the
-distributions documented in :func:`make_towns`. The figures are **synthetic**: plausible in
-scale for each zone, not the statistics of any real town.
-
-Regenerate the bundled example with ``python -m townfiscal.datasets``.
+bundled in ``data/divisions/``). Every number — populations, supported population, area,
+fiscal capacity and expenditure — is drawn from a seeded generator with the distributions
+documented in :func:`townfiscal.make_towns`. The figures are **synthetic**: plausible in scale
+for each zone, not the statistics of any real town. Last year's amounts follow the rules'
+composite coefficient, so they are added a layer up, in :mod:`townfiscal.rules._synthetic`.
 """
 
 from __future__ import annotations
 
 import gzip
 from importlib import resources
-from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
-from townfiscal._towns import kind_from_code, validate_towns
+from townfiscal.towns._columns import kind_from_code
+from townfiscal.towns._validate import validate_towns
 
-__all__ = ["GUANGDONG_ZONES", "SEED", "divisions", "make_towns", "write_example"]
+__all__ = ["GUANGDONG_ZONES", "SEED", "divisions", "synthetic_figures"]
 
 SEED = 20200910
 """Default seed: the date of the seed article (Southern Daily, 2020-09-10)."""
@@ -67,11 +67,10 @@ _ZONE_PARAMS = pd.DataFrame(
     },
     index=["core", "east_wing", "west_wing", "north"],
 )
-_PRIOR_TOTAL = 1_857_010_214  # 2,000,000,000 / 1.077, RULES.md §1: 2020 was +7.7% on 2019
 
 
 def _read_gz(name: str) -> pd.DataFrame:
-    ref = resources.files("townfiscal.datasets") / "divisions" / f"{name}.csv.gz"
+    ref = resources.files("townfiscal.towns") / "data" / "divisions" / f"{name}.csv.gz"
     with ref.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as fh:
         return pd.read_csv(fh, dtype=str)
 
@@ -120,56 +119,15 @@ def _zones(units: pd.DataFrame, rng: np.random.Generator) -> pd.Series:
     return zone
 
 
-def make_towns(
-    scope: str | int = "guangdong", *, seed: int = SEED, prior_total: float | None = None
-) -> pd.DataFrame:
-    """A towns table with real codes and names and synthetic fiscal figures.
+def synthetic_figures(
+    scope: str | int = "guangdong", *, seed: int = SEED
+) -> tuple[pd.DataFrame, npt.NDArray[np.float64]]:
+    """Real units with synthetic fiscal figures, validated, and each unit's prior-amount noise.
 
-    Parameters
-    ----------
-    scope:
-        ``"guangdong"`` (the 1,757 units of province 44, the bundled example), ``"china"``
-        (all 41,352 units), a 2-digit province code (e.g. ``"45"``), or a number *n* for *n*
-        units drawn at random from the national list.
-    seed:
-        Seed of the generator; the same seed gives the same table.
-    prior_total:
-        Total of last year's amounts over the towns and townships of the scope (yuan). For
-        Guangdong it defaults to 1,857,010,214 yuan over the eligible towns (2 billion in
-        2020 was +7.7% on 2019); elsewhere to 1,850,000 yuan per town or township.
-
-    Returns
-    -------
-    pandas.DataFrame, validated, indexed by code.
-
-    Raises
-    ------
-    ValueError
-        When *scope* is none of the forms above, or a province code that names no province.
-
-    Notes
-    -----
-    Every figure is synthetic. Per unit, with medians by zone (core, east wing, west wing,
-    north) and a lognormal spread:
-
-    * registered population: medians 55,000 / 58,000 / 52,000 / 26,000, σ = 0.55 (log);
-      subdistricts × 1.6, other units (farms, parks) × 0.25;
-    * resident population: registered × 1.35 / 0.85 / 0.88 / 0.78, σ = 0.12;
-    * fiscally-supported population: 60 + 0.45 % of the registered population, σ = 0.25;
-    * area: medians 70 / 45 / 95 / 190 km², σ = 0.6;
-    * fiscal capacity: supported population × a per-capita capacity with medians
-      240,000 / 118,000 / 124,000 / 136,000 yuan, σ = 0.35; subdistricts × 1.5;
-    * general budget expenditure: resident population × medians 2,600 / 1,250 / 1,350 /
-      2,000 yuan, σ = 0.3;
-    * last year's amount (towns and townships only; blank elsewhere): proportional to the
-      2020 composite coefficient (Art. 6) times a lognormal noise of σ = 0.08, scaled to
-      *prior_total* and rounded to whole yuan.
-
-    Examples
-    --------
-    >>> towns = make_towns("guangdong")
-    >>> len(towns), int(towns["kind"].value_counts()["town"])
-    (1757, 1117)
+    The first half of :func:`townfiscal.make_towns` (documented there, with the
+    distributions): everything but last year's amounts, which come from the rules. The noise
+    (lognormal, σ = 0.08) is drawn here, in the generator's stream, so that one seed gives one
+    table.
     """
     rng = np.random.default_rng(seed)
     units = divisions()
@@ -229,56 +187,4 @@ def make_towns(
             "prior_amount": np.nan,
         }
     )
-    towns = validate_towns(towns)
-    towns["prior_amount"] = _prior_amounts(towns, noise, scope, prior_total)
-    return towns
-
-
-def _prior_amounts(
-    towns: pd.DataFrame, noise: np.ndarray, scope: str | int, prior_total: float | None
-) -> pd.Series:
-    """Last year's amounts: the 2020 composite coefficient × noise, scaled to the total."""
-    from townfiscal._policy import get_policy
-    from townfiscal._rounding import round_to_total
-    from townfiscal.rules._eligibility import eligible_mask
-    from townfiscal.rules._factors import composite_coefficient, factor_coefficients
-
-    policy = get_policy("guangdong-2020")
-    if scope != "guangdong":
-        provinces = sorted({c[:2] for c in towns.index})
-        policy = policy.with_changes(
-            {"eligibility.areas": {p: p for p in provinces}},
-            id="synthetic-prior",
-            reason="synthetic data",
-        )
-        total = prior_total
-    else:
-        total = prior_total if prior_total is not None else _PRIOR_TOTAL
-    pool = eligible_mask(towns, policy)
-    coefs, _ = factor_coefficients(towns, policy, pool)
-    c, _ = composite_coefficient(coefs, towns.loc[pool, "zone"], policy)
-    weights = c * noise[pool]
-    if total is None:
-        total = 1_850_000 * int(pool.sum())
-    amounts = round_to_total(float(total) * weights / weights.sum(), round(total))
-    out = pd.Series(np.nan, index=towns.index)
-    out[pool] = amounts.astype(np.float64)
-    return out
-
-
-def write_example(path: str | Path | None = None) -> Path:
-    """Write the bundled example (``guangdong.csv``) from the generator; returns its path."""
-    target = Path(path) if path else Path(__file__).with_name("guangdong.csv")
-    towns = make_towns("guangdong")
-    out = towns.reset_index()
-    for col in (
-        "registered_population",
-        "resident_population",
-        "supported_population",
-        "fiscal_capacity",
-        "expenditure",
-    ):
-        out[col] = out[col].astype(np.int64)
-    out["prior_amount"] = out["prior_amount"].astype("Int64")
-    out.to_csv(target, index=False, lineterminator="\n")
-    return target
+    return validate_towns(towns), noise

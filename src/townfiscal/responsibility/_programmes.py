@@ -20,10 +20,10 @@ import numpy.typing as npt
 import pandas as pd
 
 from townfiscal._errors import Problem, ValidationError
-from townfiscal._policy import Policy, get_policy
 from townfiscal._rounding import round_to_total
-from townfiscal._towns import validate_towns
+from townfiscal.policy import Policy, get_policy
 from townfiscal.rules import eligible_mask, formula_allocation
+from townfiscal.towns import validate_towns
 
 __all__ = ["Programme", "Programmes", "get_programmes", "list_programmes", "transfers"]
 

@@ -16,6 +16,7 @@ from typing import Any
 import attrs
 
 from townfiscal._errors import Problem, ValidationError
+from townfiscal.policy._schema import check_policy
 
 __all__ = ["METHODS", "Parameter", "Policy", "get_policy", "list_policies", "load_policy"]
 
@@ -410,15 +411,13 @@ def policy_from_mapping(data: Mapping[str, Any], *, what: str = "policy") -> Pol
 
 def _check_schema(policy: Policy, what: str) -> None:
     """Method-specific checks: the parameters a method reads exist and make sense."""
-    from townfiscal.rules._schema import check_policy
-
     problems = check_policy(policy)
     if problems:
         raise ValidationError(problems, what=what)
 
 
 def load_policy(path: str | PathLike[str]) -> Policy:
-    """Load a policy from a TOML file (see the bundled ``policies/*.toml`` for the format).
+    """Load a policy from a TOML file (see the bundled ``policy/files/*.toml`` for the format).
 
     Parameters
     ----------
@@ -441,7 +440,7 @@ def load_policy(path: str | PathLike[str]) -> Policy:
     Examples
     --------
     >>> from importlib import resources
-    >>> path = resources.files("townfiscal") / "policies" / "guangdong-2018.toml"
+    >>> path = resources.files("townfiscal.policy") / "files" / "guangdong-2018.toml"
     >>> load_policy(str(path)).id
     'guangdong-2018'
     """
@@ -460,7 +459,7 @@ _CACHE: dict[str, Policy] = {}
 
 def _bundled() -> dict[str, Policy]:
     if not _CACHE:
-        folder = resources.files("townfiscal") / "policies"
+        folder = resources.files("townfiscal.policy") / "files"
         for entry in sorted(folder.iterdir(), key=lambda e: e.name):
             if entry.name.endswith(".toml"):
                 data = tomllib.loads(entry.read_text(encoding="utf-8"))

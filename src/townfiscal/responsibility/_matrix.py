@@ -5,7 +5,7 @@ every zone of Guangdong (core, east_wing, west_wing, north), the share carried b
 government: ``central``, ``province``, ``city``, ``county`` and ``town``. Shares of an item in a
 zone sum to 1.
 
-Matrices are data. A matrix file (``responsibilities/<id>.toml``, ``kind = "matrix"``) names
+Matrices are data. A matrix file (``matrices/<id>.toml``, ``kind = "matrix"``) names
 its province and a *catalogue* (``kind = "catalogue"``, the national rule: 国办发〔2018〕6号's
 8 categories and 18 items, the five tiers of central shares); the central share of each item
 comes from the catalogue, the remaining local share is split among province, city, county and
@@ -31,7 +31,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from townfiscal._errors import Problem, ValidationError
-from townfiscal._towns import ZONES as _ZONE_SPEC
+from townfiscal.towns import ZONES as _ZONE_SPEC
 
 __all__ = [
     "LEVELS",
@@ -53,7 +53,7 @@ RULES: tuple[str, ...] = ("five_tier", "own", "factor")
 REGIONS: tuple[str, ...] = ("east", "central", "west")
 N_TIERS = 5
 
-_DIR = Path(__file__).parent / "responsibilities"
+_DIR = Path(__file__).parent / "matrices"
 _TOL = 1e-6  # shares written by hand (⅓ as 0.333333) must still pass
 
 

@@ -10,8 +10,13 @@ import numpy.typing as npt
 import pandas as pd
 
 from townfiscal._errors import Problem, ValidationError
-from townfiscal._responsibility import LEVELS, ZONES, ResponsibilityMatrix, get_responsibility
-from townfiscal._towns import _ZONE_ALIASES, _fold
+from townfiscal.responsibility._matrix import (
+    LEVELS,
+    ZONES,
+    ResponsibilityMatrix,
+    get_responsibility,
+)
+from townfiscal.towns import canonical_zone
 
 __all__ = ["ExpenditureSplit", "split_expenditure"]
 
@@ -49,7 +54,7 @@ def canonical_headers(df: pd.DataFrame, aliases: dict[str, str]
 def _canonical_zones(zone: pd.Series) -> pd.Series:
     """Zone codes from codes or Chinese names, mapping each distinct value once."""
     codes, uniques = pd.factorize(zone, use_na_sentinel=True)
-    canon = np.array([_ZONE_ALIASES.get(_fold(str(u)), str(u)) for u in uniques] + [None],
+    canon = np.array([canonical_zone(str(u)) or str(u) for u in uniques] + [None],
                      dtype=object)
     return pd.Series(canon[codes], index=zone.index, dtype="string")  # -1 (NA) → None
 

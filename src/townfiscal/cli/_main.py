@@ -3,135 +3,30 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 import pandas as pd
 
 from townfiscal._errors import InfeasibleError, ValidationError
-from townfiscal._policy import get_policy, list_policies
-from townfiscal._towns import read_towns
-from townfiscal.datasets import example_path
+from townfiscal._version import __version__
+from townfiscal.cli import _optimize as optimizer
+from townfiscal.cli._common import (
+    CLIError,
+    load_towns,
+    policy_arg,
+    summary,
+    towns_arg,
+    write_table,
+)
+from townfiscal.cli._fiscal import add_subcommands
 from townfiscal.optimize import SolverError
-from townfiscal.optimize import _cli as optimizer
-from townfiscal.rules import eligibility, explain_formula, formula_allocation
+from townfiscal.policy import get_policy, list_policies
+from townfiscal.rules import eligibility, explain_formula, formula_allocation, read_towns
 
-__all__ = ["main", "write_table"]
-
-_ZONE_ZH = {
-    "core": "珠三角核心区",
-    "east_wing": "东翼",
-    "west_wing": "西翼",
-    "north": "北部生态发展区",
-}
+__all__ = ["build_parser", "main"]
 
 Handler = Callable[[argparse.Namespace], int]
-
-
-class CLIError(Exception):
-    """An error to print as one line, without a traceback."""
-
-
-def write_table(frame: pd.DataFrame, path: str | os.PathLike[str], *, sheet: str = "towns") -> Path:
-    """Write *frame* to ``.csv`` (UTF-8 with BOM, so Excel reads the Chinese) or ``.xlsx``.
-
-    The file appears whole or not at all: it is written beside the target and moved into
-    place when complete.
-
-    Raises
-    ------
-    ValueError
-        For another file type.
-    """
-    target = Path(path)
-    suffix = target.suffix.lower()
-    if suffix not in {".csv", ".xlsx"}:
-        raise ValueError(f"cannot write {target.name}: use a .csv or .xlsx file name")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".townfiscal-", suffix=suffix, dir=target.parent)
-    os.close(fd)
-    try:
-        if suffix == ".csv":
-            frame.to_csv(tmp, encoding="utf-8-sig", lineterminator="\n")
-        else:
-            frame.to_excel(tmp, sheet_name=sheet, engine="openpyxl")
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return target
-
-
-def _towns_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--towns",
-        metavar="FILE",
-        help="towns table (.csv/.xlsx/.parquet); default: the bundled Guangdong example",
-    )
-    p.add_argument(
-        "--unit",
-        choices=["yuan", "wan"],
-        default="yuan",
-        help="unit of money columns whose header does not say (default: yuan)",
-    )
-
-
-def _policy_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--policy",
-        default="guangdong-2020",
-        metavar="ID",
-        help="policy id or a policy .toml file (default: guangdong-2020)",
-    )
-    p.add_argument(
-        "--fund",
-        type=_yuan,
-        metavar="YUAN",
-        help="the fund to share out, yuan (default: the policy's)",
-    )
-
-
-def _yuan(text: str) -> int:
-    cleaned = text.replace(",", "").replace("_", "")
-    try:
-        value = float(cleaned)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an amount of yuan: {text!r}") from None
-    if value <= 0 or value != int(value):
-        raise argparse.ArgumentTypeError(
-            f"the fund must be a positive whole number of yuan: {text!r}"
-        )
-    return int(value)
-
-
-def _load(args: argparse.Namespace) -> pd.DataFrame:
-    return read_towns(args.towns or example_path(), unit=args.unit)
-
-
-def _summary(table: pd.DataFrame, amount: pd.Series, title: str) -> str:
-    paid = amount[amount > 0]
-    lines = [
-        title,
-        f"  towns covered   {len(amount):>15,} of {len(table):,} units",
-        f"  total           {int(amount.sum()):>15,} yuan",
-        f"  mean            {float(amount.mean()) if len(amount) else 0:>15,.0f} yuan",
-        f"  min             {int(amount.min()) if len(amount) else 0:>15,} yuan",
-        f"  max             {int(amount.max()) if len(amount) else 0:>15,} yuan",
-        f"  towns paid      {len(paid):>15,}",
-        "  by zone:",
-    ]
-    by_zone = pd.DataFrame({"zone": table.loc[amount.index, "zone"], "amount": amount})
-    agg = by_zone.groupby("zone", sort=True)["amount"].agg(["count", "sum", "mean"])
-    for zone, row in agg.iterrows():
-        label = f"{zone} {_ZONE_ZH.get(str(zone), '')}"
-        lines.append(
-            f"    {label:<24} {int(row['count']):>5} towns {int(row['sum']):>15,} yuan"
-            f"  mean {row['mean']:>12,.0f}"
-        )
-    return "\n".join(lines)
 
 
 def _allocation_rows(
@@ -153,11 +48,11 @@ def _allocation_rows(
 
 
 def _cmd_allocate(args: argparse.Namespace) -> int:
-    towns = _load(args)
+    towns = load_towns(args)
     if optimizer.requested(args):
-        return optimizer.run(args, towns, _summary, write_table)
+        return optimizer.run(args, towns)
     out, amounts, title = _allocation_rows(towns, args.policy, args.fund)
-    print(_summary(towns, amounts, title))
+    print(summary(towns, amounts, title))
     if args.out:
         path = write_table(out, args.out, sheet="分配表")
         print(f"wrote {len(out):,} rows to {path}")
@@ -165,7 +60,7 @@ def _cmd_allocate(args: argparse.Namespace) -> int:
 
 
 def _cmd_explain(args: argparse.Namespace) -> int:
-    towns = _load(args)
+    towns = load_towns(args)
     if args.code not in towns.index:
         raise CLIError(f"no unit with code {args.code!r} in the towns table")
     print(explain_formula(towns, args.policy, args.code, fund=args.fund))
@@ -221,8 +116,6 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed so that other modules can add subcommands)."""
-    from townfiscal import __version__
-
     parser = argparse.ArgumentParser(
         prog="townfiscal",
         description="Fiscal transfers to towns: rules as data, formula amounts, allocation.",
@@ -231,16 +124,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("allocate", help="allocate the fund over the towns and print a summary")
-    _towns_arg(p)
-    _policy_arg(p)
+    towns_arg(p)
+    policy_arg(p)
     p.add_argument("--out", metavar="FILE", help="write one row per town (.csv or .xlsx)")
     optimizer.add_arguments(p)
     p.set_defaults(handler=_cmd_allocate)
 
     p = sub.add_parser("explain", help="trace one town's amount step by step")
     p.add_argument("code", help="the town's 9-digit code")
-    _towns_arg(p)
-    _policy_arg(p)
+    towns_arg(p)
+    policy_arg(p)
     p.set_defaults(handler=_cmd_explain)
 
     p = sub.add_parser("validate", help="check a towns file; exit status 1 when invalid")
@@ -275,9 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=1, help="worker processes (default: 1)")
     p.set_defaults(handler=_cmd_serve)
 
-    from townfiscal._cli_fiscal import add_subcommands  # split, devolve, transfers, …
-
-    add_subcommands(sub)
+    add_subcommands(sub)  # split, devolve, transfers, responsibilities
     return parser
 
 
@@ -302,5 +193,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -14,18 +14,30 @@ import numpy as np
 import pandas as pd
 
 from townfiscal._errors import Problem, ValidationError
-from townfiscal._policy import Policy
 from townfiscal._trace import Step, Trace
+from townfiscal._version import __version__
 from townfiscal.optimize._constraints import Constraint
 from townfiscal.optimize._context import ModelContext
 from townfiscal.optimize._model import FUND
 from townfiscal.optimize._objectives import MinDeviation, Objective
 from townfiscal.optimize._run import OptimizationResult, optimise
 from townfiscal.optimize._solver import DEFAULT_TIME_LIMIT
+from townfiscal.policy import Policy
 from townfiscal.rules._explain import formula_steps
 from townfiscal.rules._formula import FormulaComputation, compute_formula
 
-__all__ = ["Allocation", "allocate", "data_hash"]
+__all__ = ["Allocation", "allocate", "data_hash", "register_writer"]
+
+#: Writers of an allocation to a file, by file suffix. The analysis wing, which owns the
+#: 分配表 workbook, registers its writer for ``.xlsx`` when it is imported (``import
+#: townfiscal`` always imports it). The analysis wing imports this module, never the reverse,
+#: so :meth:`Allocation.to_excel` keeps the arrows between the wings pointing one way.
+_WRITERS: dict[str, Callable[[Allocation, Path], Path]] = {}
+
+
+def register_writer(suffix: str, writer: Callable[[Allocation, Path], Path]) -> None:
+    """Make *writer* the one that writes allocations to files ending in *suffix* (``.xlsx``)."""
+    _WRITERS[suffix.lower()] = writer
 
 #: Columns of the towns table the catalogue may read, carried into the model.
 _MODEL_COLUMNS = ("fiscal_capacity", "expenditure", "supported_population",
@@ -242,12 +254,13 @@ class Allocation:
         shadow prices). :func:`~townfiscal.read_allocation` reads it back. See
         :func:`townfiscal.report.write_allocation`.
         """
-        from townfiscal.report import write_allocation
-
         target = Path(path)
         if target.suffix.lower() != ".xlsx":
             raise ValueError(f"cannot write {target.name}: use an .xlsx file name")
-        return write_allocation(self, target, extra_sheets={"影子价格": self.shadow_prices})
+        writer = _WRITERS.get(".xlsx")
+        if writer is None:  # only when townfiscal.optimize is loaded without the package
+            raise RuntimeError("no workbook writer registered: import townfiscal.analysis")
+        return writer(self, target)
 
     def _repr_html_(self) -> str:
         """A compact summary for Jupyter: fund, towns, status, solver, shadow prices, cities."""
@@ -333,8 +346,6 @@ def allocate(
     objective = objective if objective is not None else MinDeviation()
     res = optimise(ctx, constraints, objective, solver=solver, time_limit=time_limit,
                    spend=spend, options=solver_options)
-    from townfiscal import __version__
-
     provenance = {
         "policy": comp.policy.id,
         "policy_hash": comp.policy.hash,

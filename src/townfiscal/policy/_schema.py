@@ -7,9 +7,10 @@ from numbers import Real
 from typing import TYPE_CHECKING, Any
 
 from townfiscal._errors import Problem
+from townfiscal.towns import COLUMNS, KINDS, ZONES
 
 if TYPE_CHECKING:
-    from townfiscal._policy import Policy
+    from townfiscal.policy._policy import Policy
 
 __all__ = ["DIRECTIONS", "NORMALISATIONS", "check_policy"]
 
@@ -28,8 +29,6 @@ def _number(v: Any) -> bool:
 
 def check_policy(policy: Policy) -> list[Problem]:
     """Every problem with a policy's parameters, as :class:`~townfiscal.Problem` (column = path)."""
-    from townfiscal._towns import COLUMNS, KINDS, ZONES
-
     numeric = {c.name for c in COLUMNS if c.kind in {"people", "money", "area"}}
     problems: list[Problem] = []
 

@@ -1,4 +1,4 @@
-"""Bundled data: the real list of township-level units, and the synthetic Guangdong example."""
+"""The bundled example: Guangdong's real township-level units with synthetic fiscal figures."""
 
 from __future__ import annotations
 
@@ -6,15 +6,14 @@ from importlib import resources
 
 import pandas as pd
 
-from townfiscal._towns import read_towns
-from townfiscal.datasets._generate import GUANGDONG_ZONES, SEED, divisions, make_towns
+from townfiscal.towns._read import read_towns
 
-__all__ = ["GUANGDONG_ZONES", "SEED", "divisions", "example_path", "load_example", "make_towns"]
+__all__ = ["example_path", "load_example"]
 
 
 def example_path() -> str:
     """Path of the bundled example file (``guangdong.csv``)."""
-    return str(resources.files("townfiscal.datasets") / "guangdong.csv")
+    return str(resources.files("townfiscal.towns") / "data" / "guangdong.csv")
 
 
 def load_example() -> pd.DataFrame:
@@ -24,7 +23,7 @@ def load_example() -> pd.DataFrame:
     zone"; 1,002 towns and townships covered by the Guangdong measures, plus the
     subdistricts and other units they exclude. Populations, capacity, expenditure and last
     year's amounts (totalling 1,857,010,214 yuan over the covered towns) are **synthetic**
-    — see :func:`make_towns` for the distributions.
+    — see :func:`~townfiscal.make_towns` for the distributions.
 
     Returns
     -------

@@ -1,0 +1,132 @@
+"""What the ``townfiscal`` subcommands share: common options, loading towns, writing tables."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from townfiscal.rules import read_towns
+from townfiscal.towns import example_path
+
+__all__ = [
+    "CLIError",
+    "load_towns",
+    "policy_arg",
+    "summary",
+    "towns_arg",
+    "write_table",
+    "yuan",
+]
+
+_ZONE_ZH = {
+    "core": "珠三角核心区",
+    "east_wing": "东翼",
+    "west_wing": "西翼",
+    "north": "北部生态发展区",
+}
+
+class CLIError(Exception):
+    """An error to print as one line, without a traceback."""
+
+
+def write_table(frame: pd.DataFrame, path: str | os.PathLike[str], *, sheet: str = "towns") -> Path:
+    """Write *frame* to ``.csv`` (UTF-8 with BOM, so Excel reads the Chinese) or ``.xlsx``.
+
+    The file appears whole or not at all: it is written beside the target and moved into
+    place when complete.
+
+    Raises
+    ------
+    ValueError
+        For another file type.
+    """
+    target = Path(path)
+    suffix = target.suffix.lower()
+    if suffix not in {".csv", ".xlsx"}:
+        raise ValueError(f"cannot write {target.name}: use a .csv or .xlsx file name")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".townfiscal-", suffix=suffix, dir=target.parent)
+    os.close(fd)
+    try:
+        if suffix == ".csv":
+            frame.to_csv(tmp, encoding="utf-8-sig", lineterminator="\n")
+        else:
+            frame.to_excel(tmp, sheet_name=sheet, engine="openpyxl")
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return target
+
+
+def towns_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--towns",
+        metavar="FILE",
+        help="towns table (.csv/.xlsx/.parquet); default: the bundled Guangdong example",
+    )
+    p.add_argument(
+        "--unit",
+        choices=["yuan", "wan"],
+        default="yuan",
+        help="unit of money columns whose header does not say (default: yuan)",
+    )
+
+
+def policy_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--policy",
+        default="guangdong-2020",
+        metavar="ID",
+        help="policy id or a policy .toml file (default: guangdong-2020)",
+    )
+    p.add_argument(
+        "--fund",
+        type=yuan,
+        metavar="YUAN",
+        help="the fund to share out, yuan (default: the policy's)",
+    )
+
+
+def yuan(text: str) -> int:
+    cleaned = text.replace(",", "").replace("_", "")
+    try:
+        value = float(cleaned)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an amount of yuan: {text!r}") from None
+    if value <= 0 or value != int(value):
+        raise argparse.ArgumentTypeError(
+            f"the fund must be a positive whole number of yuan: {text!r}"
+        )
+    return int(value)
+
+
+def load_towns(args: argparse.Namespace) -> pd.DataFrame:
+    return read_towns(args.towns or example_path(), unit=args.unit)
+
+
+def summary(table: pd.DataFrame, amount: pd.Series, title: str) -> str:
+    paid = amount[amount > 0]
+    lines = [
+        title,
+        f"  towns covered   {len(amount):>15,} of {len(table):,} units",
+        f"  total           {int(amount.sum()):>15,} yuan",
+        f"  mean            {float(amount.mean()) if len(amount) else 0:>15,.0f} yuan",
+        f"  min             {int(amount.min()) if len(amount) else 0:>15,} yuan",
+        f"  max             {int(amount.max()) if len(amount) else 0:>15,} yuan",
+        f"  towns paid      {len(paid):>15,}",
+        "  by zone:",
+    ]
+    by_zone = pd.DataFrame({"zone": table.loc[amount.index, "zone"], "amount": amount})
+    agg = by_zone.groupby("zone", sort=True)["amount"].agg(["count", "sum", "mean"])
+    for zone, row in agg.iterrows():
+        label = f"{zone} {_ZONE_ZH.get(str(zone), '')}"
+        lines.append(
+            f"    {label:<24} {int(row['count']):>5} towns {int(row['sum']):>15,} yuan"
+            f"  mean {row['mean']:>12,.0f}"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,210 @@
+"""What a policy needs of a towns table, and the public readers that check it.
+
+The towns wing validates a table on its own; a policy's needs (the columns its factors read,
+positive denominators, a regional coefficient for every zone) depend on the rules, so they are
+checked here, and :func:`validate_towns` and :func:`read_towns` are the towns wing's functions
+with that check added.
+"""
+
+from __future__ import annotations
+
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from townfiscal import towns as _towns
+from townfiscal._errors import Problem, ValidationError
+from townfiscal.policy import Policy
+from townfiscal.rules._eligibility import eligible_mask
+from townfiscal.rules._factors import factor_specs
+from townfiscal.towns import Unit
+
+__all__ = ["check_policy_needs", "read_towns", "validate_towns"]
+
+
+def read_towns(
+    source: str | PathLike[str] | pd.DataFrame,
+    *,
+    unit: Unit = "yuan",
+    sheet: str | int | None = None,
+    policy: Policy | None = None,
+) -> pd.DataFrame:
+    """Read and validate a towns table from a file or a DataFrame.
+
+    Accepts ``.csv`` (UTF-8, with or without BOM), ``.xlsx`` and ``.parquet`` files, with the
+    canonical English headers or the Chinese ones an analyst's workbook has (行政区划代码, 名称,
+    县(市、区), 地级市, 区域, 户籍人口, 常住人口, 财政供养人口, 面积, 可用财力, 一般公共预算支出,
+    上年补助). Money columns are in yuan unless *unit* is ``"wan"`` (万元, 10,000 yuan);
+    a header marked ``(万元)`` or ``(元)`` overrides *unit* for its column. Zones and kinds may
+    be written in Chinese (东翼, 北部生态发展区, 镇, 乡, 街道 …).
+
+    Parameters
+    ----------
+    source:
+        A path or a DataFrame.
+    unit:
+        ``"yuan"`` or ``"wan"``: the unit of money columns whose header does not say.
+    sheet:
+        For ``.xlsx``: the sheet name or index. By default the towns sheet of an allocation
+        table written by :func:`~townfiscal.write_allocation` (``乡镇基础数据``) when the
+        workbook has one, else the first sheet.
+    policy:
+        When given, also check what the policy's formula needs (see :func:`validate_towns`).
+
+    Returns
+    -------
+    pandas.DataFrame indexed by ``code``, money in yuan.
+
+    Raises
+    ------
+    ValidationError
+        Listing every problem found (file-level, header, row, column and value).
+    FileNotFoundError
+        When the file does not exist.
+
+    Examples
+    --------
+    >>> towns = read_towns("towns.xlsx", unit="wan")  # doctest: +SKIP
+    """
+    towns = _towns.read_towns(source, unit=unit, sheet=sheet)
+    if policy is not None:
+        what = ("towns table" if isinstance(source, pd.DataFrame)
+                else f"towns file {Path(source).name}")
+        check_policy_needs(towns, policy, what)
+    return towns
+
+
+def validate_towns(
+    frame: pd.DataFrame,
+    *,
+    unit: Unit = "yuan",
+    policy: Policy | None = None,
+    what: str = "towns table",
+) -> pd.DataFrame:
+    """Check a towns table and return a clean copy indexed by ``code``.
+
+    Collects every problem before raising: missing required columns, malformed (not 9 digits)
+    or duplicate codes, empty names, unknown zones or kinds, numbers that are missing,
+    non-numeric, negative or not finite. With a *policy*, also the zero denominators of its
+    per-capita factors among the towns it covers (e.g. a town with no fiscally-supported
+    population cannot have a per-capita capacity).
+
+    A table already validated (as returned by this function) is accepted again as it is.
+
+    Parameters
+    ----------
+    frame:
+        The table, with ``code`` as a column or as the index; English or Chinese headers.
+    unit:
+        ``"yuan"`` or ``"wan"`` (万元) for money columns whose header does not say.
+    policy:
+        Optional :class:`~townfiscal.Policy` whose needs are also checked.
+    what:
+        How to name the table in the error message.
+
+    Returns
+    -------
+    pandas.DataFrame indexed by ``code`` (str), with the canonical columns first (money in
+    yuan, people and km² as float64, ``prior_amount`` NaN where none) and any other columns
+    kept after them.
+
+    Raises
+    ------
+    ValidationError
+        Whose ``.problems`` lists every problem with its row (town code), column and value.
+
+    Examples
+    --------
+    >>> import townfiscal as tf
+    >>> raw = tf.load_example().head(3).reset_index()   # code as a column
+    >>> clean = validate_towns(raw)
+    >>> clean.index.name, len(clean), str(clean["area_km2"].dtype)
+    ('code', 3, 'float64')
+    >>> raw.loc[0, "area_km2"] = -3.0
+    >>> raw.loc[1, "zone"] = "south"
+    >>> try:
+    ...     validate_towns(raw)
+    ... except tf.ValidationError as err:
+    ...     print(err)
+    towns table is invalid: 2 problems
+      - row 440103002, column 'zone', value 'south': unknown zone; expected one of core, ...
+      - row 440103001, column 'area_km2', value -3.0: must not be negative
+    """
+    towns = _towns.validate_towns(frame, unit=unit, what=what)
+    if policy is not None:
+        check_policy_needs(towns, policy, what)
+    return towns
+
+
+def check_policy_needs(
+    towns: pd.DataFrame,
+    policy: Policy,
+    what: str = "towns table",
+    covered: npt.NDArray[np.bool_] | None = None,
+) -> None:
+    """Columns the policy reads must exist; its per-capita denominators must be positive.
+
+    Only the towns the policy covers are checked: pass their mask as *covered* when the
+    caller has it already, else it is computed here.
+
+    Raises
+    ------
+    ValidationError
+        Naming each missing column, and each covered town with a blank or a zero where the
+        policy reads or divides.
+    """
+    problems: list[Problem] = []
+    specs = factor_specs(policy)
+    needed = sorted({c for s in specs for c in (s.numerator, s.denominator) if c})
+    for name in needed:
+        if name not in towns.columns:
+            problems.append(Problem(f"policy {policy.id} needs this column", column=name))
+    if problems:
+        raise ValidationError(problems, what=what)
+    if covered is None:
+        covered = eligible_mask(towns, policy)
+    for name in needed:
+        blank = covered & np.isnan(towns[name].to_numpy(dtype=np.float64))
+        for code in towns.index[blank]:
+            problems.append(
+                Problem(
+                    f"missing value: policy {policy.id} needs it for covered towns",
+                    row=code,
+                    column=name,
+                )
+            )
+    zones = policy.get("regional_coefficient", {})
+    if zones:
+        no_zone = covered & ~towns["zone"].isin(list(zones)).to_numpy(dtype=bool)
+        for code in towns.index[no_zone]:
+            problems.append(
+                Problem(
+                    f"policy {policy.id} has no regional coefficient for this zone",
+                    row=code,
+                    column="zone",
+                    value=towns.at[code, "zone"],
+                )
+            )
+    for spec in specs:
+        if spec.denominator is None:
+            continue
+        zero = covered & (towns[spec.denominator].to_numpy() <= 0)
+        for code in towns.index[zero]:
+            problems.append(
+                Problem(
+                    f"must be positive: policy {policy.id} divides by it for factor {spec.name!r}",
+                    row=code,
+                    column=spec.denominator,
+                    value=_as_float(towns.at[code, spec.denominator]),
+                )
+            )
+    if problems:
+        raise ValidationError(problems, what=what)
+
+
+def _as_float(value: Any) -> float:
+    return float(value)

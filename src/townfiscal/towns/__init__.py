@@ -1,0 +1,38 @@
+"""The towns table: canonical columns, readers, validation, and the bundled and synthetic data.
+
+Knows nothing of policies (what a policy needs of a table is checked in :mod:`townfiscal.rules`).
+May import only the shared ground (``townfiscal._errors`` and its siblings).
+"""
+
+from townfiscal.towns._columns import (
+    COLUMNS,
+    KINDS,
+    ZONES,
+    Column,
+    Unit,
+    canonical_zone,
+    kind_from_code,
+)
+from townfiscal.towns._example import example_path, load_example
+from townfiscal.towns._read import TOWNS_SHEET, read_towns
+from townfiscal.towns._synthetic import GUANGDONG_ZONES, SEED, divisions, synthetic_figures
+from townfiscal.towns._validate import validate_towns
+
+__all__ = [
+    "COLUMNS",
+    "GUANGDONG_ZONES",
+    "KINDS",
+    "SEED",
+    "TOWNS_SHEET",
+    "ZONES",
+    "Column",
+    "Unit",
+    "canonical_zone",
+    "divisions",
+    "example_path",
+    "kind_from_code",
+    "load_example",
+    "read_towns",
+    "synthetic_figures",
+    "validate_towns",
+]
