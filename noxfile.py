@@ -26,10 +26,16 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """Ruff lint over the code, tests, benchmarks, examples and docs tooling."""
-    session.install("ruff>=0.5")
+    """Ruff over the code, tests, benchmarks, examples and docs tooling; the wings' layers.
+
+    ``lint-imports`` checks the contracts in pyproject.toml: the wings' layers, no import
+    cycles, nothing importing the package's public face (docs/layout.md).
+    """
+    session.install("ruff>=0.5", "import-linter>=2.17")
     session.run("ruff", "check", "src", "tests", "benchmarks", "examples", "noxfile.py",
-                "docs/conf.py", "docs/_ext", "docs/tools")
+                "docs/conf.py", "docs/_ext", "docs/tools", "tools")
+    session.install("-e", ".")
+    session.run("lint-imports")
 
 
 @nox.session(python=PYTHON)

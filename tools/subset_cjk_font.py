@@ -10,7 +10,7 @@ Run (needs fontTools, which matplotlib already installs, and a Noto Sans CJK fil
 ``fonts-noto-cjk``)::
 
     python tools/subset_cjk_font.py /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc \
-        ../shared/data/divisions src/townfiscal/_fonts/TownfiscalSansCJKsc-Regular.otf
+        ../shared/data/divisions src/townfiscal/analysis/_fonts/TownfiscalSansCJKsc-Regular.otf
 """
 
 from __future__ import annotations

@@ -994,7 +994,12 @@ def generate_api(app: Sphinx) -> None:
         first = doc.split("\n\n", 1)[0].replace("\n", " ").rstrip(".")
         title = f"{first} (townfiscal.{name})" if first else f"townfiscal.{name}"
         lines += [title, "-" * _width(title), "",
-                  f".. automodule:: townfiscal.{name}", "   :members:", ""]
+                  f".. automodule:: townfiscal.{name}", "   :members:"]
+        # names also re-exported at the top are documented once, in their section above
+        again = sorted(set(getattr(obj, "__all__", ())) & set(tf.__all__))
+        if again:
+            lines.append(f"   :exclude-members: {', '.join(again)}")
+        lines.append("")
     service = None
     if _importable("townfiscal.service"):
         try:
@@ -1093,8 +1098,8 @@ def generate_examples(app: Sphinx) -> None:
 # in index.md) is appended to the reference toctree.
 _GENERATED_TOCTREES = {
     "model-toctree.md": ("The allocation model", ["model", "allocation", "allocator-internals"]),
-    "reference-toctree.md": ("Reference", ["api", "cli", "service", "http", "glossary",
-                                           "benchmarks", "changelog"]),
+    "reference-toctree.md": ("Reference", ["api", "layout", "cli", "service", "http",
+                                           "glossary", "benchmarks", "changelog"]),
 }
 
 

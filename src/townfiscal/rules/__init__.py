@@ -22,8 +22,8 @@ from townfiscal.rules._formula import (
     formula_allocation,
 )
 from townfiscal.rules._growth import capped_proportional, growth_bounds
-from townfiscal.rules._needs import check_policy_needs, read_towns, validate_towns
 from townfiscal.rules._synthetic import make_towns, write_example
+from townfiscal.rules._towns import check_policy_needs, read_towns, validate_towns
 
 __all__ = [
     "FactorSpec",

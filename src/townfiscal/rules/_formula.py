@@ -15,7 +15,7 @@ from townfiscal.policy import Policy, get_policy
 from townfiscal.rules._eligibility import eligible_mask
 from townfiscal.rules._factors import composite_coefficient, factor_coefficients
 from townfiscal.rules._growth import capped_proportional, growth_bounds
-from townfiscal.rules._needs import check_policy_needs
+from townfiscal.rules._towns import check_policy_needs
 from townfiscal.towns import validate_towns
 
 __all__ = [
