@@ -7,7 +7,6 @@ the towns table. ``python tools/regenerate_example.py`` rewrites the bundled exa
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +16,7 @@ from townfiscal._rounding import round_to_total
 from townfiscal.policy import get_policy
 from townfiscal.rules._eligibility import eligible_mask
 from townfiscal.rules._factors import composite_coefficient, factor_coefficients
-from townfiscal.towns import SEED, synthetic_figures
+from townfiscal.towns import SEED, example_path, synthetic_figures
 
 __all__ = ["make_towns", "write_example"]
 
@@ -109,8 +108,7 @@ def _prior_amounts(
 
 def write_example(path: str | Path | None = None) -> Path:
     """Write the bundled example (``guangdong.csv``) from the generator; returns its path."""
-    target = Path(path) if path else Path(str(resources.files("townfiscal.towns") / "data"
-                                                / "guangdong.csv"))
+    target = Path(path or example_path())
     towns = make_towns("guangdong")
     out = towns.reset_index()
     for col in (
