@@ -15,6 +15,7 @@ from townfiscal.towns import example_path
 __all__ = [
     "CLIError",
     "load_towns",
+    "money",
     "policy_arg",
     "summary",
     "towns_arg",
@@ -103,6 +104,18 @@ def yuan(text: str) -> int:
             f"the fund must be a positive whole number of yuan: {text!r}"
         )
     return int(value)
+
+
+def money(text: str) -> float:
+    """An amount of yuan given on the command line: ``1,500,000`` or ``1_500_000``, ≥ 0, finite."""
+    cleaned = text.replace(",", "").replace("_", "")
+    try:
+        value = float(cleaned)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an amount of yuan: {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a non-negative amount of yuan: {text!r}")
+    return value
 
 
 def load_towns(args: argparse.Namespace) -> pd.DataFrame:

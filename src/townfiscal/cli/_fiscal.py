@@ -13,7 +13,14 @@ from pathlib import Path
 import pandas as pd
 
 from townfiscal._errors import Problem, ValidationError
-from townfiscal.cli._common import CLIError, load_towns, policy_arg, towns_arg, write_table
+from townfiscal.cli._common import (
+    CLIError,
+    load_towns,
+    money,
+    policy_arg,
+    towns_arg,
+    write_table,
+)
 from townfiscal.responsibility._devolution import devolve
 from townfiscal.responsibility._matrix import (
     LEVELS,
@@ -67,17 +74,6 @@ def _clean_cell(v: object) -> object:
     if not isinstance(v, str):
         return v
     return v.replace(",", "").strip() if _NUMBER.match(v) else v.strip()
-
-
-def _money(text: str) -> float:
-    cleaned = text.replace(",", "").replace("_", "")
-    try:
-        value = float(cleaned)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an amount of yuan: {text!r}") from None
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a non-negative amount of yuan: {text!r}")
-    return value
 
 
 def _matrix(arg: str) -> ResponsibilityMatrix:
@@ -219,9 +215,9 @@ def add_subcommands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     towns_arg(p)
     policy_arg(p)
     _matrix_arg(p)
-    p.add_argument("--cost-per-post", type=_money, metavar="YUAN",
+    p.add_argument("--cost-per-post", type=money, metavar="YUAN",
                    help="yearly cost per post for moves without one (default: the matrix's)")
-    p.add_argument("--operating-cost-per-post", type=_money, metavar="YUAN",
+    p.add_argument("--operating-cost-per-post", type=money, metavar="YUAN",
                    help="yearly operating cost per post for moves without operating_cost")
     p.add_argument("--capacity-follows", action="store_true",
                    help="count the money moved as the town's disposable capacity too")

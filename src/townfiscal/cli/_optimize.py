@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from townfiscal.cli._common import summary, write_table
+from townfiscal.cli._common import money, summary, write_table
 from townfiscal.optimize import (
     Cap,
     CapacityFloor,
@@ -30,16 +30,6 @@ __all__ = ["add_arguments", "requested", "run"]
 _OBJECTIVES = ("deviation", "relative", "maxmin", "shortfall")
 
 
-def _money(text: str) -> float:
-    try:
-        value = float(text.replace(",", "").replace("_", ""))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an amount of yuan: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"amounts must not be negative: {text!r}")
-    return value
-
-
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Add the optimiser's options to the ``allocate`` subcommand."""
     g = p.add_argument_group(
@@ -48,8 +38,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="no town below RATIO × last year's amount (default ratio 1.0)")
     g.add_argument("--growth-cap", type=float, metavar="RATE",
                    help="no town above (1 + RATE) × last year's amount, e.g. 0.15")
-    g.add_argument("--floor", type=_money, metavar="YUAN", help="every town gets at least YUAN")
-    g.add_argument("--cap", type=_money, metavar="YUAN", help="no town gets more than YUAN")
+    g.add_argument("--floor", type=money, metavar="YUAN", help="every town gets at least YUAN")
+    g.add_argument("--cap", type=money, metavar="YUAN", help="no town gets more than YUAN")
     g.add_argument("--need-order", action="store_true",
                    help="a needier town (higher coefficient) never gets less than a less needy one")
     g.add_argument("--tier-order", action="store_true",
