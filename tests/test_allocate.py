@@ -69,7 +69,9 @@ def test_shadow_prices_have_families_and_units(bureau: tf.Allocation) -> None:
     """The fund and every family have a shadow price with its unit."""
     sp = bureau.shadow_prices
     assert {"Fund", "HoldHarmless", "GrowthCap", "Floor"} <= set(sp.index)
-    assert (sp["unit"] == "yuan of deviation per yuan").all()
+    assert sp.loc["Fund", "unit"] == "× target"
+    assert sp.loc["Fund", "shadow_price"] == pytest.approx(bureau.result.scale)
+    assert (sp["unit"].drop("Fund") == "yuan (Σ (x − t)² / t) per yuan").all()
     assert sp.loc["GrowthCap", "binding"] == bureau.to_frame()["binding"].str.contains(
         "GrowthCap").sum()
 
@@ -116,17 +118,21 @@ def test_provenance(bureau: tf.Allocation) -> None:
     assert p["policy"] == "guangdong-2020"
     assert p["policy_hash"] == tf.get_policy("guangdong-2020").hash
     assert len(p["data_hash"]) == 64
-    assert p["solver"] == "highs"
-    assert p["solver_version"].startswith("HiGHS")
+    assert p["solver"] == "breakpoints"
+    assert p["solver_version"].startswith("townfiscal breakpoint search")
     assert p["fund"] == FUND
     assert "Rounding(unit=10000, exact='auto')" in p["constraints"]
 
 
-def test_cbc_finds_the_same_optimum(example: pd.DataFrame, bureau: tf.Allocation) -> None:
-    """PuLP's CBC reaches the same objective as HiGHS on the bureau's model."""
-    cbc = tf.allocate(example, "guangdong-2020", fund=FUND, constraints=BUREAU, solver="cbc")
-    assert cbc.objective_value == pytest.approx(bureau.objective_value, rel=1e-7, abs=1.0)
+def test_cbc_finds_the_same_optimum(example: pd.DataFrame) -> None:
+    """PuLP's CBC reaches the same least deviation as HiGHS on the bureau's model, and the
+    same amounts once the ties are broken."""
+    kw = {"fund": FUND, "constraints": BUREAU, "objective": tf.MinDeviation()}
+    highs = tf.allocate(example, "guangdong-2020", **kw)  # type: ignore[arg-type]
+    cbc = tf.allocate(example, "guangdong-2020", solver="cbc", **kw)  # type: ignore[arg-type]
+    assert cbc.objective_value == pytest.approx(highs.objective_value, rel=1e-7, abs=1.0)
     assert cbc.solver == "PULP_CBC_CMD"
+    assert cbc.amounts.equals(highs.amounts)
 
 
 def test_tier_order_on_the_tier_policy(example: pd.DataFrame) -> None:
@@ -175,8 +181,18 @@ def test_to_excel(bureau: tf.Allocation, tmp_path: Path) -> None:
 
 
 def test_write_model(bureau: tf.Allocation, tmp_path: Path) -> None:
-    """The solved LP exports with town-named columns and family-named rows."""
+    """The solved QP exports with town-named columns, family-named rows and its Hessian."""
     text = bureau.write_model(tmp_path / "model.lp").read_text()
     assert "Fund_1:" in text
     code = bureau.amounts.index[0]
-    assert f"seg_{code}_" in text
+    assert f"x_{code}" in text
+    assert f"x_{code}^2" in text
+
+
+def test_write_model_of_least_deviation(example: pd.DataFrame, tmp_path: Path) -> None:
+    """The least-deviation LP exports with one column per piece of each town's amount."""
+    alloc = tf.allocate(example, "guangdong-2020", fund=FUND, constraints=BUREAU,
+                        objective=tf.MinDeviation())
+    text = alloc.write_model(tmp_path / "model.lp").read_text()
+    assert "Fund_1:" in text
+    assert f"seg_{alloc.amounts.index[0]}_" in text

@@ -254,7 +254,8 @@ def test_rounding_to_wan_keeps_every_constraint(seed: int, n: int, data: st.Data
     status, best = oracle(frame, fund, constraints, "deviation")
     ctx = ModelContext(frame, fund)
     try:
-        res = optimise(ctx, [*constraints, tf.Rounding(unit, exact=exact)])  # type: ignore[arg-type]
+        res = optimise(ctx, [*constraints, tf.Rounding(unit, exact=exact)],  # type: ignore[arg-type]
+                       tf.MinDeviation())
     except tf.InfeasibleError as exc:
         event("infeasible")
         details = exc.details

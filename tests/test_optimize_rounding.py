@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -56,11 +57,25 @@ def test_rebalanced_groups_hold_and_the_total_stays(seed: int, n: int, groups: i
 
 
 def test_need_order_survives_rounding_of_ties() -> None:
-    """Three equally needy towns pooled at 1/3 of 100 yuan each: the rounded amounts still
-    never give a less needy town more than a needier one."""
+    """Three towns pooled at one level by the order: the rounded amounts still never give a
+    less needy town more than a needier one (by hand: v = 602/22.02, the last 100 − 3v)."""
     frame = pd.DataFrame({"target": [0.0, 0.0, 100.0, 0.0], "coefficient": [4.0, 3.0, 2.0, 1.0]},
                          index=["440000001", "440000002", "440000003", "440000004"])
     res = optimise(ModelContext(frame, 100), [tf.NeedOrder()])
+    v = 602 / 22.02
+    assert res.x == pytest.approx([v, v, v, 100 - 3 * v], abs=1e-9)
+    a = res.amounts
+    assert int(a.sum()) == 100
+    assert np.all(np.diff(a) <= 0)
+    assert a.tolist() == [28, 27, 27, 18]
+
+
+def test_need_order_survives_rounding_of_ties_under_least_deviation() -> None:
+    """Under MinDeviation the three needier towns are pooled at 1/3 of 100 yuan each, and
+    the rounding keeps the order."""
+    frame = pd.DataFrame({"target": [0.0, 0.0, 100.0, 0.0], "coefficient": [4.0, 3.0, 2.0, 1.0]},
+                         index=["440000001", "440000002", "440000003", "440000004"])
+    res = optimise(ModelContext(frame, 100), [tf.NeedOrder()], tf.MinDeviation())
     a = res.amounts
     assert int(a.sum()) == 100
     assert np.all(np.diff(a) <= 0)

@@ -152,7 +152,7 @@ def test_time_limit_with_a_feasible_answer_is_reported(monkeypatch: pytest.Monke
     monkeypatch.setattr(_run, "solve", stopped)
     frame = pd.DataFrame({"target": [60.0, 40.0]}, index=["440000001", "440000002"])
     with pytest.warns(tf.SolverTimeLimitWarning, match="not proven optimal"):
-        res = optimise(ModelContext(frame, 100), [tf.Floor(45)])
+        res = optimise(ModelContext(frame, 100), [tf.Floor(45)], tf.MinDeviation())
     assert res.status == "time_limit"
     assert res.amounts.tolist() == [55, 45]
     assert res.shadow_prices["shadow_price"].isna().all()

@@ -24,6 +24,7 @@ from townfiscal.optimize._objectives import (
     MaxMin,
     MinDeviation,
     MinShortfall,
+    Proportional,
     Objective,
     WeightedObjective,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "MaxMin",
     "MinDeviation",
     "MinShortfall",
+    "Proportional",
     "ModelContext",
     "NeedOrder",
     "Objective",

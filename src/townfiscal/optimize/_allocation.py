@@ -19,7 +19,7 @@ from townfiscal._version import __version__
 from townfiscal.optimize._constraints import Constraint
 from townfiscal.optimize._context import ModelContext
 from townfiscal.optimize._model import FUND
-from townfiscal.optimize._objectives import MinDeviation, Objective
+from townfiscal.optimize._objectives import Objective, Proportional
 from townfiscal.optimize._run import OptimizationResult, optimise
 from townfiscal.optimize._solver import DEFAULT_TIME_LIMIT
 from townfiscal.policy import Policy
@@ -343,7 +343,7 @@ def allocate(
     extra = [c for c in _MODEL_COLUMNS if c in comp.towns.columns and c not in frame.columns]
     frame = frame.join(comp.towns.loc[frame.index, extra])
     ctx = ModelContext(frame, int(comp.fund), all_towns=comp.towns)
-    objective = objective if objective is not None else MinDeviation()
+    objective = objective if objective is not None else Proportional()
     res = optimise(ctx, constraints, objective, solver=solver, time_limit=time_limit,
                    spend=spend, options=solver_options)
     provenance = {

@@ -26,6 +26,7 @@ __all__ = [
     "ModelContext",
     "Ordering",
     "Primitive",
+    "Quadratic",
     "Separable",
     "TownBounds",
 ]
@@ -208,7 +209,25 @@ class Separable:
     slopes: FloatArray
 
 
-Primitive = TownBounds | Ordering | GroupBounds | AuxRows | Separable
+@attrs.frozen(eq=False)
+class Quadratic:
+    """A weighted squared deviation per town: ``Σ_i (x_i − target_i)² / width_i``.
+
+    ``target`` and ``width`` are yuan (``width > 0``), so the cost is in yuan too. Its
+    minimum under a total alone moves every town by the same multiple of its width.
+    """
+
+    family: str
+    target: FloatArray
+    width: FloatArray
+
+    def gradient(self, x: FloatArray) -> FloatArray:
+        """∂cost/∂x_i, objective units per yuan."""
+        out: FloatArray = 2.0 * (x - self.target) / self.width
+        return out
+
+
+Primitive = TownBounds | Ordering | GroupBounds | AuxRows | Separable | Quadratic
 
 
 def groups_of(labels: NDArray[Any]) -> tuple[IntArray, tuple[str, ...]]:

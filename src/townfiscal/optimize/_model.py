@@ -31,6 +31,7 @@ from townfiscal.optimize._context import (
     IntArray,
     ModelContext,
     Ordering,
+    Quadratic,
     Separable,
     TownBounds,
 )
@@ -76,6 +77,25 @@ class Assembly:
     upper_family: NDArray[Any]
     margins: tuple[tuple[str, MarginFn], ...] = ()
     constraint_aux: int = 0  # the first `constraint_aux` aux_rows are constraints
+    quadratics: tuple[Quadratic, ...] = ()
+
+    def quadratic_terms(self) -> tuple[FloatArray, FloatArray]:
+        """The quadratic costs summed into one per town: ``(center, width)`` with
+        ``Σ_k (x − t_k)² / w_k = (x − center)² / width + const``."""
+        h = np.zeros(self.n)
+        g = np.zeros(self.n)
+        for q in self.quadratics:
+            h += 1.0 / q.width
+            g += q.target / q.width
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return g / h, 1.0 / h
+
+    def quadratic_gradient(self, x: FloatArray) -> FloatArray:
+        """∂(quadratic costs)/∂x_i, objective units per yuan (zeros without any)."""
+        out = np.zeros(self.n)
+        for q in self.quadratics:
+            out += q.gradient(x)
+        return out
 
     @property
     def n(self) -> int:
@@ -136,9 +156,12 @@ def assemble(
                 raise TypeError(f"{name} compiled to an objective term")
     n_constraint_aux = len(aux)
     separables: list[Separable] = []
+    quadratics: list[Quadratic] = []
     for p in objective.compile(ctx, 1.0):
         if isinstance(p, Separable):
             separables.append(p)
+        elif isinstance(p, Quadratic):
+            quadratics.append(p)
         elif isinstance(p, AuxRows):
             aux.append(p)
         else:  # pragma: no cover
@@ -163,7 +186,7 @@ def assemble(
             hi_fam = np.where(take, b.family, hi_fam)
     asm = Assembly(ctx, fund, spend, unit, tuple(bounds), tuple(orderings), tuple(groups),
                    tuple(aux), tuple(separables), lo, hi, lo_fam, hi_fam, tuple(margins),
-                   n_constraint_aux)
+                   n_constraint_aux, tuple(quadratics))
     # amounts are paid in whole units: tighten every bound to them (whole yuan at least)
     return attrs.evolve(asm, lower=asm.to_units(lo, True), upper=asm.to_units(hi, False))
 
@@ -345,14 +368,16 @@ class Lowered:
 
 def lower(asm: Assembly, *, scale: float = 10_000.0, integer: bool = False,
           linear_cost: FloatArray | None = None, with_objective_rows: bool = True,
-          explicit: bool = False, named: bool = False) -> Lowered:
+          explicit: bool = False, named: bool = False, quadratic: bool = True) -> Lowered:
     """The :class:`LinearProblem` of ``asm`` with money in units of ``scale`` yuan.
 
     With ``integer=True`` the towns' amounts are explicit integer columns (whole units of
     ``scale``); otherwise they are substituted by segment columns. ``linear_cost`` replaces
-    the objective by a linear cost per yuan of each town's amount.
+    the objective by a linear cost per yuan of each town's amount. The quadratic costs
+    (``quadratic=False`` leaves them out) become a diagonal Hessian on explicit amount columns.
     """
     n = asm.n
+    quad = quadratic and bool(asm.quadratics) and linear_cost is None and not integer
     rows = _rows(asm, with_objective_rows=with_objective_rows)
     s = float(scale)
     lo, hi = asm.lower, asm.upper
@@ -366,7 +391,7 @@ def lower(asm: Assembly, *, scale: float = 10_000.0, integer: bool = False,
     a_town_csc = rows.a_town.tocsc()
     k_aux = rows.a_aux.shape[1]
     aux_cost = rows.aux_cost * s
-    explicit = explicit or integer or linear_cost is not None
+    explicit = explicit or integer or linear_cost is not None or quad
     if explicit and pwl.breakpoints.shape[1] == 0:
         matrix = sp.hstack([a_town_csc, rows.a_aux], format="csc")
         cost = np.concatenate([pwl.slopes[:, 0] * s, aux_cost])
@@ -404,7 +429,17 @@ def lower(asm: Assembly, *, scale: float = 10_000.0, integer: bool = False,
             row_lo = (rows.lower - shift) / s
             row_hi = (rows.upper - shift) / s
             n_x = 0
+    hessian = None
+    if quad:
+        # Σ (x − c)² / w with x = s·z: ½·(2 s² / w)·z² − (2 s c / w)·z + const
+        center, width = asm.quadratic_terms()
+        hessian = np.zeros(matrix.shape[1])
+        hessian[:n] = 2.0 * s * s / width
+        cost = cost.copy()
+        cost[:n] += -2.0 * s * center / width
     biggest = float(np.max(np.abs(cost))) if cost.size else 0.0
+    if hessian is not None:
+        biggest = max(biggest, float(np.max(hessian)) if hessian.size else 0.0)
     cost_scale = biggest if biggest > 0 else 1.0
     integer_cols = None
     if integer:
@@ -436,7 +471,8 @@ def lower(asm: Assembly, *, scale: float = 10_000.0, integer: bool = False,
     problem = LinearProblem(
         cost=cost / cost_scale, matrix=matrix, row_lower=row_lo, row_upper=row_hi,
         col_lower=col_lo, col_upper=col_hi, integer=integer_cols, row_family=row_family,
-        families=families, col_names=col_names, row_names=row_names)
+        families=families, col_names=col_names, row_names=row_names,
+        hessian=None if hessian is None else hessian / cost_scale)
     return Lowered(problem, rows, pwl, s, cost_scale, explicit, seg_town.astype(np.int64), n_x,
                    k_aux, lo if not explicit else np.zeros(n))
 
@@ -706,11 +742,16 @@ def clean_order(asm: Assembly, x: FloatArray) -> FloatArray:
 
 
 def weakness_order(asm: Assembly) -> IntArray:
-    """A permutation listing weaker towns first (by each order's rank, then model order)."""
-    keys: list[NDArray[Any]] = [np.arange(asm.n)]
+    """A permutation listing weaker towns first (by each order's rank, then town code).
+
+    Codes, not positions, break the last ties, so the rounding that follows this order does
+    not depend on how the rows of the towns table were sorted.
+    """
+    code_rank = np.argsort(np.argsort(asm.ctx.codes.astype(str), kind="stable"), kind="stable")
+    keys: list[NDArray[Any]] = [code_rank]
     for o in reversed(asm.orderings):
         keys.append(np.where(o.rank >= 0, o.rank, np.iinfo(np.int64).max))
-    return np.lexsort(keys).astype(np.int64) if len(keys) > 1 else np.arange(asm.n)
+    return np.lexsort(keys).astype(np.int64)
 
 
 # --------------------------------------------------------------------------- elastic

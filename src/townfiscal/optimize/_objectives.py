@@ -1,9 +1,12 @@
 """The objective catalogue: what the allocator minimises.
 
-Objectives compile to separable piecewise-linear costs per town (deviation, shortfall),
-or to rows with an auxiliary variable (max-min). They combine linearly:
-``MinDeviation() + 0.5 * MinShortfall(need="expenditure")``. Every objective is stated as a
-quantity to *minimise*; :class:`MaxMin` minimises the negative of the lowest value.
+:class:`Proportional`, the default, is a weighted least-squares distance from the targets
+with a unique optimum that spreads every adjustment in proportion to the targets. The others
+compile to separable piecewise-linear costs per town (deviation, shortfall) or to rows with
+an auxiliary variable (max-min); their optimum is often not unique, and the allocator then
+picks, among their optima, the one :meth:`Objective.tie_break` names. Objectives combine
+linearly: ``MinDeviation() + 0.5 * MinShortfall(need="expenditure")``. Every objective is
+stated as a quantity to *minimise*; :class:`MaxMin` minimises the negative of the lowest value.
 """
 
 from __future__ import annotations
@@ -16,9 +19,23 @@ import pandas as pd
 import scipy.sparse as sp
 
 from townfiscal._errors import Problem, ValidationError
-from townfiscal.optimize._context import AuxRows, FloatArray, ModelContext, Primitive, Separable
+from townfiscal.optimize._context import (
+    AuxRows,
+    FloatArray,
+    ModelContext,
+    Primitive,
+    Quadratic,
+    Separable,
+)
 
-__all__ = ["MaxMin", "MinDeviation", "MinShortfall", "Objective", "WeightedObjective"]
+__all__ = [
+    "MaxMin",
+    "MinDeviation",
+    "MinShortfall",
+    "Objective",
+    "Proportional",
+    "WeightedObjective",
+]
 
 
 class Objective:
@@ -38,6 +55,24 @@ class Objective:
     def evaluate(self, ctx: ModelContext, amounts: FloatArray) -> float:  # pragma: no cover
         """The objective's value at ``amounts`` (yuan per town, model order)."""
         raise NotImplementedError
+
+    @property
+    def quadratic(self) -> bool:
+        """Whether the objective has a quadratic part (a unique optimum by itself)."""
+        return any(isinstance(o, Proportional) for _, o in self.terms())
+
+    def tie_break(self) -> Proportional:
+        """Among several optima of this objective, the allocator returns the one closest to
+        this objective (the proportional spread around the same target)."""
+        for _, o in self.terms():
+            if isinstance(o, MinDeviation | Proportional):
+                return Proportional(target=o.target)
+        return Proportional()
+
+    @property
+    def target(self) -> float | pd.Series | str | None:
+        """The target the objective measures from (``None``: the formula amounts)."""
+        return None
 
     def __add__(self, other: Objective) -> WeightedObjective:
         if not isinstance(other, Objective):
@@ -84,6 +119,67 @@ class WeightedObjective(Objective):
     def evaluate(self, ctx: ModelContext, amounts: FloatArray) -> float:
         return float(sum(w * o.evaluate(ctx, amounts) for w, o in self.terms()))
 
+    @property
+    def target(self) -> float | pd.Series | str | None:
+        for _, o in self.terms():
+            if isinstance(o, MinDeviation | Proportional):
+                return o.target
+        return None
+
+
+@attrs.frozen(repr=False)
+class Proportional(Objective):
+    """Spread every adjustment in proportion to the targets (the default objective).
+
+    Minimises ``Σ_i (x_i − t_i)² / t_i``, the weighted least-squares (Pearson χ²) distance
+    from the targets ``t``. Its optimum is unique. With only per-town bounds and the fund it
+    is exactly the capped proportional allocation ``x_i = clip(λ·t_i, lo_i, hi_i)``, ``λ``
+    chosen so the amounts add up to the fund: what some towns gain from a floor is paid by
+    every town no bound holds, in proportion to its target. Under group totals each group
+    has its own scale; under orders, towns held level share one.
+
+    Parameters
+    ----------
+    target
+        Yuan per town (Series by code, scalar or column name), ``>= 0``; ``None``: the
+        policy's formula amounts. Targets below one yuan weigh as one yuan.
+
+    Example::
+
+        >>> Proportional()
+        Proportional(target=None)
+    """
+
+    target: float | pd.Series | str | None = None
+
+    def __repr__(self) -> str:
+        return f"Proportional(target={_series_repr(self.target)})"
+
+    unit = "yuan (Σ (x − t)² / t)"
+
+    def _target(self, ctx: ModelContext) -> tuple[FloatArray, FloatArray]:
+        target = ctx.per_town("target" if self.target is None else self.target,
+                              what="Proportional target", allow_nan=False)
+        negative = target < 0
+        if np.any(negative):
+            raise ValidationError(
+                [Problem("Proportional target: a target must be 0 or more yuan", row=str(c),
+                         value=float(v)) for c, v in zip(ctx.codes[negative][:200],
+                                                         target[negative][:200], strict=True)],
+                what="Proportional target")
+        return target, np.maximum(target, 1.0)
+
+    def compile(self, ctx: ModelContext, weight: float) -> list[Primitive]:
+        if not weight > 0:
+            raise ValidationError([Problem("a Proportional term needs a positive weight",
+                                           value=weight)], what="objective")
+        target, width = self._target(ctx)
+        return [Quadratic("Proportional", target, width / weight)]
+
+    def evaluate(self, ctx: ModelContext, amounts: FloatArray) -> float:
+        target, width = self._target(ctx)
+        return float(np.sum((amounts - target) ** 2 / width))
+
 
 def _series_repr(value: Any) -> str:
     if value is None or isinstance(value, int | float | str):
@@ -106,6 +202,11 @@ class MinDeviation(Objective):
 
     The deviation is modelled with two bounded columns per town (below and above the
     target) substituted for the amount, so it adds no rows.
+
+    Its optimum is seldom unique: moving a yuan from one town above its target to another
+    costs the same whichever towns they are. The allocator then returns, among all the
+    optima, the one closest to :class:`Proportional` with the same target, so the answer
+    depends on the data alone, not on the row order or the solver.
 
     Example::
 

@@ -1,8 +1,9 @@
 """The array-level problem handed to a solver, and what comes back.
 
 Everything above the solver module speaks these two objects: a :class:`LinearProblem`
-(``min c·z + offset`` subject to ``row_lower <= A z <= row_upper`` and
-``col_lower <= z <= col_upper``, some columns optionally integer) and a :class:`Solution`.
+(``min ½ zᵀ diag(h) z + c·z + offset`` subject to ``row_lower <= A z <= row_upper`` and
+``col_lower <= z <= col_upper``, some columns optionally integer; ``h`` is absent for a
+linear program) and a :class:`Solution`.
 """
 
 from __future__ import annotations
@@ -66,11 +67,13 @@ def _as_csr(m: Any) -> sp.csr_array:
 
 @attrs.frozen(eq=False)
 class LinearProblem:
-    """A linear (or mixed-integer) program in arrays.
+    """A linear (or mixed-integer, or separable quadratic) program in arrays.
 
-    ``min cost @ z + offset`` subject to ``row_lower <= matrix @ z <= row_upper`` and
-    ``col_lower <= z <= col_upper``; ``±inf`` marks a missing bound. ``integer`` flags
-    integer columns (``None``: all continuous). ``row_family`` gives, per row, an index
+    ``min ½ Σ_j hessian_j z_j² + cost @ z + offset`` subject to
+    ``row_lower <= matrix @ z <= row_upper`` and ``col_lower <= z <= col_upper``; ``±inf``
+    marks a missing bound. ``hessian`` is the diagonal of the objective's Hessian (``>= 0``;
+    ``None`` for a linear program). ``integer`` flags integer columns (``None``: all
+    continuous). ``row_family`` gives, per row, an index
     into ``families`` (the constraint family the row belongs to) so duals and elastic
     slacks can be reported per family. ``col_names``/``row_names`` are optional and only
     used for LP/MPS export.
@@ -97,6 +100,8 @@ class LinearProblem:
     families: tuple[str, ...] = ()
     col_names: tuple[str, ...] | None = None
     row_names: tuple[str, ...] | None = None
+    hessian: FloatArray | None = attrs.field(default=None,
+                                             converter=attrs.converters.optional(_as_float))
 
     def __attrs_post_init__(self) -> None:
         m, n = self.matrix.shape
@@ -111,6 +116,8 @@ class LinearProblem:
                 problems.append(f"{name} has shape {getattr(self, name).shape}, expected ({m},)")
         if self.integer is not None and self.integer.shape != (n,):
             problems.append(f"integer has shape {self.integer.shape}, expected ({n},)")
+        if self.hessian is not None and self.hessian.shape != (n,):
+            problems.append(f"hessian has shape {self.hessian.shape}, expected ({n},)")
         if self.row_family is not None and self.row_family.shape != (m,):
             problems.append(f"row_family has shape {self.row_family.shape}, expected ({m},)")
         if problems:
@@ -121,6 +128,11 @@ class LinearProblem:
         """(rows, columns)."""
         m, n = self.matrix.shape
         return int(m), int(n)
+
+    @property
+    def is_qp(self) -> bool:
+        """Whether the objective has a quadratic part."""
+        return self.hessian is not None and bool(np.any(self.hessian > 0))
 
     @property
     def is_mip(self) -> bool:

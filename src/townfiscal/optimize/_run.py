@@ -10,6 +10,7 @@ from typing import Any, Literal
 import attrs
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from townfiscal._errors import Conflict, InfeasibleError
@@ -20,7 +21,9 @@ from townfiscal.optimize._model import (
     FUND,
     Assembly,
     Lowered,
+    Pwl,
     _family_bounds,
+    _rows,
     assemble,
     clean_order,
     elastic_conflicts,
@@ -31,9 +34,12 @@ from townfiscal.optimize._model import (
     violations,
     weakness_order,
 )
-from townfiscal.optimize._objectives import MinDeviation, Objective
+from townfiscal._levels import levels, response
+from townfiscal.optimize._context import Quadratic
+from townfiscal.optimize._objectives import Objective, Proportional
 from townfiscal.optimize._problem import (
     INFEASIBLE,
+    OPTIMAL,
     TIME_LIMIT,
     UNBOUNDED,
     Solution,
@@ -61,6 +67,8 @@ class OptimizationResult:
     summing to the fund), ``binding`` per constraint family a boolean array of the towns it
     holds at the optimum, ``lower_dual``/``upper_dual`` per town ∂objective/∂(its effective
     lower/upper bound) in objective units per yuan (``NaN`` when the solver gave no duals).
+    ``method`` says how the optimum was found; ``scale`` is the proportional scale ``λ``
+    of the quadratic objective (``NaN`` for a linear one).
     """
 
     assembly: Assembly
@@ -81,6 +89,8 @@ class OptimizationResult:
     lower_dual: FloatArray
     upper_dual: FloatArray
     size: dict[str, int]
+    method: str = "linear program"
+    scale: float = float("nan")
 
 
 def _rounding_of(constraints: Sequence[Constraint]) -> Rounding:
@@ -101,6 +111,12 @@ def optimise(
 ) -> OptimizationResult:
     """Allocate ``ctx.fund`` over ``ctx``'s towns under ``constraints``, minimising ``objective``.
 
+    The default objective, :class:`Proportional`, is solved exactly by a breakpoint search
+    when only per-town bounds and one family of group totals apply, and as a quadratic
+    program otherwise. A linear objective is solved as a linear program; among its optima
+    the one closest to ``objective.tie_break()`` is then chosen by a quadratic program under
+    the linear optimum's value, so the answer does not depend on the row order or the solver.
+
     Raises
     ------
     InfeasibleError
@@ -112,50 +128,262 @@ def optimise(
     if spend not in ("exact", "at_most"):
         raise ValueError(f"spend must be 'exact' or 'at_most', got {spend!r}")
     start = time.perf_counter()
-    objective = objective if objective is not None else MinDeviation()
+    objective = objective if objective is not None else Proportional()
     rounding = _rounding_of(constraints)
     asm = assemble(ctx, constraints, objective, spend=spend)
     conflicts = prechecks(asm)
     if conflicts:
         raise InfeasibleError(conflicts, headline="the constraints cannot all be met")
     milp = rounding.exact == "milp"
-    low = lower(asm, scale=float(rounding.unit) if milp else scale, integer=milp)
-    build_seconds = time.perf_counter() - start
     options = dict(options or {})
-    if (solver.lower() == "highs" and "solver" not in options and not milp
-            and low.problem.shape[0] >= IPM_ROWS):
-        options["solver"] = "ipm"
-    sol = solve(low.problem, solver, time_limit=time_limit, options=options)
-    solve_seconds = sol.seconds
-    if sol.status == INFEASIBLE:
-        _raise_elastic(asm, solver, time_limit, options, scale)
-    if sol.status == UNBOUNDED:
-        raise SolverError("the model is unbounded; check the objective's weights",
-                          status=UNBOUNDED, solver=sol.solver)
-    if sol.status == TIME_LIMIT:
+    if asm.quadratics:
+        core = _quadratic(asm, solver, time_limit, options, scale, start)
+    else:
+        core = _linear(asm, objective, solver, time_limit, options, scale, start,
+                       milp=milp and not asm.quadratics)
+    if core.status == TIME_LIMIT:
         warnings.warn(
-            f"{sol.solver} stopped at the time limit of {time_limit:g} s: the allocation is "
+            f"{core.solver} stopped at the time limit of {time_limit:g} s: the allocation is "
             "feasible but not proven optimal", SolverTimeLimitWarning, stacklevel=3)
-    assert sol.x is not None
-    x = low.x_yuan(sol.x)
+    x = core.x
     t_round = time.perf_counter()
     amounts, method, extra_seconds = _round(asm, x, rounding, milp=milp, solver=solver,
-                                            time_limit=time_limit, options=options)
-    solve_seconds += extra_seconds
+                                            time_limit=time_limit, options=options,
+                                            whole_model=not asm.quadratics)
     round_seconds = time.perf_counter() - t_round - extra_seconds
     tol = max(1e-6 * scale, 1e-6)
     binding = _binding(asm, x, tol)
-    lower_dual, upper_dual, prices = _duals(asm, low, sol, x, binding, objective, tol)
-    m, ncol = low.problem.shape
+    lower_dual, upper_dual, prices = _duals(asm, core, x, binding, objective, tol)
     return OptimizationResult(
-        assembly=asm, objective=objective, x=x, amounts=amounts, status=sol.status,
+        assembly=asm, objective=objective, x=x, amounts=amounts, status=core.status,
         objective_value=objective.evaluate(ctx, x),
         objective_rounded=objective.evaluate(ctx, amounts.astype(np.float64)),
-        solver=sol.solver, solver_version=sol.solver_version, build_seconds=build_seconds,
-        solve_seconds=solve_seconds, round_seconds=round_seconds, rounding=method,
-        shadow_prices=prices, binding=binding, lower_dual=lower_dual, upper_dual=upper_dual,
-        size={"rows": m, "columns": ncol, "nonzeros": int(low.problem.matrix.nnz)},
+        solver=core.solver, solver_version=core.version, build_seconds=core.build_seconds,
+        solve_seconds=core.solve_seconds + extra_seconds, round_seconds=round_seconds,
+        rounding=method, shadow_prices=prices, binding=binding, lower_dual=lower_dual,
+        upper_dual=upper_dual, size=core.size, method=core.method, scale=core.scale,
     )
+
+
+@attrs.frozen(eq=False)
+class _Core:
+    """The continuous optimum and what it came with, before rounding."""
+
+    x: FloatArray
+    status: str
+    solver: str
+    version: str
+    build_seconds: float
+    solve_seconds: float
+    row_dual: FloatArray | None  # per row of the assembly's rows, objective units per yuan
+    pwl: Pwl | None
+    size: dict[str, int]
+    method: str
+    scale: float = float("nan")
+
+
+def _structured(asm: Assembly) -> bool:
+    """Whether the quadratic objective can be solved by the breakpoint search alone."""
+    return (not asm.separables and not asm.aux_rows and not asm.orderings
+            and len(asm.groups) <= 1)
+
+
+def _scale_of(asm: Assembly, fund_dual: float) -> float:
+    """λ: the multiple of its target a town no bound holds gets, from the fund's price."""
+    if not asm.quadratics or not np.isfinite(fund_dual):
+        return float("nan")
+    target = asm.quadratics[0].target
+    _, width = asm.quadratic_terms()
+    big = target >= 1.0
+    if not np.any(big):
+        return float("nan")
+    # ∂/∂x (x − c)² / w = 2 μ at every unheld town, where x = c + μ·w
+    return float(1.0 + 0.5 * fund_dual * np.median(width[big] / target[big]))
+
+
+def _quadratic(asm: Assembly, solver: str, time_limit: float, options: Mapping[str, Any],
+               scale: float, start: float) -> _Core:
+    if _structured(asm):
+        return _breakpoints(asm, start)
+    low = lower(asm, scale=scale)
+    build_seconds = time.perf_counter() - start
+    sol = solve(low.problem, solver, time_limit=time_limit, options=options)
+    _check(asm, sol, solver, time_limit, options, scale)
+    assert sol.x is not None
+    y = None if sol.row_dual is None else low.row_dual_yuan(sol.row_dual)
+    m, ncol = low.problem.shape
+    return _Core(low.x_yuan(sol.x), sol.status, sol.solver, sol.solver_version, build_seconds,
+                 sol.seconds, y, low.pwl, {"rows": m, "columns": ncol,
+                                           "nonzeros": int(low.problem.matrix.nnz)},
+                 "quadratic program", _scale_of(asm, float(y[0]) if y is not None else np.nan))
+
+
+def _breakpoints(asm: Assembly, start: float) -> _Core:
+    """The exact optimum of the quadratic objective under bounds and group totals."""
+    center, width = asm.quadratic_terms()
+    lo, hi = asm.lower, asm.upper
+    n = asm.n
+    t0 = time.perf_counter()
+    win_lo = np.full(n, -np.inf)
+    win_hi = np.full(n, np.inf)
+    group_dual = np.zeros(0)
+    gb = asm.groups[0] if asm.groups else None
+    if gb is not None:
+        glo, ghi = asm.to_units(gb.lower, True), asm.to_units(gb.upper, False)
+        a = levels(center, width, lo, hi, gb.group, glo)
+        b = levels(center, width, lo, hi, gb.group, ghi)
+        member = gb.group >= 0
+        win_lo[member] = a[gb.group[member]]
+        win_hi[member] = b[gb.group[member]]
+    lo2 = response(win_lo, center, width, lo, hi)
+    hi2 = response(win_hi, center, width, lo, hi)
+    mu = float(levels(center, width, lo2, hi2, np.zeros(n, dtype=np.int64),
+                      [asm.fund])[0])
+    if asm.spend == "at_most":
+        mu = min(mu, 0.0)
+    x = response(mu, center, width, lo2, hi2)
+    if gb is not None:
+        group_mu = np.clip(mu, a, b)
+        group_dual = 2.0 * np.where(np.isfinite(group_mu), group_mu - mu, 0.0)
+    seconds = time.perf_counter() - t0
+    fund_dual = 2.0 * mu if np.isfinite(mu) else float("nan")
+    y = np.concatenate([[fund_dual], group_dual])
+    return _Core(x, OPTIMAL, "breakpoints", "townfiscal breakpoint search (exact)",
+                 t0 - start, seconds, y, None,
+                 {"rows": 1 + group_dual.size, "columns": n, "nonzeros": n + (
+                     int((gb.group >= 0).sum()) if gb is not None else 0)},
+                 "breakpoint search", _scale_of(asm, fund_dual))
+
+
+def _check(asm: Assembly, sol: Solution, solver: str, time_limit: float,
+           options: Mapping[str, Any], scale: float) -> None:
+    if sol.status == INFEASIBLE:
+        _raise_elastic(asm, solver if not sol.solver.startswith("clarabel") else "highs",
+                       time_limit, options, scale)
+    if sol.status == UNBOUNDED:
+        raise SolverError("the model is unbounded; check the objective's weights",
+                          status=UNBOUNDED, solver=sol.solver)
+
+
+def _linear(asm: Assembly, objective: Objective, solver: str, time_limit: float,
+            options: dict[str, Any], scale: float, start: float, *, milp: bool) -> _Core:
+    low = lower(asm, scale=float(asm.unit) if milp else scale, integer=milp)
+    build_seconds = time.perf_counter() - start
+    lp_options = dict(options)
+    if (solver.lower() == "highs" and "solver" not in lp_options and not milp
+            and low.problem.shape[0] >= IPM_ROWS):
+        lp_options["solver"] = "ipm"
+    sol = solve(low.problem, solver, time_limit=time_limit, options=lp_options)
+    _check(asm, sol, solver, time_limit, lp_options, scale)
+    assert sol.x is not None and sol.objective is not None
+    x = low.x_yuan(sol.x)
+    y = None if sol.row_dual is None else low.row_dual_yuan(sol.row_dual)
+    m, ncol = low.problem.shape
+    size = {"rows": m, "columns": ncol, "nonzeros": int(low.problem.matrix.nnz)}
+    seconds = sol.seconds
+    method = "linear program (ties not broken: no duals)"
+    if not milp and sol.status == OPTIMAL and sol.row_dual is not None:
+        t0 = time.perf_counter()
+        tied = _tie_break(asm, objective, low, sol, x, time_limit)
+        seconds += time.perf_counter() - t0
+        if tied is not None:
+            x = tied
+            method = f"linear program, ties broken by {objective.tie_break()!r}"
+        else:
+            method = "linear program (the tie-break failed; an optimal vertex)"
+            warnings.warn("the proportional tie-break between optimal allocations failed; the "
+                          "allocation is optimal but may depend on the row order",
+                          RuntimeWarning, stacklevel=4)
+    return _Core(x, sol.status, sol.solver, sol.solver_version, build_seconds, seconds, y,
+                 low.pwl, size, method)
+
+
+def _tie_break(asm: Assembly, objective: Objective, low: Lowered, sol: Solution,
+               x_lp: FloatArray, time_limit: float) -> FloatArray | None:
+    """Among the optima of a linear objective, the one closest to its tie-break objective.
+
+    Every optimum of a linear program meets complementary slackness with any optimal dual
+    solution: rows with a non-zero dual stay tight, columns with a non-zero reduced cost stay
+    at their bound. Those conditions fix the optimal face; the tie-break objective (a
+    quadratic with a unique minimum) is minimised over it, exactly like the default objective.
+    """
+    p = low.problem
+    assert sol.x is not None and sol.row_dual is not None
+    y = sol.row_dual
+    reduced = p.cost - p.matrix.T @ y
+    tol = 1e-7 * max(1.0, float(np.max(np.abs(p.cost))) if p.cost.size else 1.0)
+    at_lo = reduced > tol
+    at_hi = reduced < -tol
+    n, s = asm.n, low.scale
+    nseg = low.seg_town.size if not low.explicit else 0
+    if low.explicit:  # no segments: amounts are the first n columns
+        zlo = np.where(at_hi[:n], p.col_upper[:n], p.col_lower[:n]) * s
+        zhi = np.where(at_lo[:n], p.col_lower[:n], p.col_upper[:n]) * s
+        lo_x, hi_x = np.maximum(zlo, asm.lower), np.minimum(zhi, asm.upper)
+        lo_x = np.where(at_lo[:n] | ~at_hi[:n], np.where(at_lo[:n], asm.lower, lo_x), lo_x)
+    else:
+        seg_len = p.col_upper[:nseg] * s
+        full = np.where(at_hi[:nseg], seg_len, 0.0)
+        open_ = np.where(~at_lo[:nseg] & ~at_hi[:nseg], seg_len, 0.0)
+        lo_x = low.base + np.bincount(low.seg_town, weights=full, minlength=n)
+        hi_x = lo_x + np.bincount(low.seg_town, weights=open_, minlength=n)
+    lo_x = np.minimum(lo_x, hi_x)
+    # rows priced by the optimum stay at the bound they hold
+    rows = low.rows
+    row_y = y[: rows.lower.size]
+    tight_lo = row_y > tol
+    tight_hi = row_y < -tol
+    tie = objective.tie_break().compile(asm.ctx, 1.0)
+    quad = attrs.evolve(asm, quadratics=tuple(q for q in tie if isinstance(q, Quadratic)),
+                        separables=(), lower=lo_x, upper=hi_x)
+    groups = []
+    offset = 1 + sum(_order_rows(asm, o) for o in asm.orderings)
+    for gb in asm.groups:
+        k = len(gb.names)
+        glo, ghi = asm.to_units(gb.lower, True), asm.to_units(gb.upper, False)
+        tl, th = tight_lo[offset: offset + k], tight_hi[offset: offset + k]
+        groups.append(attrs.evolve(gb, lower=np.where(th, ghi, glo),
+                                   upper=np.where(tl, glo, ghi)))
+        offset += k
+    quad = attrs.evolve(quad, groups=tuple(groups),
+                        spend="exact" if (tight_lo[0] or tight_hi[0]) else asm.spend)
+    if _structured(quad) and not asm.aux_rows:
+        x = _breakpoints(quad, time.perf_counter()).x
+    else:
+        qlow = lower(quad, scale=s)
+        q = qlow.problem
+        m = rows.lower.size
+        row_lo, row_hi = q.row_lower.copy(), q.row_upper.copy()
+        row_lo[:m] = np.where(tight_hi, row_hi[:m], row_lo[:m])
+        row_hi[:m] = np.where(tight_lo, row_lo[:m], row_hi[:m])
+        col_lo, col_hi = q.col_lower.copy(), q.col_upper.copy()
+        k_aux = low.n_aux
+        if k_aux:
+            a_lo, a_hi = at_lo[p.shape[1] - k_aux:], at_hi[p.shape[1] - k_aux:]
+            col_hi[-k_aux:] = np.where(a_lo, col_lo[-k_aux:], col_hi[-k_aux:])
+            col_lo[-k_aux:] = np.where(a_hi, col_hi[-k_aux:], col_lo[-k_aux:])
+        q = attrs.evolve(q, row_lower=row_lo, row_upper=row_hi, col_lower=col_lo,
+                         col_upper=col_hi)
+        try:
+            qsol = solve(q, "clarabel", time_limit=time_limit)
+        except SolverError:
+            return None
+        if qsol.x is None or qsol.status != OPTIMAL:
+            return None
+        x = qlow.x_yuan(qsol.x)
+    value = objective.evaluate(asm.ctx, x_lp)
+    if objective.evaluate(asm.ctx, x) > value + 1e-6 * max(1.0, abs(value)):
+        return None
+    if violations(attrs.evolve(asm, unit=1), x, tol=1e-6 * max(1.0, asm.fund) ** 0.5):
+        return None
+    return x
+
+
+def _order_rows(asm: Assembly, o: Any) -> int:
+    """How many rows an ordering adds."""
+    from townfiscal.optimize._model import ordering_rows
+
+    return int(ordering_rows(o.rank, asm.n, asm.fund)[0].shape[0])
 
 
 def _raise_elastic(asm: Assembly, solver: str, time_limit: float,
@@ -175,15 +403,25 @@ def _raise_elastic(asm: Assembly, solver: str, time_limit: float,
 
 
 def _round(asm: Assembly, x: FloatArray, rounding: Rounding, *, milp: bool, solver: str,
-           time_limit: float, options: Mapping[str, Any] | None
+           time_limit: float, options: Mapping[str, Any] | None, whole_model: bool = True
            ) -> tuple[IntArray, str, float]:
-    """Whole-unit amounts keeping the total and every constraint; (amounts, method, seconds)."""
+    """Whole-unit amounts keeping the total and every constraint; (amounts, method, seconds).
+
+    Largest remainders keep the order of the optimum: a town with more before rounding
+    never ends with less. ``milp`` with ``whole_model`` means ``x`` is already the integer
+    program's answer; without it (a quadratic objective) a small integer program rounds each
+    town down or up next to the optimum.
+    """
     u = int(rounding.unit)
     total = int(asm.fund) if asm.spend == "exact" else int(
         np.floor(float(x.sum()) / u + 1e-6)) * u
-    if milp:
+    if milp and whole_model:
         amounts = (np.round(x / u) * u).astype(np.int64)
         method, seconds = "milp", 0.0
+    elif milp:
+        amounts, seconds = _round_milp(asm, x, u, solver if solver != "clarabel" else "highs",
+                                       time_limit, options)
+        method = "milp"
     else:
         perm = weakness_order(asm)
         xc = clean_order(asm, x)
@@ -267,23 +505,29 @@ def _binding(asm: Assembly, x: FloatArray, tol: float) -> dict[str, NDArray[np.b
     return out
 
 
-def _duals(asm: Assembly, low: Lowered, sol: Solution, x: FloatArray,
-           binding: dict[str, NDArray[np.bool_]], objective: Objective, tol: float
-           ) -> tuple[FloatArray, FloatArray, pd.DataFrame]:
+def _duals(asm: Assembly, core: _Core, x: FloatArray, binding: dict[str, NDArray[np.bool_]],
+           objective: Objective, tol: float) -> tuple[FloatArray, FloatArray, pd.DataFrame]:
     n = asm.n
     unit = f"{objective.unit} per yuan"
     families = [FUND, *list(binding)]
-    if sol.row_dual is None:
+    quadratic = bool(asm.quadratics)
+    if core.row_dual is None:
         nan = np.full(n, np.nan)
         prices = pd.DataFrame({
             "shadow_price": np.nan, "binding": [0] + [int(b.sum()) for b in binding.values()],
             "unit": unit}, index=pd.Index(families, name="family"))
+        prices["meaning"] = ""
         return nan, nan, prices
-    y = low.row_dual_yuan(sol.row_dual)
-    rows = low.rows
+    y = core.row_dual
+    rows = _rows(asm, with_objective_rows=core.pwl is not None)
+    if y.size != rows.lower.size:  # the breakpoint search prices the fund and group rows
+        y = np.concatenate([y, np.zeros(rows.lower.size - y.size)])
     g = rows.a_town.T @ y
-    d_plus = low.pwl.right_slope(x, tol) - g
-    d_minus = low.pwl.left_slope(x, tol) - g
+    grad = asm.quadratic_gradient(x)
+    right = grad + (core.pwl.right_slope(x, tol) if core.pwl is not None else 0.0)
+    left = grad + (core.pwl.left_slope(x, tol) if core.pwl is not None else 0.0)
+    d_plus = right - g
+    d_minus = left - g
     at_lo = x <= asm.lower + tol
     at_hi = x >= asm.upper - tol
     lower_dual = np.where(at_lo, np.maximum(d_plus, 0.0), 0.0)
@@ -302,12 +546,19 @@ def _duals(asm: Assembly, low: Lowered, sol: Solution, x: FloatArray,
             price[fam] = v
         else:
             price[fam] = float(np.sum(np.abs(y[rows.family == fam])))
+    units = [unit] * len(families)
+    meaning = ["objective gain per yuan of loosening each binding bound"] * len(families)
+    meaning[0] = "objective change per extra yuan of fund"
+    if quadratic and np.isfinite(core.scale):
+        price[FUND] = core.scale
+        units[0] = "× target"
+        meaning[0] = (f"the proportional scale λ: every town no bound holds gets λ × its target; "
+                      f"one more yuan of fund changes the objective by 2(λ − 1) = "
+                      f"{2.0 * (core.scale - 1.0):.4g} {objective.unit} per yuan")
     prices = pd.DataFrame(
         {"shadow_price": [price.get(f, 0.0) for f in families],
          "binding": [count.get(f, 0) for f in families],
-         "unit": unit},
+         "unit": units},
         index=pd.Index(families, name="family"))
-    prices["meaning"] = [
-        "objective change per extra yuan of fund" if f == FUND
-        else "objective gain per yuan of loosening each binding bound" for f in families]
+    prices["meaning"] = meaning
     return lower_dual, upper_dual, prices

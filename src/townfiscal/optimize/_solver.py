@@ -1,6 +1,6 @@
 """The one door to the solvers.
 
-This is the only module of townfiscal that imports PuLP or highspy. It takes a
+This is the only module of townfiscal that imports PuLP, highspy or Clarabel. It takes a
 :class:`~townfiscal.optimize.LinearProblem` (arrays) and returns a
 :class:`~townfiscal.optimize.Solution`:
 
@@ -9,6 +9,10 @@ This is the only module of townfiscal that imports PuLP or highspy. It takes a
 - any other name: the problem is built as a PuLP model and solved by that PuLP solver
   (``"cbc"`` is PuLP's bundled CBC, ``"pulp-highs"`` HiGHS through PuLP, or any name
   :func:`pulp.getSolver` knows, e.g. ``"GUROBI"``, ``"CPLEX_CMD"``, ``"GLPK_CMD"``).
+- a problem with a quadratic objective goes to Clarabel's interior-point method
+  (``"highs"`` or ``"clarabel"``), whose answer :func:`~townfiscal.optimize._polish.polish`
+  finishes exactly; ``"highs-qp"`` uses HiGHS's active-set QP solver instead (exact, but
+  slow past a few thousand towns). PuLP's solvers take linear programs only.
 - :func:`write_model` exports the problem as an LP or MPS file through PuLP.
 
 A time limit always applies. A run stopped by it with a feasible point comes back with
@@ -27,8 +31,10 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import attrs
 import numpy as np
 
+from townfiscal.optimize._polish import polish
 from townfiscal.optimize._problem import (
     ERROR,
     INFEASIBLE,
@@ -154,7 +160,9 @@ def solve(
     """
     if not (time_limit > 0 and math.isfinite(time_limit)):
         raise ValueError(f"time_limit must be a positive number of seconds, got {time_limit!r}")
-    if solver.lower() == "highs":
+    if problem.is_qp:
+        sol = _solve_qp(problem, solver.lower(), time_limit, dict(options or {}))
+    elif solver.lower() in ("highs", "highs-qp", "clarabel"):
         sol = _solve_highs(problem, time_limit, dict(options or {}))
     else:
         sol = _solve_pulp(problem, _pulp_name(solver), time_limit, dict(options or {}))
@@ -199,17 +207,10 @@ def _new_highs() -> Any:
         os.close(saved)
 
 
-def _solve_highs(problem: LinearProblem, time_limit: float, options: dict[str, Any]) -> Solution:
+def _highs_model(problem: LinearProblem) -> Any:
+    """The problem as a highspy model (an ``HighsLp``, or an ``HighsModel`` with a Hessian)."""
     import highspy
 
-    h = _new_highs()
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("time_limit", float(time_limit))
-    h.setOptionValue("random_seed", 0)
-    for key, value in options.items():
-        status = h.setOptionValue(key, value)
-        if status != highspy.HighsStatus.kOk:
-            raise SolverError(f"HiGHS rejected option {key}={value!r}", solver="highs")
     lp = highspy.HighsLp()
     m, n = problem.shape
     a = problem.matrix.tocsc()
@@ -228,15 +229,45 @@ def _solve_highs(problem: LinearProblem, time_limit: float, options: dict[str, A
     lp.a_matrix_.start_ = a.indptr.astype(np.int32)
     lp.a_matrix_.index_ = a.indices.astype(np.int32)
     lp.a_matrix_.value_ = a.data
-    mip = problem.is_mip
-    if mip:
+    if problem.is_mip:
         assert problem.integer is not None
         lp.integrality_ = [
             highspy.HighsVarType.kInteger if flag else highspy.HighsVarType.kContinuous
             for flag in problem.integer.tolist()
         ]
+    if problem.col_names is not None and problem.row_names is not None:
+        lp.col_names_ = list(problem.col_names)
+        lp.row_names_ = list(problem.row_names)
+    model: Any = lp
+    if problem.is_qp:
+        assert problem.hessian is not None
+        hess = highspy.HighsHessian()
+        hess.dim_ = n
+        hess.format_ = highspy.HessianFormat.kTriangular
+        hess.start_ = np.arange(n + 1, dtype=np.int32)
+        hess.index_ = np.arange(n, dtype=np.int32)
+        hess.value_ = problem.hessian
+        model = highspy.HighsModel()
+        model.lp_ = lp
+        model.hessian_ = hess
+    return model
+
+
+def _solve_highs(problem: LinearProblem, time_limit: float, options: dict[str, Any]) -> Solution:
+    import highspy
+
+    h = _new_highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("time_limit", float(time_limit))
+    h.setOptionValue("random_seed", 0)
+    for key, value in options.items():
+        status = h.setOptionValue(key, value)
+        if status != highspy.HighsStatus.kOk:
+            raise SolverError(f"HiGHS rejected option {key}={value!r}", solver="highs")
+    mip = problem.is_mip
     version = f"HiGHS {h.version()} (highspy)"
-    if h.passModel(lp) == highspy.HighsStatus.kError:
+    model = _highs_model(problem)
+    if h.passModel(model) == highspy.HighsStatus.kError:
         return Solution(ERROR, None, None, None, "highs", version, 0.0, "passModel failed")
     start = time.perf_counter()
     run_status = h.run()
@@ -266,6 +297,88 @@ def _solve_highs(problem: LinearProblem, time_limit: float, options: dict[str, A
             dual = np.array(sol.row_dual, dtype=np.float64)
         objective = float(info.objective_function_value)
     return Solution(status, x, dual, objective, "highs", version, seconds, message)
+
+
+# --------------------------------------------------------------------------- quadratic
+
+
+def _solve_qp(problem: LinearProblem, solver: str, time_limit: float,
+              options: dict[str, Any]) -> Solution:
+    if solver == "highs-qp":
+        sol = _solve_highs(problem, time_limit, options)
+        return attrs.evolve(sol, solver="highs-qp")
+    if solver not in ("highs", "clarabel"):
+        raise SolverError(
+            f"the objective is quadratic and {solver!r} solves linear programs only: use "
+            "solver='highs' (Clarabel's interior point, polished exactly) or 'highs-qp', or "
+            "a linear objective such as MinDeviation()", solver=solver)
+    return _solve_clarabel(problem, time_limit, options)
+
+
+def _solve_clarabel(problem: LinearProblem, time_limit: float,
+                    options: dict[str, Any]) -> Solution:
+    """Clarabel's interior point, then the exact active-set finish."""
+    import clarabel
+    import scipy.sparse as sp
+
+    m, n = problem.shape
+    a = sp.csr_array(problem.matrix)
+    rl, ru = problem.row_lower, problem.row_upper
+    cl, cu = problem.col_lower, problem.col_upper
+    eq = np.flatnonzero(np.isfinite(rl) & (rl == ru))
+    ge = np.flatnonzero(np.isfinite(rl) & (rl != ru))
+    le = np.flatnonzero(np.isfinite(ru) & (rl != ru))
+    col_ge = np.flatnonzero(np.isfinite(cl))
+    col_le = np.flatnonzero(np.isfinite(cu))
+    eye = sp.eye_array(n, format="csr")
+    # Clarabel's form: A z + s = b with s in the cones (zero cone first, then s >= 0)
+    big_a = sp.vstack([a[eq], -a[ge], a[le], -eye[col_ge], eye[col_le]], format="csc")
+    big_b = np.concatenate([rl[eq], -rl[ge], ru[le], -cl[col_ge], cu[col_le]])
+    cones = [clarabel.ZeroConeT(eq.size), clarabel.NonnegativeConeT(big_b.size - eq.size)]
+    hess = sp.diags_array(problem.hessian if problem.hessian is not None else np.zeros(n),
+                          format="csc")
+    settings = clarabel.DefaultSettings()
+    settings.verbose = False
+    settings.time_limit = float(time_limit)
+    for key, value in options.items():  # HiGHS's options are for the linear programs
+        if hasattr(settings, key):
+            setattr(settings, key, value)
+    version = f"Clarabel {getattr(clarabel, '__version__', '')} + exact active-set finish"
+    start = time.perf_counter()
+    result = clarabel.DefaultSolver(hess, problem.cost, big_a, big_b, cones, settings).solve()
+    status_name = str(result.status)
+    if status_name in ("Solved", "AlmostSolved"):
+        status = OPTIMAL
+    elif "PrimalInfeasible" in status_name:
+        status = INFEASIBLE
+    elif "DualInfeasible" in status_name:
+        status = UNBOUNDED
+    elif status_name in ("MaxTime", "MaxIterations"):
+        status = TIME_LIMIT
+    else:
+        status = ERROR
+    x = dual = objective = None
+    if status in (OPTIMAL, TIME_LIMIT):
+        z0 = np.minimum(np.maximum(np.asarray(result.x, dtype=np.float64), cl), cu)
+        # an interior point's guess of what holds: a dual larger than its slack
+        dual, slack = np.asarray(result.z), np.asarray(result.s)
+        held = dual > slack
+        cut = np.cumsum([eq.size, ge.size, le.size, col_ge.size, col_le.size])
+        row_lo = np.zeros(m, dtype=bool)
+        row_hi = np.zeros(m, dtype=bool)
+        col_lo = np.zeros(n, dtype=bool)
+        col_hi = np.zeros(n, dtype=bool)
+        row_lo[ge] = held[cut[0]:cut[1]]
+        row_hi[le] = held[cut[1]:cut[2]]
+        col_lo[col_ge] = held[cut[2]:cut[3]]
+        col_hi[col_le] = held[cut[3]:cut[4]]
+        done = polish(problem, z0, row_active=(row_lo, row_hi), col_active=(col_lo, col_hi))
+        x = done.z if done.converged else z0
+        dual = done.row_dual if done.converged else None
+        h = problem.hessian if problem.hessian is not None else np.zeros(n)
+        objective = float(0.5 * np.sum(h * x * x) + problem.cost @ x + problem.offset)
+    seconds = time.perf_counter() - start
+    return Solution(status, x, dual, objective, "clarabel", version, seconds, status_name)
 
 
 # --------------------------------------------------------------------------- PuLP
@@ -330,12 +443,23 @@ def to_pulp(problem: LinearProblem, name: str = "townfiscal") -> Any:
 def write_model(problem: LinearProblem, path: str | Path) -> Path:
     """Write ``problem`` to ``path`` as an LP file (``.lp``) or MPS file (``.mps``).
 
+    A linear program is written by PuLP; one with a quadratic objective by HiGHS, whose LP
+    files hold the Hessian in a ``[ … ] / 2`` term and MPS files in a ``QUADOBJ`` section.
+
     Raises
     ------
     ValueError
         The suffix is neither ``.lp`` nor ``.mps``.
     """
     path = Path(path)
+    if path.suffix.lower() not in (".lp", ".mps"):
+        raise ValueError(f"unknown model file type {path.suffix!r}: use .lp or .mps")
+    if problem.is_qp:  # PuLP writes linear objectives only; HiGHS writes the Hessian too
+        h = _new_highs()
+        h.setOptionValue("output_flag", False)
+        h.passModel(_highs_model(problem))
+        h.writeModel(str(path))
+        return path
     prob = to_pulp(problem)
     with _quiet_pulp():
         if path.suffix.lower() == ".lp":
