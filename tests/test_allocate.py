@@ -186,7 +186,7 @@ def test_write_model(bureau: tf.Allocation, tmp_path: Path) -> None:
     assert "Fund_1:" in text
     code = bureau.amounts.index[0]
     assert f"x_{code}" in text
-    assert f"x_{code}^2" in text
+    assert f"x_{code} * x_{code}" in text
 
 
 def test_write_model_of_least_deviation(example: pd.DataFrame, tmp_path: Path) -> None:

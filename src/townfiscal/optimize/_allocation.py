@@ -279,12 +279,15 @@ def allocate(
     time_limit: float = DEFAULT_TIME_LIMIT,
     spend: Literal["exact", "at_most"] = "exact",
     solver_options: Mapping[str, Any] | None = None,
+    tie_break: bool = True,
 ) -> Allocation:
     """Allocate a fund over the eligible towns by linear programming.
 
-    Without an objective the allocation stays as close as possible, in total absolute
-    yuan, to the policy's formula amounts (``MinDeviation()``), subject to the fund being
-    spent exactly and to ``constraints``.
+    Without an objective the allocation is :class:`Proportional`: the unique allocation
+    closest to the policy's formula amounts in weighted least squares, ``Σ (x − t)² / t``.
+    Under per-town bounds alone it is ``clip(λ·t_i, lo_i, hi_i)`` with one scale ``λ`` for
+    every town no bound holds: what a floor gives some towns, all the others pay in
+    proportion to their amounts. The fund is spent exactly, subject to ``constraints``.
 
     Parameters
     ----------
@@ -300,7 +303,8 @@ def allocate(
         :class:`GrowthCap`, :class:`TierOrder`, :class:`NeedOrder`, :class:`GroupTotal`,
         :class:`CapacityFloor`, :class:`Rounding` (default: whole yuan).
     objective
-        :class:`MinDeviation`, :class:`MaxMin`, :class:`MinShortfall` or a weighted sum.
+        :class:`Proportional` (default), :class:`MinDeviation`, :class:`MaxMin`,
+        :class:`MinShortfall` or a weighted sum.
     solver
         ``"highs"`` (default, in-process), ``"cbc"``, ``"pulp-highs"`` or a PuLP solver name.
     time_limit
@@ -310,7 +314,13 @@ def allocate(
         ``"exact"`` (default): the fund is spent to the yuan; ``"at_most"``: it may be
         under-spent (the total is then whole rounding units).
     solver_options
-        Passed to the solver (HiGHS option names for ``"highs"``).
+        Passed to the solver (HiGHS option names for ``"highs"``; Clarabel setting names
+        reach the quadratic programs).
+    tie_break
+        For a linear objective, return among its optima the one closest to
+        :class:`Proportional` with the same target (default), not whichever optimal vertex
+        the solver stopped at. Without it the answer may change with the row order or the
+        solver.
 
     Returns
     -------
@@ -345,7 +355,7 @@ def allocate(
     ctx = ModelContext(frame, int(comp.fund), all_towns=comp.towns)
     objective = objective if objective is not None else Proportional()
     res = optimise(ctx, constraints, objective, solver=solver, time_limit=time_limit,
-                   spend=spend, options=solver_options)
+                   spend=spend, options=solver_options, tie_break=tie_break)
     provenance = {
         "policy": comp.policy.id,
         "policy_hash": comp.policy.hash,
@@ -354,6 +364,7 @@ def allocate(
         "towns": len(frame),
         "constraints": [repr(c) for c in constraints],
         "objective": repr(objective),
+        "method": res.method,
         "spend": spend,
         "rounding": res.rounding,
         "townfiscal": __version__,

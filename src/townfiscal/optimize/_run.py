@@ -108,14 +108,16 @@ def optimise(
     spend: Literal["exact", "at_most"] = "exact",
     options: Mapping[str, Any] | None = None,
     scale: float = DEFAULT_SCALE,
+    tie_break: bool = True,
 ) -> OptimizationResult:
     """Allocate ``ctx.fund`` over ``ctx``'s towns under ``constraints``, minimising ``objective``.
 
     The default objective, :class:`Proportional`, is solved exactly by a breakpoint search
     when only per-town bounds and one family of group totals apply, and as a quadratic
     program otherwise. A linear objective is solved as a linear program; among its optima
-    the one closest to ``objective.tie_break()`` is then chosen by a quadratic program under
-    the linear optimum's value, so the answer does not depend on the row order or the solver.
+    the one closest to ``objective.tie_break()`` is then chosen on the optimal face that
+    complementary slackness with the LP's duals defines, so the answer does not depend on
+    the row order or the solver (``tie_break=False`` returns the solver's optimal vertex).
 
     Raises
     ------
@@ -140,7 +142,7 @@ def optimise(
         core = _quadratic(asm, solver, time_limit, options, scale, start)
     else:
         core = _linear(asm, objective, solver, time_limit, options, scale, start,
-                       milp=milp and not asm.quadratics)
+                       milp=milp, tie_break=tie_break)
     if core.status == TIME_LIMIT:
         warnings.warn(
             f"{core.solver} stopped at the time limit of {time_limit:g} s: the allocation is "
@@ -266,7 +268,8 @@ def _check(asm: Assembly, sol: Solution, solver: str, time_limit: float,
 
 
 def _linear(asm: Assembly, objective: Objective, solver: str, time_limit: float,
-            options: dict[str, Any], scale: float, start: float, *, milp: bool) -> _Core:
+            options: dict[str, Any], scale: float, start: float, *, milp: bool,
+            tie_break: bool = True) -> _Core:
     low = lower(asm, scale=float(asm.unit) if milp else scale, integer=milp)
     build_seconds = time.perf_counter() - start
     lp_options = dict(options)
@@ -281,8 +284,9 @@ def _linear(asm: Assembly, objective: Objective, solver: str, time_limit: float,
     m, ncol = low.problem.shape
     size = {"rows": m, "columns": ncol, "nonzeros": int(low.problem.matrix.nnz)}
     seconds = sol.seconds
-    method = "linear program (ties not broken: no duals)"
-    if not milp and sol.status == OPTIMAL and sol.row_dual is not None:
+    method = ("linear program (an optimal vertex: ties not broken)" if not tie_break
+              else "linear program (ties not broken: no duals)")
+    if tie_break and not milp and sol.status == OPTIMAL and sol.row_dual is not None:
         t0 = time.perf_counter()
         tied = _tie_break(asm, objective, low, sol, x, time_limit)
         seconds += time.perf_counter() - t0
