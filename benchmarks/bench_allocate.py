@@ -3,7 +3,12 @@
 For each size (the bundled example, ~1,002 eligible towns; 10,000 and all ~41,352 national
 units from ``tf.make_towns``) and each scenario, this prints model build and solve times:
 
-- ``tf.allocate``: end to end (the formula, the model build, HiGHS, exact rounding);
+- ``tf.allocate``: end to end (the formula, the model build, the solve, exact rounding) with
+  its default objective, ``Proportional`` (Σ (x − t)² / t; a breakpoint search or a QP);
+- ``tf.allocate, MinDeviation``: the same with ``objective=tf.MinDeviation()``, the LP of
+  least absolute deviation, whose ties are then broken towards ``Proportional``;
+- ``tf.allocate, MinDeviation vertex``: ``MinDeviation`` with ``tie_break=False``, the LP's
+  optimal vertex as HiGHS returns it: the default before ``Proportional``, the baseline;
 - ``PuLP loops``: the textbook LP (amount, deviation above, deviation below per town; one
   named row per town and per order pair) built with plain PuLP loops, solved by PuLP's
   in-process HiGHS;
@@ -13,13 +18,22 @@ units from ``tf.make_towns``) and each scenario, this prints model build and sol
   picks by itself for models of 5,000 rows or more);
 - ``scipy linprog``: the same sparse matrix solved by ``scipy.optimize.linprog(method="highs")``.
 
-All methods see money in 10,000-yuan units and the same effective bounds, so their optima
-agree (the objective column shows it). Times are medians of ``--repeats`` runs in one process,
+All methods see money in 10,000-yuan units and the same effective bounds. The column
+``Σ|x−t|`` is the least-absolute-deviation objective (万元) of each method's optimum before
+rounding: the LP methods and both ``MinDeviation`` variants agree on it, ``Proportional``
+gives a little of it up; ``Σ(x−t)²/t`` (万元) is ``Proportional``'s objective, shown for the
+``tf.allocate`` rows. Times are medians of ``--repeats`` runs in one process,
 interleaved (each repeat runs every method once) so that a shared machine's load falls on all
 methods alike.
-``ratio`` is a method's total over ``highspy direct``'s total.
+``× direct`` is a method's total over ``highspy direct``'s total, ``× old`` a ``tf.allocate``
+variant's total over the ``MinDeviation vertex`` total (the old default).
 
 Run:  python benchmarks/bench_allocate.py [--sizes example,10000,china] [--repeats 3]
+          [--scenarios bureau,ordered] [--skip-textbook china:ordered]
+
+``--skip-textbook SIZE:SCENARIO`` (comma-separated) leaves out the three slowest textbook
+methods (PuLP loops, highspy direct with the default algorithm, scipy linprog) for those
+cases; ``highspy direct, IPM`` then stands in as the ``× direct`` base.
 """
 
 from __future__ import annotations
@@ -209,7 +223,16 @@ def solve_linprog(s: dict[str, Any]) -> float:
 # --------------------------------------------------------------------- timing
 
 
-def bench(size: str, repeats: int, only: list[str]) -> list[dict[str, Any]]:
+def deviations(a: tf.Allocation) -> tuple[float, float]:
+    """Σ|x − t| and Σ (x − t)² / t of the optimum before rounding, in 万元."""
+    f = a.to_frame()
+    d = (f["optimum"] - f["target"]).to_numpy(float)
+    t = np.maximum(f["target"].to_numpy(float), 1.0)
+    return float(np.abs(d).sum()) / SCALE, float((d * d / t).sum()) / SCALE
+
+
+def bench(size: str, repeats: int, only: list[str],
+          skip_textbook: set[str] | None = None) -> list[dict[str, Any]]:
     towns, policy, fund = setup(size)
     t0 = time.perf_counter()
     formula = tf.formula_allocation(towns, policy, fund=fund)
@@ -221,13 +244,16 @@ def bench(size: str, repeats: int, only: list[str]) -> list[dict[str, Any]]:
         d = lp_data(formula, cons, fund)
         out: dict[str, dict[str, float]] = {}
 
-        def run_allocate(cons: list[Any] = cons) -> dict[str, float]:
-            t = time.perf_counter()
-            a = tf.allocate(towns, policy, fund=fund, constraints=cons, time_limit=TIME_LIMIT)
-            total = time.perf_counter() - t
-            return {"build": a.build_seconds, "solve": a.solve_seconds, "total": total,
-                    "objective": a.objective_value / SCALE,
-                    "rounding": 1.0 if a.result.rounding == "largest_remainder" else 0.0}
+        def allocate_with(**kw: Any) -> Callable[[], dict[str, float]]:
+            def run(cons: list[Any] = cons) -> dict[str, float]:
+                t = time.perf_counter()
+                a = tf.allocate(towns, policy, fund=fund, constraints=cons,
+                                time_limit=TIME_LIMIT, **kw)
+                total = time.perf_counter() - t
+                absdev, chi2 = deviations(a)  # outside the timing
+                return {"build": a.build_seconds, "solve": a.solve_seconds, "total": total,
+                        "objective": absdev, "chi2": chi2}
+            return run
 
         def run_pulp(d: dict[str, Any] = d) -> dict[str, float]:
             t = time.perf_counter()
@@ -268,38 +294,56 @@ def bench(size: str, repeats: int, only: list[str]) -> list[dict[str, Any]]:
             return {"build": b, "solve": s, "total": b + s, "objective": obj}
 
         methods: list[tuple[str, Callable[[], dict[str, float]]]] = [
-            ("tf.allocate", run_allocate), ("PuLP loops", run_pulp),
+            ("tf.allocate", allocate_with()),
+            ("tf.allocate, MinDeviation", allocate_with(objective=tf.MinDeviation())),
+            ("tf.allocate, MinDeviation vertex",
+             allocate_with(objective=tf.MinDeviation(), tie_break=False)),
+            ("PuLP loops", run_pulp),
             ("highspy direct", run_direct), ("highspy direct, IPM", run_direct_ipm),
             ("scipy linprog", run_linprog)]
+        if skip_textbook and f"{size}:{name}" in skip_textbook:
+            methods = [m for m in methods
+                       if m[0] not in ("PuLP loops", "highspy direct", "scipy linprog")]
         # interleaved: each repeat runs every method once, so that the load of a shared
         # machine falls on all of them alike
         runs: dict[str, list[dict[str, float]]] = {label: [] for label, _ in methods}
         for r in range(repeats):
             for label, fn in methods:
                 runs[label].append(fn())
-                print(f"  {size:>7} {name:<8} run {r + 1} {label:<20} "
+                print(f"  {size:>7} {name:<8} run {r + 1} {label:<34} "
                       f"{runs[label][-1]['total']:8.3f} s", flush=True)
         for label, _ in methods:
             out[label] = {k: statistics.median(x[k] for x in runs[label])
                           for k in runs[label][0]}
-        base = out["highspy direct"]["total"]
+        base = out.get("highspy direct", out["highspy direct, IPM"])["total"]
+        old = out["tf.allocate, MinDeviation vertex"]["total"]
         for label, r in out.items():
+            tf_row = label.startswith("tf.allocate")
             rows.append({"size": size, "towns": len(formula), "scenario": name,
                          "method": label, "build_s": r["build"], "solve_s": r["solve"],
                          "total_s": r["total"], "ratio": r["total"] / base,
-                         "objective_wan": r["objective"], "formula_s": formula_s})
+                         "vs_old": r["total"] / old if tf_row else float("nan"),
+                         "objective_wan": r["objective"],
+                         "chi2_wan": r["chi2"] if tf_row else float("nan"),
+                         "formula_s": formula_s})
     return rows
 
 
 def markdown(table: pd.DataFrame) -> str:
     """The table as Markdown."""
     head = ("| towns | scenario | method | build (s) | solve (s) | total (s) | × direct "
-            "| objective (万元) |\n|---:|---|---|---:|---:|---:|---:|---:|")
+            "| × old | Σ\\|x−t\\| (万元) | Σ(x−t)²/t (万元) |\n"
+            "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|")
     lines = [head]
+
+    def opt(v: float, spec: str) -> str:
+        return "" if np.isnan(v) else format(v, spec)
+
     for r in table.itertuples():
         lines.append(f"| {r.towns:,} | {r.scenario} | {r.method} | {r.build_s:.3f} | "
                      f"{r.solve_s:.3f} | {r.total_s:.3f} | {r.ratio:.2f} | "
-                     f"{r.objective_wan:,.2f} |")
+                     f"{opt(r.vs_old, '.2f')} | {r.objective_wan:,.2f} | "
+                     f"{opt(r.chi2_wan, ',.3f')} |")
     return "\n".join(lines)
 
 
@@ -308,6 +352,8 @@ def main() -> None:
     parser.add_argument("--sizes", default="example,10000,china")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--scenarios", default="", help="comma-separated; default all")
+    parser.add_argument("--skip-textbook", default="", metavar="SIZE:SCENARIO,...",
+                        help="leave out PuLP loops, highspy direct and scipy linprog there")
     args = parser.parse_args()
     import os
     import platform
@@ -317,16 +363,19 @@ def main() -> None:
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start")
     rows = []
     for size in args.sizes.split(","):
-        rows += bench(size, args.repeats, [s for s in args.scenarios.split(",") if s])
+        rows += bench(size, args.repeats, [s for s in args.scenarios.split(",") if s],
+                      {s for s in args.skip_textbook.split(",") if s})
     table = pd.DataFrame(rows)
     print()
     print(markdown(table))
     print()
     builds = table.pivot_table(index=["towns", "scenario"], columns="method", values="build_s")
-    speed = builds["PuLP loops"] / builds["tf.allocate"]
-    print("| towns | scenario | PuLP-loops build ÷ tf.allocate build |\n|---:|---|---:|")
-    for (towns, scenario), v in speed.items():
-        print(f"| {towns:,} | {scenario} | {v:.0f}× |")
+    if "PuLP loops" in builds:
+        speed = (builds["PuLP loops"] / builds["tf.allocate, MinDeviation vertex"]).dropna()
+        print("| towns | scenario | PuLP-loops build ÷ tf.allocate (MinDeviation) build |\n"
+              "|---:|---|---:|")
+        for (towns, scenario), v in speed.items():
+            print(f"| {towns:,} | {scenario} | {v:.0f}× |")
 
 
 if __name__ == "__main__":
