@@ -20,6 +20,7 @@ from townfiscal.optimize import (
     MinShortfall,
     NeedOrder,
     Objective,
+    Proportional,
     Rounding,
     TierOrder,
     allocate,
@@ -27,7 +28,7 @@ from townfiscal.optimize import (
 
 __all__ = ["add_arguments", "requested", "run"]
 
-_OBJECTIVES = ("deviation", "relative", "maxmin", "shortfall")
+_OBJECTIVES = ("proportional", "deviation", "relative", "maxmin", "shortfall")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -49,8 +50,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--rounding", type=int, metavar="YUAN",
                    help="pay in whole units of YUAN (10000 = 万元; default whole yuan)")
     g.add_argument("--objective", choices=_OBJECTIVES,
-                   help="deviation from the formula (default), relative deviation, max-min "
-                        "capacity per person, or shortfall against expenditure")
+                   help="proportional (default: every adjustment spread in proportion to the "
+                        "formula amounts), least absolute deviation, relative deviation, "
+                        "max-min capacity per person, or shortfall against expenditure; the "
+                        "linear ones break their ties proportionally")
     g.add_argument("--solver", default="highs", help="highs (default), cbc, or a PuLP solver")
     g.add_argument("--time-limit", type=float, default=120.0, metavar="SECONDS",
                    help="solver time limit (default 120)")
@@ -87,13 +90,15 @@ def constraints_of(args: argparse.Namespace) -> list[Constraint]:
 
 def objective_of(name: str | None) -> Objective:
     """The objective an ``--objective`` name stands for."""
+    if name == "deviation":
+        return MinDeviation()
     if name == "relative":
         return MinDeviation(relative=True)
     if name == "maxmin":
-        return MaxMin() + 1e-6 * MinDeviation()
+        return MaxMin()
     if name == "shortfall":
-        return MinShortfall(need="expenditure") + 1e-6 * MinDeviation()
-    return MinDeviation()
+        return MinShortfall(need="expenditure")
+    return Proportional()
 
 
 def run(args: argparse.Namespace, towns: pd.DataFrame) -> int:
@@ -109,9 +114,11 @@ def run(args: argparse.Namespace, towns: pd.DataFrame) -> int:
           f"{alloc.objective_unit}; solver {alloc.provenance['solver_version']}, "
           f"build {alloc.build_seconds:.3f} s, solve {alloc.solve_seconds:.3f} s")
     prices: Any = alloc.shadow_prices
-    print("  shadow prices (objective per yuan) and towns held:")
+    print(f"  method: {alloc.result.method}")
+    print("  shadow prices and towns held:")
     for family, row in prices.iterrows():
-        print(f"    {family:<18} {row['shadow_price']:>12.4g}  {int(row['binding']):>6} towns")
+        print(f"    {family:<18} {row['shadow_price']:>12.6g} {row['unit']:<34} "
+              f"{int(row['binding']):>6} towns")
     if args.out:
         path = write_table(alloc.to_frame(), args.out, sheet="分配表")
         print(f"wrote {len(alloc.amounts):,} rows to {path}")

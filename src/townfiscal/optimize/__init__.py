@@ -24,8 +24,8 @@ from townfiscal.optimize._objectives import (
     MaxMin,
     MinDeviation,
     MinShortfall,
-    Proportional,
     Objective,
+    Proportional,
     WeightedObjective,
 )
 from townfiscal.optimize._problem import (
@@ -51,11 +51,11 @@ __all__ = [
     "MaxMin",
     "MinDeviation",
     "MinShortfall",
-    "Proportional",
     "ModelContext",
     "NeedOrder",
     "Objective",
     "OptimizationResult",
+    "Proportional",
     "Rounding",
     "Solution",
     "SolverError",

@@ -111,7 +111,7 @@ class Allocation:
         """One row per eligible town.
 
         Columns: ``name, county, city``; ``target`` (yuan, the objective's target — the
-        formula amount by default); ``optimum`` (the LP optimum before rounding, yuan);
+        formula amount by default); ``optimum`` (the optimum before rounding, yuan);
         ``amount`` (int64 yuan); ``prior_amount``; ``change`` (amount − prior, yuan) and
         ``change_pct``; ``lower``/``upper`` (effective bounds, yuan); ``binding`` (the
         families holding the town, comma-separated); ``lower_dual``/``upper_dual``
@@ -121,7 +121,7 @@ class Allocation:
         table = self.formula.table
         out = table[[c for c in ("name", "county", "city") if c in table.columns]].copy()
         ctx = res.assembly.ctx
-        out["target"] = ctx.towns["target"].to_numpy(np.float64)
+        out["target"] = self._target()
         out["optimum"] = res.x
         out["amount"] = self.amounts.to_numpy()
         prior = ctx.towns["prior_amount"].to_numpy(np.float64) if (
@@ -144,6 +144,13 @@ class Allocation:
         out["upper_dual"] = res.upper_dual
         return out
 
+    def _target(self) -> np.ndarray[Any, np.dtype[np.float64]]:
+        """The objective's target per town (yuan, model order): the formula amounts unless the
+        objective names another."""
+        ctx = self.result.assembly.ctx
+        target = self.result.objective.tie_break().target
+        return ctx.per_town("target" if target is None else target, what="objective target")
+
     def explain(self, code: str) -> Trace:
         """How one town's amount came about: the formula, then what the optimiser changed.
 
@@ -164,7 +171,7 @@ class Allocation:
         res = self.result
         asm = res.assembly
         steps = formula_steps(self.formula, code)
-        target = float(asm.ctx.towns["target"].iloc[i])
+        target = float(self._target()[i])
         steps.append(Step("target", "the objective's target for this town", target, "yuan",
                           note=f"objective: {res.objective!r}"))
         lo, hi = float(asm.lower[i]), float(asm.upper[i])
@@ -175,7 +182,8 @@ class Allocation:
         x = float(res.x[i])
         held = [f for f, b in res.binding.items() if b[i]]
         why = self._why(i, held, target, x)
-        steps.append(Step("optimum", "the LP optimum before rounding", x, "yuan", note=why))
+        steps.append(Step("optimum", f"the optimum before rounding ({res.method})", x, "yuan",
+                          note=why))
         amount = int(self.amounts.iloc[i])
         steps.append(Step("rounding", f"{res.rounding}, unit {asm.unit:,} yuan; the total "
                           "stays the fund exactly", amount - x, "yuan"))
@@ -200,6 +208,15 @@ class Allocation:
             unit = str(prices["unit"].iloc[0])
             if abs(moved) < 0.5:
                 return head + "; no constraint binds"
+            if np.isfinite(res.scale) and target > 0:
+                share = x / target
+                if abs(share - res.scale) <= 1e-6 * max(1.0, res.scale):
+                    why = ("with every other town no bound holds, to pay for the floors"
+                           if res.scale < 1 else
+                           "with every other town no bound holds, to share what the caps free")
+                    return f"{head}; scaled by λ = {res.scale:.6g} {why}"
+                return (f"{head}; scaled by {share:.6g} (the fund-wide scale is λ = "
+                        f"{res.scale:.6g}): its group total or an order holds it")
             return (head + "; no constraint holds it: it absorbs part of the difference "
                     f"between the fund and the targets (fund shadow price {fund_price:.4g} "
                     f"{unit})")

@@ -394,7 +394,7 @@ class Rounding(Constraint):
     unit
         The rounding unit, yuan; the fund must be a multiple of it.
     exact
-        ``"auto"`` (default): largest-remainder rounding of the LP optimum that keeps the
+        ``"auto"`` (default): largest-remainder rounding of the optimum that keeps the
         total, every bound and the order constraints; if a group total or another row
         would break, a small integer program over the round-down/round-up choices decides.
         ``"milp"``: solve the whole model with integer amounts (slower; best for 万元

@@ -62,10 +62,10 @@ def polish(problem: LinearProblem, z0: FloatArray, *, max_steps: int = 50,
     a = problem.matrix.tocsr()
     rl, ru = problem.row_lower, problem.row_upper
     cl, cu = problem.col_lower, problem.col_upper
-    m, n = problem.shape
+    m, _n = problem.shape
     row_state = _states(a @ z0, rl, ru, tol)
     col_state = _states(z0, cl, cu, tol)
-    for state, guess, lo_b, hi_b in ((row_state, row_active, rl, ru),
+    for state, guess, _lo_b, _hi_b in ((row_state, row_active, rl, ru),
                                      (col_state, col_active, cl, cu)):
         if guess is not None:
             state[state != _FIXED] = _FREE
@@ -81,10 +81,8 @@ def polish(problem: LinearProblem, z0: FloatArray, *, max_steps: int = 50,
         z, y = _solve_active(a, h, c, rl, ru, cl, cu, row_state, col_state, z0, eps, delta)
         r = a @ z
         reduced = h * z + c - a.T @ y
-        slack_tol_r = feas_tol * np.maximum(1.0, np.maximum(np.abs(np.where(np.isfinite(rl), rl, 0)),
-                                                             np.abs(np.where(np.isfinite(ru), ru, 0))))
-        slack_tol_c = feas_tol * np.maximum(1.0, np.maximum(np.abs(np.where(np.isfinite(cl), cl, 0)),
-                                                             np.abs(np.where(np.isfinite(cu), cu, 0))))
+        slack_tol_r = feas_tol * _magnitude(rl, ru)
+        slack_tol_c = feas_tol * _magnitude(cl, cu)
         dual_tol = 1e-9 * max(1.0, float(np.max(np.abs(c))) if c.size else 1.0)
         free_r = row_state == _FREE
         free_c = col_state == _FREE
@@ -112,12 +110,20 @@ def polish(problem: LinearProblem, z0: FloatArray, *, max_steps: int = 50,
     return Polished(z, y, False, max_steps)
 
 
+def _magnitude(lower: FloatArray, upper: FloatArray) -> FloatArray:
+    """Per row or column, the larger finite bound in absolute value, at least one."""
+    lo = np.abs(np.where(np.isfinite(lower), lower, 0.0))
+    hi = np.abs(np.where(np.isfinite(upper), upper, 0.0))
+    out: FloatArray = np.maximum(1.0, np.maximum(lo, hi))
+    return out
+
+
 def _solve_active(a: sp.csr_array, h: FloatArray, c: FloatArray, rl: FloatArray,
                   ru: FloatArray, cl: FloatArray, cu: FloatArray,
                   row_state: NDArray[np.int64], col_state: NDArray[np.int64], z0: FloatArray,
                   eps: float, delta: float) -> tuple[FloatArray, FloatArray]:
     """Solve ``min ½zᵀHz + cᵀz`` with the active rows and bounds as equalities."""
-    m, n = a.shape
+    m, _n = a.shape
     fixed_value = np.where(col_state == _HIGH, cu, cl)
     free = np.flatnonzero(col_state == _FREE)
     held = np.flatnonzero(col_state != _FREE)
@@ -133,10 +139,7 @@ def _solve_active(a: sp.csr_array, h: FloatArray, c: FloatArray, rl: FloatArray,
     kkt = sp.block_array([[hf, a_af.T], [a_af, sp.diags_array(np.full(rows.size, -delta))]],
                          format="csc")
     rhs = np.concatenate([-c[free] + eps * z0[free], b])
-    if kkt.shape[0]:
-        sol = spla.splu(kkt).solve(rhs)
-    else:
-        sol = rhs
+    sol = spla.splu(kkt).solve(rhs) if kkt.shape[0] else rhs
     z[free] = sol[: free.size]
     y = np.zeros(m)
     y[rows] = -sol[free.size:]

@@ -10,13 +10,13 @@ from typing import Any, Literal
 import attrs
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from townfiscal._errors import Conflict, InfeasibleError
+from townfiscal._levels import levels, response
 from townfiscal._rounding import rebalance_groups, round_to_total
 from townfiscal.optimize._constraints import Constraint, Rounding
-from townfiscal.optimize._context import FloatArray, IntArray, ModelContext
+from townfiscal.optimize._context import FloatArray, IntArray, ModelContext, Quadratic
 from townfiscal.optimize._model import (
     FUND,
     Assembly,
@@ -34,8 +34,6 @@ from townfiscal.optimize._model import (
     violations,
     weakness_order,
 )
-from townfiscal._levels import levels, response
-from townfiscal.optimize._context import Quadratic
 from townfiscal.optimize._objectives import Objective, Proportional
 from townfiscal.optimize._problem import (
     INFEASIBLE,
@@ -63,7 +61,7 @@ IPM_ROWS = 5_000
 class OptimizationResult:
     """The solved model over the towns, in arrays (model order).
 
-    ``x`` is the LP optimum (yuan, real), ``amounts`` the whole-unit amounts (int64 yuan,
+    ``x`` is the continuous optimum (yuan, real), ``amounts`` the whole-unit amounts (int64 yuan,
     summing to the fund), ``binding`` per constraint family a boolean array of the towns it
     holds at the optimum, ``lower_dual``/``upper_dual`` per town ∂objective/∂(its effective
     lower/upper bound) in objective units per yuan (``NaN`` when the solver gave no duals).
@@ -246,7 +244,9 @@ def _breakpoints(asm: Assembly, start: float) -> _Core:
     x = response(mu, center, width, lo2, hi2)
     if gb is not None:
         group_mu = np.clip(mu, a, b)
-        group_dual = 2.0 * np.where(np.isfinite(group_mu), group_mu - mu, 0.0)
+        with np.errstate(invalid="ignore"):
+            group_dual = 2.0 * np.where(np.isfinite(group_mu) & np.isfinite(mu),
+                                        group_mu - mu, 0.0)
     seconds = time.perf_counter() - t0
     fund_dual = 2.0 * mu if np.isfinite(mu) else float("nan")
     y = np.concatenate([[fund_dual], group_dual])
@@ -278,7 +278,8 @@ def _linear(asm: Assembly, objective: Objective, solver: str, time_limit: float,
         lp_options["solver"] = "ipm"
     sol = solve(low.problem, solver, time_limit=time_limit, options=lp_options)
     _check(asm, sol, solver, time_limit, lp_options, scale)
-    assert sol.x is not None and sol.objective is not None
+    assert sol.x is not None
+    assert sol.objective is not None
     x = low.x_yuan(sol.x)
     y = None if sol.row_dual is None else low.row_dual_yuan(sol.row_dual)
     m, ncol = low.problem.shape
@@ -312,7 +313,8 @@ def _tie_break(asm: Assembly, objective: Objective, low: Lowered, sol: Solution,
     quadratic with a unique minimum) is minimised over it, exactly like the default objective.
     """
     p = low.problem
-    assert sol.x is not None and sol.row_dual is not None
+    assert sol.x is not None
+    assert sol.row_dual is not None
     y = sol.row_dual
     reduced = p.cost - p.matrix.T @ y
     tol = 1e-7 * max(1.0, float(np.max(np.abs(p.cost))) if p.cost.size else 1.0)

@@ -51,12 +51,13 @@ class FormulaRequest:
 
 @attrs.frozen
 class AllocationRequest:
-    """An allocation by linear program.
+    """An allocation by the optimiser.
 
     ``constraints`` is a list of objects such as ``{"type": "HoldHarmless", "ratio": 1.0}``,
     ``{"type": "GrowthCap", "rate": 0.15}``, ``{"type": "Floor", "amount": 1000000}``,
     ``{"type": "Rounding", "unit": 10000}``; ``objective`` one such as
-    ``{"type": "MinDeviation"}`` (the default). Per-town amounts may be a number, an object
+    ``{"type": "Proportional"}`` (the default: every adjustment spread in proportion to the
+    formula amounts) or ``{"type": "MinDeviation"}``. Per-town amounts may be a number, an object
     keyed by town code, or the name of a column of the towns table.
     """
 
@@ -143,9 +144,9 @@ class AllocationCreated:
 class AllocationRun:
     """A stored allocation run with its request, provenance and per-town rows.
 
-    ``towns`` has one row per eligible town: target, LP optimum, amount, last year's amount,
-    change, effective bounds, binding constraints and duals; ``shadow_prices`` one row per
-    constraint family."""
+    ``towns`` has one row per eligible town: target, optimum (before rounding), amount, last
+    year's amount, change, effective bounds, binding constraints and duals; ``shadow_prices``
+    one row per constraint family."""
 
     id: str
     created: str

@@ -125,7 +125,9 @@ def _allocations(schemas: dict[str, Any], paths: dict[str, Any], codec: Codec) -
     }
     props["objective"] = {
         "anyOf": [{"$ref": "#/components/schemas/Objective"}, {"type": "null"}],
-        "description": "The objective (default: MinDeviation from the formula amounts)",
+        "description": ("The objective (default: Proportional, the unique allocation closest "
+                        "to the formula amounts in Σ (x − t)² / t, which spreads every "
+                        "adjustment in proportion)"),
     }
     paths["/allocations/{allocation_id}.xlsx"] = {
         "get": {

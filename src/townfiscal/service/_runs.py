@@ -42,6 +42,7 @@ from townfiscal.optimize import (
     MinDeviation,
     MinShortfall,
     NeedOrder,
+    Proportional,
     Rounding,
     SolverError,
     TierOrder,
@@ -90,7 +91,7 @@ def default_codec() -> Codec:
         )
     }
     objectives: dict[str, type] = {
-        cls.__name__: cls for cls in (MinDeviation, MaxMin, MinShortfall)
+        cls.__name__: cls for cls in (Proportional, MinDeviation, MaxMin, MinShortfall)
     }
     return Codec(constraints, objectives, WeightedObjective)
 
