@@ -204,7 +204,14 @@ def _scale_of(asm: Assembly, fund_dual: float) -> float:
 def _quadratic(asm: Assembly, solver: str, time_limit: float, options: Mapping[str, Any],
                scale: float, start: float) -> _Core:
     if _structured(asm):
-        return _breakpoints(asm, start)
+        core = _breakpoints(asm, start)
+        total = float(core.x.sum())
+        short = asm.spend == "exact" and abs(total - asm.fund) > 1e-6 * max(1.0, asm.fund)
+        if short or total > asm.fund * (1 + 1e-12) or violations(attrs.evolve(asm, unit=1),
+                                                                  core.x, tol=1e-3):
+            # the bounds and group totals cannot meet the fund: name what must give way
+            _raise_elastic(asm, "highs", time_limit, options, scale)
+        return core
     low = lower(asm, scale=scale)
     build_seconds = time.perf_counter() - start
     sol = solve(low.problem, solver, time_limit=time_limit, options=options)
