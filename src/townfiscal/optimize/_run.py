@@ -226,8 +226,15 @@ def _quadratic(asm: Assembly, solver: str, time_limit: float, options: Mapping[s
 
 
 def _breakpoints(asm: Assembly, start: float) -> _Core:
-    """The exact optimum of the quadratic objective under bounds and group totals."""
+    """The exact optimum of the quadratic objective under bounds and group totals.
+
+    In the scale ``λ``, each town gets ``clip(λ·w_i + (c_i − w_i), lo_i, hi_i)`` (``c`` the
+    centre, ``w`` the width of its quadratic cost; ``c = w = t`` for a target of a yuan or
+    more, so ``x_i = clip(λ·t_i, …)`` without cancellation). A group whose total is bounded
+    confines its towns' scale to a window; the fund then fixes the one ``λ``.
+    """
     center, width = asm.quadratic_terms()
+    shift = center - width
     lo, hi = asm.lower, asm.upper
     n = asm.n
     t0 = time.perf_counter()
@@ -237,25 +244,25 @@ def _breakpoints(asm: Assembly, start: float) -> _Core:
     gb = asm.groups[0] if asm.groups else None
     if gb is not None:
         glo, ghi = asm.to_units(gb.lower, True), asm.to_units(gb.upper, False)
-        a = levels(center, width, lo, hi, gb.group, glo)
-        b = levels(center, width, lo, hi, gb.group, ghi)
+        a = levels(shift, width, lo, hi, gb.group, glo)
+        b = levels(shift, width, lo, hi, gb.group, ghi)
         member = gb.group >= 0
         win_lo[member] = a[gb.group[member]]
         win_hi[member] = b[gb.group[member]]
-    lo2 = response(win_lo, center, width, lo, hi)
-    hi2 = response(win_hi, center, width, lo, hi)
-    mu = float(levels(center, width, lo2, hi2, np.zeros(n, dtype=np.int64),
-                      [asm.fund])[0])
+    lo2 = response(win_lo, shift, width, lo, hi)
+    hi2 = response(win_hi, shift, width, lo, hi)
+    lam = float(levels(shift, width, lo2, hi2, np.zeros(n, dtype=np.int64), [asm.fund])[0])
     if asm.spend == "at_most":
-        mu = min(mu, 0.0)
-    x = response(mu, center, width, lo2, hi2)
+        lam = min(lam, 1.0)
+    x = response(lam, shift, width, lo2, hi2)
     if gb is not None:
-        group_mu = np.clip(mu, a, b)
+        group_lam = np.clip(lam, a, b)
         with np.errstate(invalid="ignore"):
-            group_dual = 2.0 * np.where(np.isfinite(group_mu) & np.isfinite(mu),
-                                        group_mu - mu, 0.0)
+            group_dual = 2.0 * np.where(np.isfinite(group_lam) & np.isfinite(lam),
+                                        group_lam - lam, 0.0)
     seconds = time.perf_counter() - t0
-    fund_dual = 2.0 * mu if np.isfinite(mu) else float("nan")
+    # ∂/∂x (x − c)² / w = 2 (λ − 1) at every town no bound holds
+    fund_dual = 2.0 * (lam - 1.0) if np.isfinite(lam) else float("nan")
     y = np.concatenate([[fund_dual], group_dual])
     return _Core(x, OPTIMAL, "breakpoints", "townfiscal breakpoint search (exact)",
                  t0 - start, seconds, y, None,
