@@ -244,8 +244,8 @@ def bench(size: str, repeats: int, only: list[str],
         d = lp_data(formula, cons, fund)
         out: dict[str, dict[str, float]] = {}
 
-        def allocate_with(**kw: Any) -> Callable[[], dict[str, float]]:
-            def run(cons: list[Any] = cons) -> dict[str, float]:
+        def allocate_with(cons: list[Any] = cons, **kw: Any) -> Callable[[], dict[str, float]]:
+            def run() -> dict[str, float]:
                 t = time.perf_counter()
                 a = tf.allocate(towns, policy, fund=fund, constraints=cons,
                                 time_limit=TIME_LIMIT, **kw)
