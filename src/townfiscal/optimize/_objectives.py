@@ -191,6 +191,14 @@ def _series_repr(value: Any) -> str:
 class MinDeviation(Objective):
     """Stay as close as possible to a target: minimise ``Σ_i w_i · |x_i − target_i|``.
 
+    The deviation is modelled with two bounded columns per town (below and above the
+    target) substituted for the amount, so it adds no rows.
+
+    Its optimum is seldom unique: moving a yuan from one town above its target to another
+    costs the same whichever towns they are. The allocator then returns, among all the
+    optima, the one closest to :class:`Proportional` with the same target, so the answer
+    depends on the data alone, not on the row order or the solver.
+
     Parameters
     ----------
     target
@@ -199,14 +207,6 @@ class MinDeviation(Objective):
     relative
         Weight each town by ``1 / target_i`` (a relative deviation), so small towns count
         as much as large ones; targets below one yuan count as one yuan.
-
-    The deviation is modelled with two bounded columns per town (below and above the
-    target) substituted for the amount, so it adds no rows.
-
-    Its optimum is seldom unique: moving a yuan from one town above its target to another
-    costs the same whichever towns they are. The allocator then returns, among all the
-    optima, the one closest to :class:`Proportional` with the same target, so the answer
-    depends on the data alone, not on the row order or the solver.
 
     Example::
 
