@@ -64,10 +64,7 @@ class Objective:
     def tie_break(self) -> Proportional:
         """Among several optima of this objective, the allocator returns the one closest to
         this objective (the proportional spread around the same target)."""
-        for _, o in self.terms():
-            if isinstance(o, MinDeviation | Proportional):
-                return Proportional(target=o.target)
-        return Proportional()
+        return Proportional(target=self.target)
 
     @property
     def target(self) -> float | pd.Series | str | None:

@@ -180,6 +180,7 @@ class _Core:
     size: dict[str, int]
     method: str
     scale: float = float("nan")
+    rows: Any = None  # the model's rows when a program was built (its duals are per row)
 
 
 def _structured(asm: Assembly) -> bool:
@@ -222,7 +223,8 @@ def _quadratic(asm: Assembly, solver: str, time_limit: float, options: Mapping[s
     return _Core(low.x_yuan(sol.x), sol.status, sol.solver, sol.solver_version, build_seconds,
                  sol.seconds, y, low.pwl, {"rows": m, "columns": ncol,
                                            "nonzeros": int(low.problem.matrix.nnz)},
-                 "quadratic program", _scale_of(asm, float(y[0]) if y is not None else np.nan))
+                 "quadratic program", _scale_of(asm, float(y[0]) if y is not None else np.nan),
+                 low.rows)
 
 
 def _breakpoints(asm: Assembly, start: float) -> _Core:
@@ -314,7 +316,7 @@ def _linear(asm: Assembly, objective: Objective, solver: str, time_limit: float,
                           "allocation is optimal but may depend on the row order",
                           RuntimeWarning, stacklevel=4)
     return _Core(x, sol.status, sol.solver, sol.solver_version, build_seconds, seconds, y,
-                 low.pwl, size, method)
+                 low.pwl, size, method, rows=low.rows)
 
 
 def _tie_break(asm: Assembly, objective: Objective, low: Lowered, sol: Solution,
@@ -335,18 +337,13 @@ def _tie_break(asm: Assembly, objective: Objective, low: Lowered, sol: Solution,
     at_lo = reduced > tol
     at_hi = reduced < -tol
     n, s = asm.n, low.scale
-    nseg = low.seg_town.size if not low.explicit else 0
-    if low.explicit:  # no segments: amounts are the first n columns
-        zlo = np.where(at_hi[:n], p.col_upper[:n], p.col_lower[:n]) * s
-        zhi = np.where(at_lo[:n], p.col_lower[:n], p.col_upper[:n]) * s
-        lo_x, hi_x = np.maximum(zlo, asm.lower), np.minimum(zhi, asm.upper)
-        lo_x = np.where(at_lo[:n] | ~at_hi[:n], np.where(at_lo[:n], asm.lower, lo_x), lo_x)
-    else:
-        seg_len = p.col_upper[:nseg] * s
-        full = np.where(at_hi[:nseg], seg_len, 0.0)
-        open_ = np.where(~at_lo[:nseg] & ~at_hi[:nseg], seg_len, 0.0)
-        lo_x = low.base + np.bincount(low.seg_town, weights=full, minlength=n)
-        hi_x = lo_x + np.bincount(low.seg_town, weights=open_, minlength=n)
+    # the LP substitutes each amount by its pieces: x_i = lo_i + Σ_j z_ij (lower(): not explicit)
+    nseg = low.seg_town.size
+    seg_len = p.col_upper[:nseg] * s
+    full = np.where(at_hi[:nseg], seg_len, 0.0)
+    open_ = np.where(~at_lo[:nseg] & ~at_hi[:nseg], seg_len, 0.0)
+    lo_x = low.base + np.bincount(low.seg_town, weights=full, minlength=n)
+    hi_x = lo_x + np.bincount(low.seg_town, weights=open_, minlength=n)
     lo_x = np.minimum(lo_x, hi_x)
     # rows priced by the optimum stay at the bound they hold
     rows = low.rows
@@ -357,14 +354,12 @@ def _tie_break(asm: Assembly, objective: Objective, low: Lowered, sol: Solution,
     quad = attrs.evolve(asm, quadratics=tuple(q for q in tie if isinstance(q, Quadratic)),
                         separables=(), lower=lo_x, upper=hi_x)
     groups = []
-    offset = 1 + sum(_order_rows(asm, o) for o in asm.orderings)
-    for gb in asm.groups:
-        k = len(gb.names)
+    for gb in asm.groups:  # a family's rows, one per group in order (see _model._rows)
         glo, ghi = asm.to_units(gb.lower, True), asm.to_units(gb.upper, False)
-        tl, th = tight_lo[offset: offset + k], tight_hi[offset: offset + k]
+        mine = rows.family == gb.family
+        tl, th = tight_lo[mine], tight_hi[mine]
         groups.append(attrs.evolve(gb, lower=np.where(th, ghi, glo),
                                    upper=np.where(tl, glo, ghi)))
-        offset += k
     quad = attrs.evolve(quad, groups=tuple(groups),
                         spend="exact" if (tight_lo[0] or tight_hi[0]) else asm.spend)
     if _structured(quad) and not asm.aux_rows:
@@ -397,13 +392,6 @@ def _tie_break(asm: Assembly, objective: Objective, low: Lowered, sol: Solution,
     if violations(attrs.evolve(asm, unit=1), x, tol=1e-6 * max(1.0, asm.fund) ** 0.5):
         return None
     return x
-
-
-def _order_rows(asm: Assembly, o: Any) -> int:
-    """How many rows an ordering adds."""
-    from townfiscal.optimize._model import ordering_rows
-
-    return int(ordering_rows(o.rank, asm.n, asm.fund)[0].shape[0])
 
 
 def _raise_elastic(asm: Assembly, solver: str, time_limit: float,
@@ -539,7 +527,7 @@ def _duals(asm: Assembly, core: _Core, x: FloatArray, binding: dict[str, NDArray
         prices["meaning"] = ""
         return nan, nan, prices
     y = core.row_dual
-    rows = _rows(asm, with_objective_rows=core.pwl is not None)
+    rows = core.rows if core.rows is not None else _rows(asm)
     if y.size != rows.lower.size:  # the breakpoint search prices the fund and group rows
         y = np.concatenate([y, np.zeros(rows.lower.size - y.size)])
     g = rows.a_town.T @ y
