@@ -23,23 +23,24 @@ import datetime as dt
 import json
 import math
 from collections.abc import Mapping
+from functools import cache
 from os import PathLike
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import numpy as np
 import pandas as pd
-from openpyxl import Workbook, load_workbook
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.worksheet import Worksheet
 
 from townfiscal._errors import Problem, ValidationError
 from townfiscal._version import __version__
 from townfiscal.optimize._allocation import Allocation, register_writer
 from townfiscal.policy import get_policy
 from townfiscal.towns import COLUMNS, KINDS, TOWNS_SHEET, ZONES, read_towns
+
+if TYPE_CHECKING:  # openpyxl is imported when a workbook is written or read, not with the module
+    from openpyxl import Workbook
+    from openpyxl.worksheet.worksheet import Worksheet
 
 __all__ = [
     "ALLOCATION_HEADERS",
@@ -129,9 +130,14 @@ PROVENANCE_LABELS: Mapping[str, str] = {
     "written": "写出时间",
 }
 
-_HEADER_FONT = Font(bold=True)
-_HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
-_TOTAL_FILL = PatternFill("solid", fgColor="F2F2F2")
+
+@cache
+def _styles() -> tuple[Any, Any, Any]:
+    """The header font, the header fill and the total rows' fill (made on first use)."""
+    from openpyxl.styles import Font, PatternFill
+
+    return (Font(bold=True), PatternFill("solid", fgColor="DDEBF7"),
+            PatternFill("solid", fgColor="F2F2F2"))
 
 
 @attrs.frozen
@@ -291,11 +297,15 @@ def _cell(v: Any) -> Any:
 
 
 def _header_row(ws: Worksheet, headers: list[str], widths: list[float]) -> None:
+    from openpyxl.styles import Alignment
+    from openpyxl.utils import get_column_letter
+
+    font, fill, _ = _styles()
     ws.append(headers)
     for i, width in enumerate(widths, start=1):
         cell = ws.cell(row=1, column=i)
-        cell.font = _HEADER_FONT
-        cell.fill = _HEADER_FILL
+        cell.font = font
+        cell.fill = fill
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
         ws.column_dimensions[get_column_letter(i)].width = width
     ws.freeze_panes = "A2"
@@ -316,6 +326,8 @@ def _width(kind: str, header: str) -> float:
 
 
 def _write_table_sheet(wb: Workbook, df: pd.DataFrame) -> None:
+    from openpyxl.utils import get_column_letter
+
     ws = wb.create_sheet(SHEETS["allocation"])
     columns = ["code", *df.columns]
     specs = [
@@ -347,9 +359,10 @@ def _write_table_sheet(wb: Workbook, df: pd.DataFrame) -> None:
             total.append(None)
     ws.append(total)
     last = ws.max_row
+    font, _, total_fill = _styles()
     for cell in ws[last]:
-        cell.font = _HEADER_FONT
-        cell.fill = _TOTAL_FILL
+        cell.font = font
+        cell.fill = total_fill
     _format_columns(ws, kinds, 2, last)
     ws.freeze_panes = "C2" if "name" in df.columns else "B2"
     ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{last - 1}"
@@ -405,12 +418,13 @@ def _write_totals_sheet(wb: Workbook, df: pd.DataFrame) -> None:
     totals = _totals(df)
     specs = [_TOTALS_HEADERS[c] for c in totals.columns]
     _header_row(ws, [h for h, _ in specs], [_width(k, h) for h, k in specs])
+    font, _, total_fill = _styles()
     for rec in totals.itertuples(index=False, name=None):
         ws.append([_cell(v) for v in rec])
         if rec[0] != "县":
             for cell in ws[ws.max_row]:
-                cell.font = _HEADER_FONT
-                cell.fill = _TOTAL_FILL
+                cell.font = font
+                cell.fill = total_fill
     _format_columns(ws, [k for _, k in specs], 2, ws.max_row)
 
 
@@ -451,6 +465,8 @@ def _value_cell(v: Any) -> Any:
 
 
 def _write_parameters_sheet(wb: Workbook, policy: Any) -> None:
+    from openpyxl.styles import Alignment
+
     ws = wb.create_sheet(SHEETS["parameters"])
     _header_row(
         ws, [h for h, _ in _PARAM_HEADERS.values()], [w for _, w in _PARAM_HEADERS.values()]
@@ -487,6 +503,8 @@ def _provenance_rows(prov: Mapping[str, Any], policy: Any, df: pd.DataFrame) -> 
 
 
 def _write_provenance_sheet(wb: Workbook, prov: Mapping[str, Any]) -> None:
+    from openpyxl.styles import Alignment
+
     ws = wb.create_sheet(SHEETS["provenance"])
     _header_row(ws, ["项目", "值", "键"], [22, 70, 22])
     for key, value in prov.items():
@@ -594,6 +612,8 @@ def write_allocation(
         policy = get_policy(policy)
     df = _prepare_table(table, towns)
     prov = _provenance_rows(prov, policy, df)
+    from openpyxl import Workbook
+
     wb = Workbook()
     default = wb.active
     if default is not None:
@@ -677,6 +697,8 @@ def read_allocation(path: str | PathLike[str]) -> AllocationWorkbook:
     p = Path(path)
     if not p.exists():
         raise FileNotFoundError(f"no such workbook: {p}")
+    from openpyxl import load_workbook
+
     wb = load_workbook(p, read_only=True, data_only=True)
     try:
         what = f"allocation workbook {p.name}"

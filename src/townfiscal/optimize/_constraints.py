@@ -14,7 +14,6 @@ from typing import Any, ClassVar, Literal
 import attrs
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
 from townfiscal._errors import Conflict, InfeasibleError, Problem, ValidationError
 from townfiscal.optimize._context import (
@@ -355,6 +354,8 @@ class CapacityFloor(Constraint):
                                            value=self.reference)], what=what)
         # y_c = Σ_{i in c} x_i (one aux column and one row per county), then per town
         # x_i − share·pop_i/P_c · y_c ≥ share·pop_i·K_c/P_c − cap_i.
+        import scipy.sparse as sp
+
         n, g = ctx.n, len(names)
         rows_i = np.arange(n)
         a_town_def = sp.csr_array((np.ones(n), (group, rows_i)), shape=(g, n))

@@ -10,15 +10,17 @@ All money in primitives is in yuan; the builder scales it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from townfiscal._errors import Problem, ValidationError
+
+if TYPE_CHECKING:  # imported where a sparse matrix is built, not with the module
+    import scipy.sparse as sp
 
 __all__ = [
     "AuxRows",

@@ -15,11 +15,10 @@ chain (or separator variables where ranks tie), group totals one row per group.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 import numpy as np
-import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from townfiscal._errors import Conflict
@@ -37,6 +36,9 @@ from townfiscal.optimize._context import (
 )
 from townfiscal.optimize._objectives import Objective
 from townfiscal.optimize._problem import LinearProblem
+
+if TYPE_CHECKING:  # imported where a sparse matrix is built, not with the module
+    import scipy.sparse as sp
 
 __all__ = [
     "Assembly",
@@ -215,6 +217,8 @@ def ordering_rows(rank: IntArray, n: int, fund: float) -> tuple[sp.csr_array, sp
 
     Returns (town part, aux part, number of aux columns). O(n) rows and non-zeros.
     """
+    import scipy.sparse as sp
+
     idx = np.flatnonzero(rank >= 0)
     if idx.size < 2:
         return sp.csr_array((0, n)), sp.csr_array((0, 0)), 0
@@ -243,6 +247,8 @@ def ordering_rows(rank: IntArray, n: int, fund: float) -> tuple[sp.csr_array, sp
 
 
 def _rows(asm: Assembly, *, with_objective_rows: bool = True) -> _Rows:
+    import scipy.sparse as sp
+
     n, fund = asm.n, asm.fund
     blocks: list[tuple[sp.csr_array, sp.csr_array, FloatArray, FloatArray, str]] = []
     aux_lo: list[FloatArray] = []
@@ -376,6 +382,8 @@ def lower(asm: Assembly, *, scale: float = 10_000.0, integer: bool = False,
     the objective by a linear cost per yuan of each town's amount. The quadratic costs
     (``quadratic=False`` leaves them out) become a diagonal Hessian on explicit amount columns.
     """
+    import scipy.sparse as sp
+
     n = asm.n
     quad = quadratic and bool(asm.quadratics) and linear_cost is None and not integer
     rows = _rows(asm, with_objective_rows=with_objective_rows)
@@ -764,6 +772,8 @@ def elastic_problem(asm: Assembly, scale: float = 10_000.0
     Returns the problem and, per slack column, ``(family, row or town, kind, sign)`` where
     kind 0 = a town bound (index is the town), 1 = a row (index is the row).
     """
+    import scipy.sparse as sp
+
     n = asm.n
     rows = _rows(asm, with_objective_rows=False)
     s = float(scale)

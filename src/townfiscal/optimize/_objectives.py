@@ -16,7 +16,6 @@ from typing import Any, Literal
 import attrs
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
 from townfiscal._errors import Problem, ValidationError
 from townfiscal.optimize._context import (
@@ -324,6 +323,8 @@ class MaxMin(Objective):
         return pop, base
 
     def compile(self, ctx: ModelContext, weight: float) -> list[Primitive]:
+        import scipy.sparse as sp
+
         pop, base = self._parts(ctx)
         # τ' = τ · P̄ is money (yuan), so every column scales alike:
         # x_i − (pop_i / P̄) τ' ≥ −base_i, and the cost −w·τ = −(w / P̄)·τ'.

@@ -12,13 +12,16 @@ the conditions of optimality hold to float64 precision.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import attrs
 import numpy as np
-import scipy.sparse as sp
-import scipy.sparse.linalg as spla
 from numpy.typing import NDArray
 
 from townfiscal.optimize._problem import FloatArray, LinearProblem
+
+if TYPE_CHECKING:  # scipy is imported when a program is polished, not with the module
+    import scipy.sparse as sp
 
 __all__ = ["Polished", "polish"]
 
@@ -123,6 +126,9 @@ def _solve_active(a: sp.csr_array, h: FloatArray, c: FloatArray, rl: FloatArray,
                   row_state: NDArray[np.int64], col_state: NDArray[np.int64], z0: FloatArray,
                   eps: float, delta: float) -> tuple[FloatArray, FloatArray]:
     """Solve ``min ½zᵀHz + cᵀz`` with the active rows and bounds as equalities."""
+    import scipy.sparse as sp
+    import scipy.sparse.linalg as spla
+
     m, _n = a.shape
     fixed_value = np.where(col_state == _HIGH, cu, cl)
     free = np.flatnonzero(col_state == _FREE)

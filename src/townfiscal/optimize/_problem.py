@@ -8,12 +8,14 @@ linear program) and a :class:`Solution`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import numpy as np
-import scipy.sparse as sp
 from numpy.typing import NDArray
+
+if TYPE_CHECKING:  # imported where a sparse matrix is built, not with the module
+    import scipy.sparse as sp
 
 __all__ = [
     "LinearProblem",
@@ -62,6 +64,8 @@ def _as_float(a: Any) -> FloatArray:
 
 
 def _as_csr(m: Any) -> sp.csr_array:
+    import scipy.sparse as sp
+
     return sp.csr_array(m, dtype=np.float64)
 
 

@@ -34,7 +34,6 @@ from typing import Any
 import attrs
 import numpy as np
 
-from townfiscal.optimize._polish import polish
 from townfiscal.optimize._problem import (
     ERROR,
     INFEASIBLE,
@@ -320,6 +319,8 @@ def _solve_clarabel(problem: LinearProblem, time_limit: float,
     """Clarabel's interior point, then the exact active-set finish."""
     import clarabel
     import scipy.sparse as sp
+
+    from townfiscal.optimize._polish import polish
 
     m, n = problem.shape
     a = sp.csr_array(problem.matrix)
