@@ -17,7 +17,7 @@ from litestar.testing import TestClient
 
 import townfiscal as tf
 from townfiscal.service import ServiceConfig, create_app
-from townfiscal.service._runs import default_codec
+from townfiscal.service._engine import default_codec
 
 FUND = 2_000_000_000
 CONSTRAINTS = [
@@ -349,7 +349,7 @@ def test_openapi_documents_allocations_and_the_catalogue(client):
 
 def test_every_solve_gets_the_service_time_limit(tmp_path, monkeypatch):
     """The configured solve_time_limit reaches tf.allocate on every POST."""
-    import townfiscal.service._runs as runs_module
+    import townfiscal.service._engine as runs_module
 
     seen = []
     real = runs_module.allocate
@@ -359,21 +359,27 @@ def test_every_solve_gets_the_service_time_limit(tmp_path, monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(runs_module, "allocate", spy)
-    app = create_app(ServiceConfig(database=str(tmp_path / "r.sqlite3"), solve_time_limit=7.5))
+    # In threads of this process, where the spy is (worker processes import their own).
+    config = ServiceConfig(
+        database=str(tmp_path / "r.sqlite3"), solve_time_limit=7.5, worker_processes=0
+    )
+    app = create_app(config)
     with TestClient(app) as c:
         assert post_2020(c).status_code == 201
     assert seen == [7.5]
 
 
-def test_a_solver_failure_is_503_without_a_trace(client, monkeypatch):
+def test_a_solver_failure_is_503_without_a_trace(tmp_path, monkeypatch):
     """When the solver gives up (e.g. out of time with no answer) the answer is a JSON 503."""
-    import townfiscal.service._runs as runs_module
+    import townfiscal.service._engine as runs_module
 
     def fail(*args: Any, **kwargs: Any) -> Any:
         raise tf.SolverError("HiGHS stopped at the time limit (60 s) without a feasible answer")
 
     monkeypatch.setattr(runs_module, "allocate", fail)
-    r = post_2020(client)
+    config = ServiceConfig(database=str(tmp_path / "r.sqlite3"), worker_processes=0)
+    with TestClient(create_app(config)) as client:
+        r = post_2020(client)
     assert r.status_code == 503
     assert r.json()["error"] == "unavailable"
     assert "time limit" in r.json()["message"]

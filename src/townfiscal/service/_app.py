@@ -17,7 +17,6 @@ from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 from townfiscal._errors import InfeasibleError, ValidationError
 from townfiscal._version import __version__
 from townfiscal.policy import get_policy, list_policies
-from townfiscal.service._compute import eligibility_result, formula_result
 from townfiscal.service._config import ServiceConfig
 from townfiscal.service._models import (
     EligibilityRequest,
@@ -64,6 +63,11 @@ def _json(
     body: dict[str, Any], status: int, headers: dict[str, str] | None = None
 ) -> Response[Any]:
     return Response(content=body, status_code=status, media_type=MediaType.JSON, headers=headers)
+
+
+def _encoded(body: bytes) -> Response[Any]:
+    """A ``200`` response whose JSON body a worker has encoded already."""
+    return Response(content=body, status_code=HTTP_200_OK, media_type=MediaType.JSON)
 
 
 def _validation_error(_: Request[Any, Any, Any], exc: ValidationError) -> Response[Any]:
@@ -189,22 +193,20 @@ def create_app(config: ServiceConfig | None = None) -> Litestar:
         tags=["rules"],
         summary="Which towns a policy covers, and why",
         status_code=HTTP_200_OK,
-        sync_to_thread=True,
         responses=BODY_ERRORS,
     )
-    def eligibility(data: JSONBody[EligibilityRequest]) -> EligibilityResult:
-        return eligibility_result(data)
+    async def eligibility(data: JSONBody[EligibilityRequest]) -> Response[EligibilityResult]:
+        return _encoded(await runs.workers.call("eligibility", data))
 
     @post(
         "/formula",
         tags=["rules"],
         summary="The policy's formula amounts (Art. 5–6) with every intermediate value",
         status_code=HTTP_200_OK,
-        sync_to_thread=True,
         responses=BODY_ERRORS,
     )
-    def formula(data: JSONBody[FormulaRequest]) -> FormulaResult:
-        return formula_result(data)
+    async def formula(data: JSONBody[FormulaRequest]) -> Response[FormulaResult]:
+        return _encoded(await runs.workers.call("formula", data))
 
     @get("/openapi.json", include_in_schema=False, media_type="application/vnd.oai.openapi+json")
     async def openapi(request: Request[Any, Any, Any]) -> dict[str, Any]:
@@ -249,6 +251,7 @@ def create_app(config: ServiceConfig | None = None) -> Litestar:
 
     def on_startup(app: Litestar) -> None:
         _document(app)
+        runs.workers.start()
 
     return Litestar(
         route_handlers=[

@@ -27,6 +27,7 @@ __all__ = [
     "Inputs",
     "data_hash",
     "eligibility_result",
+    "example_towns",
     "formula_result",
     "records",
     "resolve",
@@ -39,7 +40,8 @@ _SCALARS = (str, int, float, bool, type(None))
 
 
 @functools.lru_cache(maxsize=1)
-def _example() -> pd.DataFrame:
+def example_towns() -> pd.DataFrame:
+    """The bundled example, loaded and validated once per process (never modified)."""
     return load_example()
 
 
@@ -83,7 +85,7 @@ def _towns(
     rows: list[dict[str, Any]] | None, unit: str, policy: Policy | None, problems: list[Problem]
 ) -> pd.DataFrame | None:
     if rows is None:
-        return _example()
+        return example_towns()
     if not rows:
         problems.append(Problem("no rows: give at least one town, or omit towns", column="towns"))
         return None

@@ -1,4 +1,4 @@
-"""The service's settings: where results are stored, the token, limits, where to listen."""
+"""The service's settings: where results are stored, the token, limits, the worker processes."""
 
 from __future__ import annotations
 
@@ -10,10 +10,21 @@ import attrs
 
 from townfiscal._errors import Problem, ValidationError
 
-__all__ = ["DEFAULT_DATABASE", "ServiceConfig"]
+__all__ = ["DEFAULT_DATABASE", "MAX_WORKER_PROCESSES", "ServiceConfig", "available_cores"]
 
 DEFAULT_DATABASE = "townfiscal-service.sqlite3"
 """The SQLite file used when no database is configured (in the working directory)."""
+
+MAX_WORKER_PROCESSES = 256
+"""The most worker processes one service may start."""
+
+
+def available_cores() -> int:
+    """The CPU cores this process may run on (its affinity where the system reports one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not every system reports affinity
+        return max(1, os.cpu_count() or 1)
 
 
 def _database_url(value: str) -> str:
@@ -40,15 +51,24 @@ class ServiceConfig:
     solve_time_limit:
         Seconds the solver may spend on one allocation (default 60).
     max_concurrent_solves:
-        Allocations solved at the same time; further requests wait their turn (default 2).
+        Requests computed at the same time (allocations, explanations, workbooks,
+        eligibility and formula); further requests wait their turn. Default: one per worker
+        process, or 2 when ``worker_processes`` is 0.
     cache_size:
-        Allocations kept in memory for ``explain`` and the workbook (default 16); older
-        ones are recomputed from the stored request when asked for.
+        Allocations kept in memory for ``explain`` and the workbook (default 16, per worker
+        process); older ones are recomputed from the stored request when asked for.
+    worker_processes:
+        Processes that parse, solve and serialise requests, so that the event loop only
+        moves bytes and throughput grows with the cores. Default: the number of cores this
+        process may use (:func:`available_cores`). ``0`` computes in threads of the server
+        process instead (the setup of earlier versions: one core's worth of Python at a
+        time, as the threads share the interpreter lock).
 
     Raises
     ------
     ValidationError
-        When a limit is not positive.
+        When a limit is not positive, or ``worker_processes`` is not a whole number from 0
+        to :data:`MAX_WORKER_PROCESSES`.
 
     Examples
     --------
@@ -60,19 +80,46 @@ class ServiceConfig:
     api_token: str | None = None
     max_body_bytes: int = 16 * 1024 * 1024
     solve_time_limit: float = 60.0
-    max_concurrent_solves: int = 2
+    max_concurrent_solves: int | None = None
     cache_size: int = 16
+    worker_processes: int | None = None
 
     def __attrs_post_init__(self) -> None:
         problems = [
             Problem("must be positive", column=name, value=getattr(self, name))
             for name in ("max_body_bytes", "solve_time_limit", "max_concurrent_solves")
-            if not getattr(self, name) > 0
+            if getattr(self, name) is not None and not getattr(self, name) > 0
         ]
         if self.cache_size < 0:
             problems.append(Problem("must not be negative", column="cache_size"))
+        n = self.worker_processes
+        if n is not None and (
+            isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= MAX_WORKER_PROCESSES
+        ):
+            problems.append(
+                Problem(
+                    "must be a whole number of processes from 0 (compute in threads of the "
+                    f"server process) to {MAX_WORKER_PROCESSES}",
+                    column="worker_processes",
+                    value=n,
+                )
+            )
         if problems:
             raise ValidationError(problems, what="service settings")
+
+    @property
+    def processes(self) -> int:
+        """Worker processes the service starts: :attr:`worker_processes`, by default the
+        number of cores; ``0`` means the requests are computed in threads."""
+        return available_cores() if self.worker_processes is None else self.worker_processes
+
+    @property
+    def concurrent_solves(self) -> int:
+        """Requests computed at once: :attr:`max_concurrent_solves`, by default one per
+        worker process (2 when computing in threads)."""
+        if self.max_concurrent_solves is not None:
+            return self.max_concurrent_solves
+        return self.processes or 2
 
     @property
     def database_url(self) -> str:
@@ -97,8 +144,8 @@ class ServiceConfig:
 
         ``TOWNFISCAL_DATABASE`` (path or URL), ``TOWNFISCAL_API_TOKEN``,
         ``TOWNFISCAL_MAX_BODY_BYTES``, ``TOWNFISCAL_SOLVE_TIME_LIMIT`` (seconds),
-        ``TOWNFISCAL_MAX_CONCURRENT_SOLVES``, ``TOWNFISCAL_CACHE_SIZE``. Overrides that are
-        ``None`` are ignored.
+        ``TOWNFISCAL_MAX_CONCURRENT_SOLVES``, ``TOWNFISCAL_CACHE_SIZE``,
+        ``TOWNFISCAL_WORKER_PROCESSES``. Overrides that are ``None`` are ignored.
 
         Raises
         ------
@@ -115,6 +162,7 @@ class ServiceConfig:
             "solve_time_limit": float,
             "max_concurrent_solves": int,
             "cache_size": int,
+            "worker_processes": int,
         }
         for name, cast in casts.items():
             key = f"TOWNFISCAL_{name.upper()}"

@@ -1,251 +1,94 @@
-"""Allocation runs: parse, solve under a time limit, store with provenance, fetch, explain,
-export.
+"""Allocation runs: computed by the workers, stored with provenance, fetched, explained,
+exported.
 
 A run is stored with the request as posted (policy, reform, fund, towns rows or the bundled
 example, constraints, objective in their JSON form), the library's provenance and the result.
-``explain`` and the workbook need the solved :class:`~townfiscal.Allocation`: recent ones are
-kept in memory, older ones (and every one after a restart) are re-solved from the stored
-request and checked against the stored amounts.
+The work is done by the engine (:mod:`townfiscal.service._engine`) in a worker process or
+thread (:mod:`townfiscal.service._pool`); the server process only inserts the row it gets
+back and sends the body, already encoded. ``explain`` and the workbook need the solved
+:class:`~townfiscal.Allocation`: the worker that solved a run keeps recent ones in memory,
+older ones (and every one after a restart) are re-solved from the stored request and
+checked against the stored amounts.
 """
 
 from __future__ import annotations
 
-import math
-import tempfile
-import threading
-import uuid
-from collections import OrderedDict
-from collections.abc import Callable
-from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import anyio
 import anyio.to_thread
-import attrs
-import numpy as np
-from litestar import Response, get, post
+from litestar import MediaType, Response, get, post
 from litestar.exceptions import HTTPException, NotFoundException
 from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_409_CONFLICT, HTTP_503_SERVICE_UNAVAILABLE
 
-from townfiscal._errors import Problem, ValidationError
-from townfiscal._version import __version__
-from townfiscal.optimize import (
-    Cap,
-    CapacityFloor,
-    Floor,
-    GroupTotal,
-    GrowthCap,
-    HoldHarmless,
-    MaxMin,
-    MinDeviation,
-    MinShortfall,
-    NeedOrder,
-    Proportional,
-    Rounding,
-    SolverError,
-    TierOrder,
-    WeightedObjective,
-)
-from townfiscal.optimize._allocation import Allocation, allocate
-from townfiscal.service._codec import Codec
-from townfiscal.service._compute import (
-    Inputs,
-    amounts_by_code,
-    check_fund,
-    data_hash,
-    records,
-    resolve,
-)
+from townfiscal.optimize import SolverError
 from townfiscal.service._config import ServiceConfig
+from townfiscal.service._engine import (
+    Created,
+    Method,
+    NotReproducible,
+    RunRef,
+    UnknownTown,
+    common,
+    default_codec,
+    links,
+)
 from townfiscal.service._models import (
     AllocationCreated,
     AllocationRequest,
     AllocationRun,
     ErrorBody,
-    FormulaRequest,
 )
 from townfiscal.service._openapi import XLSX
-from townfiscal.service._store import AllocationStore, StoredAllocation, utc_now
+from townfiscal.service._pool import workers_for
+from townfiscal.service._store import AllocationStore, StoredAllocation
 
 __all__ = ["Runs", "allocation_handlers", "default_codec"]
 
-T = TypeVar("T")
-
-
-def default_codec() -> Codec:
-    """The codec of the library's constraint and objective catalogue."""
-    constraints: dict[str, type] = {
-        cls.__name__: cls
-        for cls in (
-            HoldHarmless,
-            GrowthCap,
-            Floor,
-            Cap,
-            NeedOrder,
-            TierOrder,
-            GroupTotal,
-            CapacityFloor,
-            Rounding,
-        )
-    }
-    objectives: dict[str, type] = {
-        cls.__name__: cls for cls in (Proportional, MinDeviation, MaxMin, MinShortfall)
-    }
-    return Codec(constraints, objectives, WeightedObjective)
-
-
-def jsonable(value: Any) -> Any:
-    """*value* with numpy scalars as Python numbers and NaN/±inf as ``None``, recursively."""
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    return str(value)
-
-
-@attrs.frozen(eq=False)
-class Parsed:
-    """A request resolved: inputs, constraint and objective objects, and its stored form."""
-
-    inputs: Inputs
-    constraints: list[Any]
-    objective: Any
-    request: dict[str, Any]
-
 
 class Runs:
-    """The service's state: the store of runs, the codec, the solve limiter and a cache.
+    """The service's state: the store of runs, the codec and the workers.
 
     Parameters
     ----------
     config:
-        The service settings (database, time limit, concurrency, cache size).
+        The service settings (database, workers, time limit, concurrency, cache size).
     """
 
     def __init__(self, config: ServiceConfig) -> None:
         self.config = config
         self.store = AllocationStore(config.database_url)
         self.codec = default_codec()
-        self._cache: OrderedDict[str, Allocation] = OrderedDict()
-        self._lock = threading.Lock()
-        self._limiter: anyio.CapacityLimiter | None = None
+        self.workers = workers_for(config)
 
     def close(self) -> None:
-        """Release the database connections."""
+        """Stop the workers and release the database connections."""
+        self.workers.close()
         self.store.close()
 
-    async def in_thread(self, func: Callable[[], T]) -> T:
-        """Run *func* in a worker thread, at most ``max_concurrent_solves`` at a time."""
-        if self._limiter is None:
-            self._limiter = anyio.CapacityLimiter(self.config.max_concurrent_solves)
-        return await anyio.to_thread.run_sync(func, limiter=self._limiter)
+    async def create(self, req: AllocationRequest) -> Created:
+        """Compute one allocation run in a worker and store it.
 
-    # --- parse and solve ---------------------------------------------------------------
-
-    def parse(self, req: AllocationRequest) -> Parsed:
-        """Resolve policy, towns, constraints and objective, every problem reported at once.
-
-        Raises
-        ------
-        ValidationError
-            Listing the problems of every part of the request.
-        """
-        problems: list[Problem] = []
-        constraints: list[Any] = []
-        objective: Any = None
-        try:
-            constraints = self.codec.constraints(req.constraints)
-        except ValidationError as exc:
-            problems.extend(exc.problems)
-        if req.objective is not None:
-            try:
-                objective = self.codec.objective(req.objective)
-            except ValidationError as exc:
-                problems.extend(exc.problems)
-        check_fund(req.fund, problems)
-        formula_req = FormulaRequest(
-            policy=req.policy, changes=req.changes, towns=req.towns, unit=req.unit, fund=None
-        )
-        inputs = resolve(formula_req, what="allocation request", extra=problems)
-        stored = {
-            "policy": req.policy,
-            "changes": req.changes,
-            "fund": req.fund,
-            "unit": req.unit,
-            "towns": req.towns,
-            "constraints": [self.codec.to_json(c) for c in constraints],
-            "objective": None if objective is None else self.codec.to_json(objective),
-        }
-        return Parsed(inputs, constraints, objective, jsonable(stored))
-
-    def solve(self, parsed: Parsed, fund: int | None) -> Allocation:
-        """Allocate under the service's time limit.
+        Once started it is finished and stored even if the client goes away.
 
         Raises
         ------
         ValidationError, InfeasibleError
-            From the allocator (bad constraint arguments; constraints that cannot hold).
-        SolverError
-            When the solver fails or runs out of time without an answer.
+            A bad request; constraints that cannot hold.
+        HTTPException
+            503 when the solver fails, runs out of time or its worker stops.
         """
-        return allocate(
-            parsed.inputs.towns,
-            parsed.inputs.policy,
-            fund=fund,
-            constraints=parsed.constraints,
-            objective=parsed.objective,
-            time_limit=self.config.solve_time_limit,
-        )
-
-    def _remember(self, run_id: str, alloc: Allocation) -> None:
-        if self.config.cache_size == 0:
-            return
-        with self._lock:
-            self._cache[run_id] = alloc
-            self._cache.move_to_end(run_id)
-            while len(self._cache) > self.config.cache_size:
-                self._cache.popitem(last=False)
-
-    def create(self, req: AllocationRequest) -> StoredAllocation:
-        """Parse, solve, store and remember one allocation run."""
-        parsed = self.parse(req)
-        alloc = self.solve(parsed, req.fund)
-        provenance = jsonable(dict(alloc.provenance))
-        provenance["status"] = alloc.status
-        result = {  # records() and amounts_by_code() give plain JSON values already
-            "status": alloc.status,
-            "objective_value": jsonable(alloc.objective_value),
-            "objective_unit": alloc.objective_unit,
-            "amounts": amounts_by_code(alloc.amounts),
-            "towns": records(alloc.to_frame()),
-            "shadow_prices": records(alloc.shadow_prices),
-        }
-        run = StoredAllocation(
-            id=uuid.uuid4().hex,
-            created=utc_now(),
-            policy=parsed.inputs.policy.id,
-            policy_hash=parsed.inputs.policy.hash,
-            data_hash=str(provenance.get("data_hash") or data_hash(parsed.inputs.towns)),
-            fund=int(alloc.fund),
-            total=int(alloc.amounts.sum()),
-            library_version=__version__,
-            request=parsed.request,
-            provenance=provenance,
-            result=result,
-        )
-        self.store.add(run)
-        self._remember(run.id, alloc)
-        return run
-
-    # --- fetch -------------------------------------------------------------------------
+        with anyio.CancelScope(shield=True):
+            try:
+                created: Created = await self.workers.call("create", req)
+            except SolverError as exc:
+                raise HTTPException(
+                    status_code=HTTP_503_SERVICE_UNAVAILABLE, detail=str(exc)
+                ) from None
+            await anyio.to_thread.run_sync(self.store.insert, created.row)
+        return created
 
     def get(self, run_id: str) -> StoredAllocation:
         """The stored run, or a 404."""
@@ -254,82 +97,27 @@ class Runs:
             raise NotFoundException(f"no allocation {run_id!r}")
         return run
 
-    def allocation(self, run_id: str) -> Allocation:
-        """The solved allocation of a stored run: from memory, or re-solved and checked.
+    async def on_run(self, method: Method, run_id: str, *args: Any) -> Any:
+        """*method* (``explain`` or ``workbook``) on a stored run, in the worker that solved
+        it when it is still known.
 
         Raises
         ------
         NotFoundException
-            No such run.
+            No such run, or (explain) no such town in it.
         HTTPException
-            409 when this version of the library no longer reproduces the stored amounts.
+            409 when this version of the library no longer reproduces the stored amounts;
+            503 when the solver fails on re-solving.
         """
-        with self._lock:
-            cached = self._cache.get(run_id)
-        if cached is not None:
-            return cached
-        run = self.get(run_id)
-        req = AllocationRequest(
-            policy=run.request["policy"],
-            changes=run.request.get("changes"),
-            towns=run.request.get("towns"),
-            unit=run.request.get("unit", "yuan"),
-            fund=run.request.get("fund"),
-            constraints=run.request.get("constraints", []),
-            objective=run.request.get("objective"),
-        )
-        alloc = self.solve(self.parse(req), req.fund)
-        if amounts_by_code(alloc.amounts) != run.result["amounts"]:
-            raise HTTPException(
-                status_code=HTTP_409_CONFLICT,
-                detail=(
-                    f"allocation {run_id} was made with townfiscal {run.library_version}; "
-                    "re-solving its stored request here gives different amounts, so it cannot "
-                    "be explained or exported by this version (its stored amounts and "
-                    "provenance are still at GET /allocations/{id})"
-                ),
-            )
-        self._remember(run_id, alloc)
-        return alloc
-
-    def workbook(self, run_id: str) -> bytes:
-        """The run's Excel workbook, as bytes."""
-        alloc = self.allocation(run_id)
-        with tempfile.TemporaryDirectory(prefix="townfiscal-") as tmp:
-            path = Path(tmp) / f"allocation-{run_id}.xlsx"
-            alloc.to_excel(path)
-            return path.read_bytes()
-
-
-def _links(run_id: str) -> dict[str, str]:
-    return {
-        "self": f"/allocations/{run_id}",
-        "explain": f"/allocations/{run_id}/explain/{{code}}",
-        "workbook": f"/allocations/{run_id}.xlsx",
-    }
-
-
-def _common(run: StoredAllocation) -> dict[str, Any]:
-    """The fields every view of a stored run shares."""
-    return {
-        "id": run.id,
-        "created": run.created,
-        "policy": run.policy,
-        "policy_hash": run.policy_hash,
-        "data_hash": run.data_hash,
-        "fund": run.fund,
-        "total": run.total,
-        "status": str(run.result.get("status", "optimal")),
-    }
-
-
-def _created(run: StoredAllocation) -> AllocationCreated:
-    return AllocationCreated(
-        **_common(run),
-        amounts=run.result["amounts"],
-        provenance=run.provenance,
-        links=_links(run.id),
-    )
+        run = await anyio.to_thread.run_sync(self.get, run_id)
+        try:
+            return await self.workers.call(method, RunRef.of(run), *args, home=run_id)
+        except UnknownTown as exc:
+            raise NotFoundException(str(exc)) from None
+        except NotReproducible as exc:
+            raise HTTPException(status_code=HTTP_409_CONFLICT, detail=str(exc)) from None
+        except SolverError as exc:
+            raise HTTPException(status_code=HTTP_503_SERVICE_UNAVAILABLE, detail=str(exc)) from None
 
 
 def _full(run: StoredAllocation) -> AllocationRun:
@@ -337,7 +125,7 @@ def _full(run: StoredAllocation) -> AllocationRun:
     rows = request.pop("towns", None)
     request["towns"] = "example" if rows is None else f"posted: {len(rows)} rows"
     return AllocationRun(
-        **_common(run),
+        **common(run),
         objective_value=run.result.get("objective_value"),
         objective_unit=str(run.result.get("objective_unit", "")),
         amounts=run.result["amounts"],
@@ -345,7 +133,7 @@ def _full(run: StoredAllocation) -> AllocationRun:
         request=request,
         towns=run.result["towns"],
         shadow_prices=run.result.get("shadow_prices", []),
-        links=_links(run.id),
+        links=links(run.id),
     )
 
 
@@ -366,15 +154,14 @@ def allocation_handlers(runs: Runs, errors: dict[int, ResponseSpec]) -> list[Any
         responses={**errors, **unavailable},
     )
     async def create_allocation(data: JSONBody[AllocationRequest]) -> Response[AllocationCreated]:
-        try:
-            run = await runs.in_thread(lambda: runs.create(data))
-        except SolverError as exc:
-            raise HTTPException(status_code=HTTP_503_SERVICE_UNAVAILABLE, detail=str(exc)) from None
-        return Response(
-            _created(run),
+        created = await runs.create(data)
+        response: Response[Any] = Response(
+            created.body,  # AllocationCreated, encoded by the worker
             status_code=HTTP_201_CREATED,
-            headers={"Location": f"/allocations/{run.id}"},
+            media_type=MediaType.JSON,
+            headers={"Location": f"/allocations/{created.id}"},
         )
+        return response
 
     @get("/allocations", tags=["allocations"], summary="The stored runs, newest first")
     async def list_allocations(
@@ -393,11 +180,7 @@ def allocation_handlers(runs: Runs, errors: dict[int, ResponseSpec]) -> list[Any
     async def get_allocation(allocation_id: FromPath[str]) -> Response[AllocationRun]:
         if allocation_id.endswith(".xlsx"):
             run_id = allocation_id.removesuffix(".xlsx")
-            await anyio.to_thread.run_sync(lambda: runs.get(run_id))
-            try:
-                content = await runs.in_thread(lambda: runs.workbook(run_id))
-            except SolverError as exc:
-                raise HTTPException(status_code=503, detail=str(exc)) from None
+            content: bytes = await runs.on_run("workbook", run_id)
             workbook: Response[Any] = Response(
                 content,
                 media_type=XLSX,
@@ -416,20 +199,7 @@ def allocation_handlers(runs: Runs, errors: dict[int, ResponseSpec]) -> list[Any
     async def explain_allocation(
         allocation_id: FromPath[str], code: FromPath[str]
     ) -> dict[str, Any]:
-        await anyio.to_thread.run_sync(lambda: runs.get(allocation_id))
-        try:
-            alloc = await runs.in_thread(lambda: runs.allocation(allocation_id))
-        except SolverError as exc:
-            raise HTTPException(status_code=503, detail=str(exc)) from None
-        try:
-            trace = alloc.explain(code)
-        except KeyError:
-            raise NotFoundException(
-                f"town {code!r} is not among the {len(alloc.amounts):,} towns of allocation "
-                f"{allocation_id}"
-            ) from None
-        out: dict[str, Any] = jsonable(trace.to_dict())
-        out["text"] = str(trace)
+        out: dict[str, Any] = await runs.on_run("explain", allocation_id, code)
         return out
 
     return [create_allocation, list_allocations, get_allocation, explain_allocation]
