@@ -28,6 +28,7 @@ from townfiscal.optimize._objectives import (
     Proportional,
     WeightedObjective,
 )
+from townfiscal.optimize._parametric import FormulaPath, FundModel, FundSolution, fund_model
 from townfiscal.optimize._problem import (
     LinearProblem,
     Solution,
@@ -44,6 +45,9 @@ __all__ = [
     "CapacityFloor",
     "Constraint",
     "Floor",
+    "FormulaPath",
+    "FundModel",
+    "FundSolution",
     "GroupTotal",
     "GrowthCap",
     "HoldHarmless",
@@ -66,6 +70,7 @@ __all__ = [
     "assemble",
     "available_solvers",
     "data_hash",
+    "fund_model",
     "lower",
     "optimise",
     "prechecks",

@@ -1,0 +1,357 @@
+"""Many funds, one model: the allocation read at each fund without re-solving from scratch.
+
+A sweep over the fund asks the same question many times with one number changed. For the
+default objective (:class:`Proportional`) under per-town bounds, the fund and at most one
+family of group totals, the answer is piecewise linear in the fund at both of its stages:
+
+- the formula's growth-controlled split, ``clip(ν·w_i, lo_i, hi_i)`` (the targets): its
+  breakpoints in ``ν`` (where a town reaches a growth bound) do not depend on the fund, so
+  they are sorted once (:class:`FormulaPath`) and each fund's ``ν`` is a search in the sorted
+  totals and one linear solve;
+- the allocation, ``clip(λ·t_i, lo_i, hi_i)`` around those targets: the targets are the
+  formula amounts *for that fund*, rounded to whole yuan, so its breakpoints move with the
+  fund; the breakpoint search (``optimize._run``) runs per fund on arrays built once.
+
+:class:`FundModel` holds what does not depend on the fund (the formula's eligibility,
+coefficients and growth bounds, the model's frame and constraints, built once) and
+:meth:`FundModel.solve` reads one fund off it through the same functions
+:func:`~townfiscal.allocate` calls, so the amounts are those of ``allocate`` to the yuan.
+Where the shape does not allow it (orders, several group families, linear objectives)
+:func:`fund_model` returns ``None`` and the caller re-solves per fund.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import attrs
+import numpy as np
+import pandas as pd
+
+from townfiscal._errors import InfeasibleError, ValidationError
+from townfiscal._rounding import round_to_total
+from townfiscal.optimize._allocation import _MODEL_COLUMNS
+from townfiscal.optimize._constraints import (
+    Cap,
+    CapacityFloor,
+    Constraint,
+    Floor,
+    GroupTotal,
+    GrowthCap,
+    HoldHarmless,
+)
+from townfiscal.optimize._context import FloatArray, IntArray, ModelContext, Primitive
+from townfiscal.optimize._model import assemble, prechecks
+from townfiscal.optimize._objectives import Objective, Proportional
+from townfiscal.optimize._run import (
+    DEFAULT_SCALE,
+    _quadratic,
+    _round,
+    _rounding_of,
+    _structured,
+)
+from townfiscal.optimize._solver import DEFAULT_TIME_LIMIT
+from townfiscal.policy import Policy
+from townfiscal.rules._formula import FormulaComputation, compute_formula
+from townfiscal.rules._growth import capped_proportional
+
+__all__ = ["FormulaPath", "FundModel", "FundSolution", "fund_model"]
+
+#: How a sweep solved a scenario (the ``solved_by`` column of :func:`townfiscal.sweep`).
+PARAMETRIC = "parametric path"
+COLD = "cold re-solve"
+
+
+@attrs.frozen(eq=False)
+class FormulaPath:
+    """The formula's capped proportional split as a function of the fund, sorted once.
+
+    ``clip(ν·w_i, lo_i, hi_i)`` summed over the towns is piecewise linear in ``ν`` with a
+    breakpoint where a town reaches a bound; the breakpoints and the totals at them depend on
+    the weights and bounds only. :meth:`amounts` reads any fund off them with one search and
+    one linear solve, in the same arithmetic as
+    :func:`townfiscal.rules.capped_proportional` (so bit for bit the same amounts), and
+    :meth:`rounded` rounds them as the formula does.
+    """
+
+    weights: FloatArray
+    lower: FloatArray  # the formula's growth bounds as given (rounded against these)
+    upper: FloatArray
+    unit: int
+    codes: tuple[str, ...]
+    free: np.ndarray[Any, np.dtype[np.bool_]]
+    fixed_total: float  # what the towns that cannot move hold
+    base: FloatArray  # every town at its lower bound (≥ 0)
+    points: FloatArray  # breakpoints in ν, ascending
+    values: FloatArray  # total of the free towns at each breakpoint
+    last_slope: float  # Σ w of the towns still moving past the last breakpoint
+    need: float
+    room: float
+    ok: bool  # False: the bounds cross or no town can move; read nothing off (re-solve)
+
+    @classmethod
+    def build(cls, weights: FloatArray, lower: FloatArray, upper: FloatArray, unit: int,
+              codes: Sequence[str]) -> FormulaPath:
+        """The path of ``Σ clip(ν·w, lower, upper)`` (``lower``/``upper`` as the formula has
+        them: the rounding reads the bounds as given, the split the lower bound at 0 or more)."""
+        w = np.asarray(weights, dtype=np.float64)
+        lo = np.maximum(np.asarray(lower, dtype=np.float64), 0.0)
+        hi = np.asarray(upper, dtype=np.float64)
+        ok = bool(np.all(w >= 0) and np.all(np.isfinite(w)) and not np.any(lo > hi))
+        free = (w > 0) & (hi > lo)
+        ok = ok and bool(free.any())
+        wf, lof, hif = w[free], lo[free], hi[free]
+        points = values = np.zeros(0)
+        last_slope = 0.0
+        if ok:
+            # the arithmetic of capped_proportional, once for every fund
+            a = lof / wf
+            b = hif / wf
+            order_a, order_b = np.argsort(a, kind="stable"), np.argsort(b, kind="stable")
+            a_sorted, b_sorted = a[order_a], b[order_b]
+            cum_lo_a = np.concatenate([[0.0], np.cumsum(lof[order_a])])
+            cum_w_a = np.concatenate([[0.0], np.cumsum(wf[order_a])])
+            finite_b = np.isfinite(hif[order_b])
+            cum_hi_b = np.concatenate([[0.0], np.cumsum(np.where(finite_b, hif[order_b], 0.0))])
+            cum_w_b = np.concatenate([[0.0], np.cumsum(wf[order_b])])
+            total_lo = cum_lo_a[-1]
+            points = np.unique(np.concatenate([[0.0], a, b[np.isfinite(b)]]))
+            na = np.searchsorted(a_sorted, points, side="left")
+            nb = np.searchsorted(b_sorted, points, side="right")
+            values = (total_lo - cum_lo_a[na]) + points * (cum_w_a[na] - cum_w_b[nb]) + (
+                cum_hi_b[nb])
+            last = float(points[-1])
+            last_slope = float(cum_w_a[-1] - cum_w_b[np.searchsorted(b_sorted, last,
+                                                                      side="right")])
+        return cls(weights=w, lower=np.asarray(lower, dtype=np.float64),
+                   upper=hi, unit=int(unit), codes=tuple(codes), free=free,
+                   fixed_total=float(lo[~free].sum()), base=lo, points=points, values=values,
+                   last_slope=last_slope, need=float(lo.sum()), room=float(hi.sum()), ok=ok)
+
+    def amounts(self, fund: int) -> FloatArray:
+        """The unrounded split of ``fund`` (yuan per town), as ``capped_proportional``.
+
+        Raises
+        ------
+        InfeasibleError
+            The growth floors need more than the fund, or the caps allow less (the very
+            error the formula raises: it is asked to explain).
+        """
+        total = float(fund)
+        if (not self.ok or self.need > total * (1 + 1e-12)
+                or self.room < total * (1 - 1e-12)):
+            exact, _ = capped_proportional(self.weights, fund, self.lower, self.upper,
+                                           codes=list(self.codes))
+            return exact
+        remaining = total - self.fixed_total
+        k = int(np.searchsorted(self.values, remaining, side="left"))
+        if k == 0:
+            lam = float(self.points[0])
+        elif k >= self.points.size:
+            last = float(self.points[-1])
+            slope = self.last_slope
+            lam = last + (remaining - float(self.values[-1])) / slope if slope > 0 else last
+        else:
+            t0, t1 = float(self.points[k - 1]), float(self.points[k])
+            g0, g1 = float(self.values[k - 1]), float(self.values[k])
+            lam = t0 + (remaining - g0) * (t1 - t0) / (g1 - g0)
+        x = self.base.copy()
+        x[self.free] = np.clip(lam * self.weights[self.free], self.base[self.free],
+                               self.upper[self.free])
+        return x
+
+    def rounded(self, fund: int) -> tuple[FloatArray, IntArray]:
+        """The unrounded and the rounded formula amounts at ``fund`` (yuan per town)."""
+        exact = self.amounts(fund)
+        return exact, round_to_total(exact, fund, self.lower, self.upper, unit=self.unit,
+                                     codes=self.codes)
+
+
+#: The formula's columns that change with the fund (set per fund in the model's frame).
+FUND_COLUMNS = ("proportional", "unrounded", "amount", "target")
+
+#: Constraints that read only the towns' own columns (none of :data:`FUND_COLUMNS` unless
+#: named in an argument), so what they compile to is the same at every fund.
+_FUND_FREE = (Floor, Cap, HoldHarmless, GrowthCap, GroupTotal, CapacityFloor)
+
+
+@attrs.frozen(eq=False)
+class _Compiled(Constraint):
+    """A constraint compiled once, standing in for it at every fund (same name, same
+    primitives: :func:`~townfiscal.optimize.assemble` names and merges them as usual)."""
+
+    original: Constraint
+    primitives: tuple[Primitive, ...]
+
+    @property
+    def name(self) -> str:
+        return self.original.name
+
+    def compile(self, ctx: ModelContext) -> list[Primitive]:
+        return list(self.primitives)
+
+
+def _fund_free(c: Constraint) -> bool:
+    """Whether ``c`` compiles to the same primitives at every fund."""
+    if type(c) not in _FUND_FREE or not attrs.has(type(c)):
+        return False
+    fields: Any = attrs.fields(type(c))  # type: ignore[arg-type]  # attrs.has() above
+    return not any(isinstance(getattr(c, f.name), str) and getattr(c, f.name) in FUND_COLUMNS
+                   for f in fields)
+
+
+def _precompiled(constraints: Sequence[Constraint], ctx: ModelContext
+                 ) -> tuple[Constraint, ...]:
+    """``constraints`` with those that do not depend on the fund compiled once."""
+    return tuple(_Compiled(c, tuple(c.compile(ctx))) if _fund_free(c) else c
+                 for c in constraints)
+
+
+@attrs.frozen(eq=False)
+class FundSolution:
+    """One fund read off a :class:`FundModel`: whole-yuan amounts (model order) and more."""
+
+    fund: int
+    amounts: IntArray
+    x: FloatArray
+    status: str
+    objective_value: float
+    solver: str
+    method: str
+    seconds: float
+
+
+@attrs.frozen(eq=False)
+class FundModel:
+    """Everything of an allocation that does not depend on the fund, built once.
+
+    Made by :func:`fund_model`. :meth:`formula` gives the formula amounts at a fund,
+    :meth:`solve` the allocation, each equal to what :func:`~townfiscal.formula_allocation`
+    and :func:`~townfiscal.allocate` return for that fund.
+    """
+
+    comp: FormulaComputation
+    frame: pd.DataFrame  # the model's towns (allocate's frame), its fund columns to be set
+    path: FormulaPath
+    constraints: tuple[Constraint, ...]
+    objective: Objective
+    spend: Literal["exact", "at_most"]
+    solver: str
+    time_limit: float
+    options: Mapping[str, Any]
+    allocates: bool  # False: only the formula can be read off (the model's shape is not one)
+    compiled: tuple[Constraint, ...] = ()  # the constraints, those free of the fund compiled
+
+    @property
+    def codes(self) -> pd.Index:
+        """The eligible towns, in model order."""
+        return self.frame.index
+
+    def formula(self, fund: int) -> IntArray:
+        """The formula amounts at ``fund`` (int64 yuan, model order)."""
+        return self.path.rounded(int(fund))[1]
+
+    def context(self, fund: int) -> ModelContext:
+        """The model context ``allocate`` builds for ``fund``."""
+        fund = int(fund)
+        exact, amount = self.path.rounded(fund)
+        frame = self.frame.copy(deep=False)  # the fund's columns are replaced, not written
+        weights = self.path.weights
+        wsum = float(weights.sum())
+        columns = list(frame.columns)
+        for name, values in (
+            ("proportional", fund * weights / wsum if wsum > 0 else np.zeros(weights.size)),
+            ("unrounded", exact), ("amount", amount), ("target", amount.astype(np.float64)),
+        ):
+            if name in columns:
+                frame.isetitem(columns.index(name), values)
+        frame.attrs["fund"] = fund
+        return ModelContext(frame, fund, all_towns=self.comp.towns)
+
+    def solve(self, fund: int) -> FundSolution:
+        """The allocation at ``fund``, as :func:`~townfiscal.allocate` gives it.
+
+        Raises
+        ------
+        InfeasibleError
+            The fund cannot meet the constraints (the same conflicts ``allocate`` names).
+        """
+        if not self.allocates:
+            raise ValueError("this model's shape has no parametric path: re-solve per fund")
+        start = time.perf_counter()
+        ctx = self.context(fund)
+        asm = assemble(ctx, self.compiled, self.objective, spend=self.spend)
+        conflicts = prechecks(asm)
+        if conflicts:
+            raise InfeasibleError(conflicts, headline="the constraints cannot all be met")
+        core = _quadratic(asm, self.solver, self.time_limit, self.options, DEFAULT_SCALE, start)
+        rounding = _rounding_of(self.constraints)
+        amounts, _, _ = _round(asm, core.x, rounding, milp=rounding.exact == "milp",
+                               solver=self.solver, time_limit=self.time_limit,
+                               options=dict(self.options), whole_model=False)
+        return FundSolution(
+            fund=int(fund), amounts=amounts, x=core.x, status=core.status,
+            objective_value=self.objective.evaluate(ctx, core.x), solver=core.solver,
+            method=core.method, seconds=time.perf_counter() - start)
+
+
+def fund_model(
+    towns: pd.DataFrame,
+    policy: Policy | str,
+    funds: Sequence[int],
+    *,
+    constraints: Sequence[Constraint] = (),
+    objective: Objective | None = None,
+    solver: str = "highs",
+    time_limit: float = DEFAULT_TIME_LIMIT,
+    spend: Literal["exact", "at_most"] = "exact",
+    solver_options: Mapping[str, Any] | None = None,
+    tie_break: bool = True,
+) -> FundModel | None:
+    """Build the model of ``towns`` under ``policy`` once, for reading many ``funds`` off it.
+
+    Takes the arguments of :func:`~townfiscal.allocate` (``tie_break`` matters to linear
+    objectives only, which have no path). Returns ``None`` when no fund of ``funds`` lets
+    the formula run (the caller then re-solves each fund and reports why); a model whose
+    ``allocates`` is ``False`` when the allocation's shape is not the breakpoint search's
+    (orders, several group families, rows or piecewise-linear costs of a linear objective):
+    its formula amounts can still be read off.
+    """
+    del tie_break  # only linear objectives break ties; they have no path
+    objective = objective if objective is not None else Proportional()
+    comp: FormulaComputation | None = None
+    for f in dict.fromkeys(int(f) for f in funds):
+        try:
+            comp = compute_formula(towns, policy, f)
+            break
+        except (InfeasibleError, ValidationError):
+            continue
+    if comp is None:
+        return None
+    table = comp.table
+    codes = [str(c) for c in table.index]
+    path = FormulaPath.build(table[comp.weight_column].to_numpy(dtype=np.float64),
+                             table["lower"].to_numpy(dtype=np.float64),
+                             table["upper"].to_numpy(dtype=np.float64),
+                             int(comp.policy.get("rounding.unit", 1)), codes)
+    # allocate's frame (its fund columns are set per fund by FundModel.context)
+    frame = table.copy()
+    frame["target"] = table["amount"].to_numpy(np.float64)
+    extra = [c for c in _MODEL_COLUMNS if c in comp.towns.columns and c not in frame.columns]
+    frame = frame.join(comp.towns.loc[frame.index, extra])
+    model = FundModel(comp=comp, frame=frame, path=path, constraints=tuple(constraints),
+                      objective=objective, spend=spend, solver=solver, time_limit=time_limit,
+                      options=dict(solver_options or {}), allocates=False)
+    if len(table) == 0 or not objective.quadratic:
+        return model
+    try:
+        ctx = model.context(comp.fund)
+        asm = assemble(ctx, constraints, objective, spend=spend)
+        compiled = _precompiled(constraints, ctx)
+    except (InfeasibleError, ValidationError):
+        return model
+    if not asm.quadratics or not _structured(asm):
+        return model
+    return attrs.evolve(model, allocates=True, compiled=compiled)
