@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from townfiscal.service._app import create_app
 from townfiscal.service._codec import Codec
-from townfiscal.service._config import DEFAULT_DATABASE, ServiceConfig
+from townfiscal.service._config import DEFAULT_DATABASE, ServiceConfig, available_cores
 from townfiscal.service._serve import serve
 from townfiscal.service._store import AllocationStore, StoredAllocation
 
@@ -18,6 +18,7 @@ __all__ = [
     "Codec",
     "ServiceConfig",
     "StoredAllocation",
+    "available_cores",
     "create_app",
     "serve",
 ]

@@ -10,8 +10,8 @@ Worker processes are forked from a server process (``forkserver``, started with 
 that has loaded the library, the example towns and the policies once
 (:mod:`townfiscal.service._preload`); a lane starts its process on its first request, so a
 service that is never asked to compute starts none, and a new one is ready in
-milliseconds. A worker that dies (killed, out of memory) is replaced, and the request it
-was computing gets ``503``.
+milliseconds. A worker that dies (killed, out of memory) is replaced: the request it was
+computing gets ``503``, the next ones go to the new worker.
 
 :class:`ThreadWorkers` runs one engine in threads of the server process
 (``worker_processes = 0``), the setup of earlier versions.
@@ -28,7 +28,7 @@ import functools
 import logging
 import multiprocessing
 from collections import OrderedDict
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.context import BaseContext
 from typing import Any, Protocol
@@ -149,6 +149,15 @@ class ProcessWorkers:
         while len(self._homes) > self._homes_size:
             self._homes.popitem(last=False)
 
+    def _submit(self, i: int, method: Method, args: tuple[Any, ...]) -> Future[Any]:
+        """Submit to lane *i*; a lane whose worker died while idle is replaced first."""
+        try:
+            return self._lane(i).submit(in_worker, method, *args)
+        except BrokenProcessPool:
+            log.warning("worker process %d had stopped; starting a new one", i)
+            self._replace(i)
+            return self._lane(i).submit(in_worker, method, *args)
+
     def _replace(self, i: int) -> None:
         lane, self._lanes[i] = self._lanes[i], None
         if lane is not None:
@@ -174,7 +183,7 @@ class ProcessWorkers:
             self._busy[i] += 1
             try:
                 with anyio.CancelScope(shield=True):
-                    future = self._lane(i).submit(in_worker, method, *args)
+                    future = self._submit(i, method, args)
                     result = await asyncio.wrap_future(future)
             except Carried as carried:
                 raise carried.rebuild() from None

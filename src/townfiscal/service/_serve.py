@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 import os
 
-from townfiscal.service._config import ServiceConfig
+import attrs
+
+from townfiscal.service._config import ServiceConfig, available_cores
 
 __all__ = ["serve"]
 
@@ -32,7 +34,11 @@ def serve(
     port:
         TCP port (0: any free port).
     workers:
-        Worker processes; above 1 the settings must come from the environment.
+        Server processes (uvicorn's workers), each with its own event loop and its own
+        ``config.worker_processes`` worker processes that compute the requests; above 1 the
+        settings must come from the environment, and unless ``worker_processes`` is set the
+        cores are shared among the server processes. One server process (the default) is
+        enough to keep every core busy.
     log_level:
         uvicorn's log level.
 
@@ -50,7 +56,10 @@ def serve(
             "serving on %s without TOWNFISCAL_API_TOKEN: anyone who can reach it may use it", host
         )
     if workers > 1:
-        # Each worker process builds its app from the environment: pass the settings there.
+        if config.worker_processes is None:
+            # Each server process has its own worker processes: share the cores among them.
+            config = attrs.evolve(config, worker_processes=max(1, available_cores() // workers))
+        # Each server process builds its app from the environment: pass the settings there.
         os.environ.update(config.to_env())
         uvicorn.run(
             "townfiscal.service:create_app",
