@@ -16,15 +16,15 @@ HEAVY = ("scipy", "highspy", "pulp", "clarabel", "openpyxl", "matplotlib", "sqla
 
 def loaded_after(code: str) -> list[str]:
     """The heavy top-level modules present in ``sys.modules`` after *code*, in a new process."""
-    probe = (f"import sys\n{code}\nimport json\n"
-             f"print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}} & {set(HEAVY)!r})))")
+    tops = "{m.split('.')[0] for m in sys.modules}"
+    probe = f"import sys\n{code}\nimport json\nprint(json.dumps(sorted({tops} & {set(HEAVY)!r})))"
     run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                          timeout=120, check=True)
     return list(json.loads(run.stdout.splitlines()[-1]))
 
 
 def test_import_townfiscal_loads_no_heavy_module():
-    """``import townfiscal`` imports none of scipy, the solvers, openpyxl, matplotlib, the service."""
+    """``import townfiscal`` imports none of scipy, the solvers, openpyxl, matplotlib, service."""
     assert loaded_after("import townfiscal") == []
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import os
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -25,6 +26,7 @@ from townfiscal.optimize._solver import DEFAULT_TIME_LIMIT
 from townfiscal.policy import Policy
 from townfiscal.rules._explain import formula_steps
 from townfiscal.rules._formula import FormulaComputation, compute_formula
+from townfiscal.towns import VALIDATED, content_key
 
 __all__ = ["Allocation", "allocate", "data_hash", "register_writer"]
 
@@ -44,12 +46,51 @@ _MODEL_COLUMNS = ("fiscal_capacity", "expenditure", "supported_population",
                   "registered_population", "resident_population", "area_km2")
 
 
-def data_hash(towns: pd.DataFrame) -> str:
-    """SHA-256 of a towns table's index, columns and values (order-sensitive)."""
+#: Data hashes already computed, by the table's content key (see
+#: :mod:`townfiscal.towns._content`): hashing a table with pandas takes milliseconds, its key
+#: a fraction of one. The key changes with any change of the table, so a table changed in
+#: place is hashed anew; the oldest entries go first.
+_HASHES: OrderedDict[str, str] = OrderedDict()
+_HASHES_KEPT = 64
+
+
+def _hash_of(towns: pd.DataFrame) -> str:
     h = hashlib.sha256()
     h.update("\x1f".join(map(str, towns.columns)).encode())
     h.update(pd.util.hash_pandas_object(towns, index=True).to_numpy().tobytes())
     return h.hexdigest()
+
+
+def data_hash(towns: pd.DataFrame, *, key: str | None = None) -> str:
+    """SHA-256 of a towns table's index, columns and values (order-sensitive).
+
+    Remembered by the table's content key (computed here, or *key* when the caller has just
+    computed it for this very table), so hashing the same table again costs only the key.
+    """
+    key = content_key(towns) if key is None else key
+    if key is None:
+        return _hash_of(towns)
+    found = _HASHES.get(key)
+    if found is None:
+        found = _HASHES[key] = _hash_of(towns)
+        while len(_HASHES) > _HASHES_KEPT:
+            _HASHES.popitem(last=False)
+    else:
+        _HASHES.move_to_end(key)
+    return found
+
+
+def _model_frame(comp: FormulaComputation) -> pd.DataFrame:
+    """The towns the model allocates over: the formula table, then ``target`` (its amounts)
+    and the towns' columns the catalogue may read, taken by position (no join on codes)."""
+    table, towns = comp.table, comp.towns
+    take = (np.flatnonzero(comp.eligible) if comp.eligible is not None
+            else towns.index.get_indexer(table.index))
+    extra: dict[str, Any] = {"target": table["amount"].to_numpy(np.float64)}
+    for c in _MODEL_COLUMNS:
+        if c in towns.columns and c not in table.columns:
+            extra[c] = towns[c].to_numpy()[take]
+    return pd.concat([table, pd.DataFrame(extra, index=table.index, copy=False)], axis=1)
 
 
 def _fmt(v: float) -> str:
@@ -365,20 +406,18 @@ def allocate(
     if len(table) == 0:
         raise ValidationError([Problem(f"policy {comp.policy.id} covers no town in this table")],
                               what="allocation request")
-    frame = table.copy()
-    frame["target"] = table["amount"].to_numpy(np.float64)
-    extra = [c for c in _MODEL_COLUMNS if c in comp.towns.columns and c not in frame.columns]
-    frame = frame.join(comp.towns.loc[frame.index, extra])
-    ctx = ModelContext(frame, int(comp.fund), all_towns=comp.towns)
+    ctx = ModelContext(_model_frame(comp), int(comp.fund), all_towns=comp.towns)
     objective = objective if objective is not None else Proportional()
     res = optimise(ctx, constraints, objective, solver=solver, time_limit=time_limit,
                    spend=spend, options=solver_options, tie_break=tie_break)
     provenance = {
         "policy": comp.policy.id,
         "policy_hash": comp.policy.hash,
-        "data_hash": data_hash(comp.towns),
+        # comp.towns is the copy compute_formula validated and marked in this call: its mark is
+        # its content key, and nothing has had a chance to change it since
+        "data_hash": data_hash(comp.towns, key=comp.towns.attrs.get(VALIDATED)),
         "fund": int(comp.fund),
-        "towns": len(frame),
+        "towns": len(table),
         "constraints": [repr(c) for c in constraints],
         "objective": repr(objective),
         "method": res.method,
@@ -392,7 +431,7 @@ def allocate(
         "model": res.size,
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
-    amounts = pd.Series(res.amounts, index=frame.index, name="amount", dtype="int64")
+    amounts = pd.Series(res.amounts, index=table.index, name="amount", dtype="int64")
     return Allocation(
         amounts=amounts, fund=int(comp.fund), status=res.status,
         objective_value=res.objective_value, objective_rounded=res.objective_rounded,

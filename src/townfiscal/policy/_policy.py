@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import tomllib
@@ -206,12 +207,13 @@ class Policy:
         """The parameters that are documented assumptions, not published figures."""
         return [p for p in self.parameters.values() if p.is_assumption]
 
-    @property
+    @functools.cached_property
     def hash(self) -> str:
         """A stable content hash (SHA-256, hex) of the rules: method, dates and every value.
 
         Two policies with the same rules have the same hash whatever their file layout;
-        changing any value or source changes it.
+        changing any value or source changes it. Computed once per policy (a policy is
+        immutable).
         """
         payload = {
             "id": self.id,

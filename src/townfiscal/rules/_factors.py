@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 import attrs
 import numpy as np
 import numpy.typing as npt
@@ -11,10 +14,13 @@ from townfiscal.policy import Policy
 
 __all__ = [
     "FactorSpec",
+    "composite_arrays",
     "composite_coefficient",
+    "factor_arrays",
     "factor_coefficients",
     "factor_specs",
     "factor_values",
+    "regional_arrays",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -59,14 +65,60 @@ def factor_specs(policy: Policy) -> list[FactorSpec]:
     ]
 
 
-def factor_values(towns: pd.DataFrame, spec: FactorSpec) -> FloatArray:
-    """The raw value of one factor for every unit (numerator, or numerator ÷ denominator)."""
-    num = towns[spec.numerator].to_numpy(dtype=np.float64)
+def factor_values(towns: pd.DataFrame | Mapping[str, FloatArray], spec: FactorSpec) -> FloatArray:
+    """The raw value of one factor for every unit (numerator, or numerator ÷ denominator).
+
+    *towns* is a table, or a mapping of column names to float arrays.
+    """
+    num = np.asarray(towns[spec.numerator], dtype=np.float64)
     if spec.denominator is None:
         return num
-    den = towns[spec.denominator].to_numpy(dtype=np.float64)
+    den = np.asarray(towns[spec.denominator], dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         out: FloatArray = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+    return out
+
+
+def factor_arrays(
+    columns: Mapping[str, FloatArray], specs: Sequence[FactorSpec], cap: float
+) -> tuple[dict[str, FloatArray], dict[str, float]]:
+    """:func:`factor_coefficients` on arrays: *columns* holds the pool's values by column.
+
+    Returns ``{"value_<name>": …, "coef_<name>": …}`` in factor order, and each factor's pool
+    mean.
+    """
+    out: dict[str, FloatArray] = {}
+    means: dict[str, float] = {}
+    for spec in specs:
+        v = factor_values(columns, spec)
+        m = float(np.mean(v)) if v.size else np.nan
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = v / m if spec.direction == "higher" else m / v
+        ratio = np.where(np.isnan(ratio), cap, ratio)  # 0/0: no value at all counts as neediest
+        out[f"value_{spec.name}"] = v
+        out[f"coef_{spec.name}"] = np.minimum(ratio, cap)
+        means[spec.name] = m
+    return out, means
+
+
+def regional_arrays(zones: npt.NDArray[Any], policy: Policy) -> FloatArray:
+    """The regional coefficient of each zone label (NaN for a zone the policy does not set)."""
+    rc = policy["regional_coefficient"]
+    codes, labels = pd.factorize(np.asarray(zones, dtype=object))
+    per_label = np.array([float(rc.get(z, np.nan)) for z in labels], dtype=np.float64)
+    out: FloatArray = np.where(codes >= 0, per_label[np.maximum(codes, 0)] if labels.size
+                               else np.nan, np.nan)
+    return out
+
+
+def composite_arrays(
+    coefs: Mapping[str, FloatArray], regional: FloatArray, specs: Sequence[FactorSpec]
+) -> FloatArray:
+    """C = (Σ weight_k · coef_k) × r on arrays (see :func:`composite_coefficient`)."""
+    weighted = np.zeros(regional.size)
+    for spec in specs:
+        weighted += spec.weight * coefs[f"coef_{spec.name}"]
+    out: FloatArray = weighted * regional
     return out
 
 
@@ -85,19 +137,10 @@ def factor_coefficients(
     """
     specs = factor_specs(policy)
     cap = float(policy.get("normalisation.cap", np.inf))
-    sub = towns.loc[pool]
-    columns: dict[str, FloatArray] = {}
-    means: dict[str, float] = {}
-    for spec in specs:
-        v = factor_values(sub, spec)
-        m = float(np.mean(v)) if v.size else np.nan
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = v / m if spec.direction == "higher" else m / v
-        ratio = np.where(np.isnan(ratio), cap, ratio)  # 0/0: no value at all counts as neediest
-        columns[f"value_{spec.name}"] = v
-        columns[f"coef_{spec.name}"] = np.minimum(ratio, cap)
-        means[spec.name] = m
-    return pd.DataFrame(columns, index=sub.index), means
+    read = {c for s in specs for c in (s.numerator, s.denominator) if c}
+    arrays = {c: towns[c].to_numpy(dtype=np.float64)[pool] for c in read}
+    columns, means = factor_arrays(arrays, specs, cap)
+    return pd.DataFrame(columns, index=towns.index[pool]), means
 
 
 def composite_coefficient(
@@ -105,9 +148,6 @@ def composite_coefficient(
 ) -> tuple[FloatArray, FloatArray]:
     """C = (Σ weight_k · coef_k) × r_zone (Art. 6); returns (C, r)."""
     specs = factor_specs(policy)
-    weighted = np.zeros(len(coefs))
-    for spec in specs:
-        weighted += spec.weight * coefs[f"coef_{spec.name}"].to_numpy(dtype=np.float64)
-    rc = policy["regional_coefficient"]
-    regional = zones.map(lambda z: float(rc.get(z, np.nan))).to_numpy(dtype=np.float64)
-    return weighted * regional, regional
+    regional = regional_arrays(zones.to_numpy(dtype=object), policy)
+    arrays = {f"coef_{s.name}": coefs[f"coef_{s.name}"].to_numpy(dtype=np.float64) for s in specs}
+    return composite_arrays(arrays, regional, specs), regional

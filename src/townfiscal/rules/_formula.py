@@ -12,11 +12,16 @@ import pandas as pd
 from townfiscal._errors import Problem, ValidationError
 from townfiscal._rounding import round_to_total
 from townfiscal.policy import Policy, get_policy
-from townfiscal.rules._eligibility import eligible_mask
-from townfiscal.rules._factors import composite_coefficient, factor_coefficients
+from townfiscal.rules._eligibility import eligible_arrays
+from townfiscal.rules._factors import (
+    composite_arrays,
+    factor_arrays,
+    factor_specs,
+    regional_arrays,
+)
 from townfiscal.rules._growth import capped_proportional, growth_bounds
 from townfiscal.rules._towns import check_policy_needs
-from townfiscal.towns import validate_towns
+from townfiscal.towns import mark, validate_keyed
 
 __all__ = [
     "FormulaComputation",
@@ -63,6 +68,8 @@ class FormulaComputation:
     coefficient_sum: float
     scale: float
     weight_column: str
+    #: Which rows of ``towns`` the policy covers (the rows of ``table``), when known.
+    eligible: npt.NDArray[np.bool_] | None = attrs.field(default=None, eq=False, repr=False)
 
 
 def _fund_of(policy: Policy, fund: float | None) -> int | None:
@@ -84,31 +91,46 @@ def _fund_of(policy: Policy, fund: float | None) -> int | None:
 def compute_formula(
     towns: pd.DataFrame, policy: Policy | str, fund: float | None = None
 ) -> FormulaComputation:
-    """Run the whole formula and keep every intermediate value (see :func:`formula_allocation`)."""
+    """Run the whole formula and keep every intermediate value (see :func:`formula_allocation`).
+
+    Vectorised over the towns on numpy arrays; pandas only reads the table's columns once and
+    builds the result table at the end.
+    """
     pol = get_policy(policy)
-    towns = validate_towns(towns)
-    pool = eligible_mask(towns, pol)
+    towns, key = validate_keyed(towns)  # unmarked while the formula reads it: see the end
+    pool = eligible_arrays(towns.index.to_numpy(dtype=object),
+                           towns["kind"].to_numpy(dtype=object), pol)
     check_policy_needs(towns, pol, covered=pool)
-    coefs, means = factor_coefficients(towns, pol, pool)
-    sub = towns.loc[pool]
-    table = sub[[c for c in _CARRIED if c in sub.columns]].copy()
-    table = table.join(coefs)
-    coefficient, regional = composite_coefficient(coefs, sub["zone"], pol)
-    table["regional"] = regional
-    table["coefficient"] = coefficient
+    take = np.flatnonzero(pool)
+    specs = factor_specs(pol)
+    read = {c for spec in specs for c in (spec.numerator, spec.denominator) if c}
+    coefs, means = factor_arrays(
+        {c: towns[c].to_numpy(dtype=np.float64)[take] for c in read}, specs,
+        float(pol.get("normalisation.cap", np.inf)))
+    regional = regional_arrays(towns["zone"].to_numpy(dtype=object)[take], pol)
+    coefficient = composite_arrays(coefs, regional, specs)
     total_c = float(coefficient.sum())
-    table["share"] = coefficient / total_c if total_c > 0 else 0.0
-    codes = sub.index.to_numpy()
+    index = towns.index[take]
+    codes = index.to_numpy()
+    # the text columns as Series of their own dtype (a bare object array would be inferred as
+    # pandas' string dtype by the constructor below)
+    columns: dict[str, Any] = {c: pd.Series(towns[c].array.take(take), index=index, name=c,
+                                            dtype=towns[c].dtype, copy=False)
+                               for c in _CARRIED if c in towns.columns}
+    columns.update(coefs)
+    columns["regional"] = regional
+    columns["coefficient"] = coefficient
+    columns["share"] = coefficient / total_c if total_c > 0 else np.zeros(take.size)
 
     amount_fund = _fund_of(pol, fund)
     if pol.method == "tier_standard":
         multipliers = np.asarray(pol["tiers.multipliers"], dtype=np.float64)
         tier = assign_tiers(coefficient, multipliers.size, codes)
-        table["tier"] = tier
-        table["standard"] = float(pol["tiers.base"]) * multipliers[tier - 1]
+        columns["tier"] = tier
+        columns["standard"] = float(pol["tiers.base"]) * multipliers[tier - 1]
         weight_column = "standard"
         if amount_fund is None:
-            amount_fund = round(float(table["standard"].sum()))
+            amount_fund = round(float(columns["standard"].sum()))
     else:
         weight_column = "coefficient"
         if amount_fund is None:
@@ -123,25 +145,30 @@ def compute_formula(
             )
 
     prior = (
-        sub["prior_amount"].to_numpy(dtype=np.float64)
-        if "prior_amount" in sub
-        else np.full(len(sub), np.nan)
+        towns["prior_amount"].to_numpy(dtype=np.float64)[take]
+        if "prior_amount" in towns
+        else np.full(take.size, np.nan)
     )
-    table["prior_amount"] = prior
+    columns["prior_amount"] = prior
     floor, cap = pol.get("growth_control.floor"), pol.get("growth_control.cap")
     lower, upper = growth_bounds(prior, floor, cap)
-    weights = table[weight_column].to_numpy(dtype=np.float64)
+    weights = np.asarray(columns[weight_column], dtype=np.float64)
     wsum = float(weights.sum())
-    table["proportional"] = amount_fund * weights / wsum if wsum > 0 else 0.0
-    table["lower"] = lower
-    table["upper"] = upper
-    exact, scale = capped_proportional(weights, amount_fund, lower, upper, codes=list(codes))
-    table["unrounded"] = exact
+    columns["proportional"] = (amount_fund * weights / wsum if wsum > 0
+                               else np.zeros(take.size))
+    columns["lower"] = lower
+    columns["upper"] = upper
+    names = codes.tolist()
+    exact, scale = capped_proportional(weights, amount_fund, lower, upper, codes=names)
+    columns["unrounded"] = exact
     unit = int(pol.get("rounding.unit", 1))
-    table["amount"] = round_to_total(exact, amount_fund, lower, upper, unit=unit, codes=list(codes))
+    columns["amount"] = round_to_total(exact, amount_fund, lower, upper, unit=unit, codes=names)
+    table = pd.DataFrame(columns, index=index, copy=False)
     table.attrs.update(
         {"policy": pol.id, "policy_hash": pol.hash, "fund": amount_fund, "method": pol.method}
     )
+    # a table the library validated: passed in again (alloc.formula.towns), it is trusted
+    mark(towns, key)
     return FormulaComputation(
         policy=pol,
         towns=towns,
@@ -151,6 +178,7 @@ def compute_formula(
         coefficient_sum=total_c,
         scale=scale,
         weight_column=weight_column,
+        eligible=pool,
     )
 
 

@@ -16,7 +16,7 @@ from townfiscal._rounding import round_to_total
 from townfiscal.policy import get_policy
 from townfiscal.rules._eligibility import eligible_mask
 from townfiscal.rules._factors import composite_coefficient, factor_coefficients
-from townfiscal.towns import SEED, example_path, synthetic_figures
+from townfiscal.towns import SEED, example_path, mark, synthetic_figures
 
 __all__ = ["make_towns", "write_example"]
 
@@ -76,7 +76,8 @@ def make_towns(
     """
     towns, noise = synthetic_figures(scope, seed=seed)
     towns["prior_amount"] = _prior_amounts(towns, noise, scope, prior_total)
-    return towns
+    # validated (synthetic_figures) and given whole, non-negative prior amounts since
+    return mark(towns)
 
 
 def _prior_amounts(

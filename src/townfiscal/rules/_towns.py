@@ -167,6 +167,8 @@ def check_policy_needs(
         raise ValidationError(problems, what=what)
     if covered is None:
         covered = eligible_mask(towns, policy)
+    if not covered.any():
+        return
     for name in needed:
         blank = covered & np.isnan(towns[name].to_numpy(dtype=np.float64))
         for code in towns.index[blank]:
@@ -179,27 +181,30 @@ def check_policy_needs(
             )
     zones = policy.get("regional_coefficient", {})
     if zones:
-        no_zone = covered & ~towns["zone"].isin(list(zones)).to_numpy(dtype=bool)
-        for code in towns.index[no_zone]:
+        zone = towns["zone"].to_numpy(dtype=object)
+        no_zone = covered & ~np.isin(zone, np.array(list(zones), dtype=object))
+        for i in np.flatnonzero(no_zone):
             problems.append(
                 Problem(
                     f"policy {policy.id} has no regional coefficient for this zone",
-                    row=code,
+                    row=towns.index[int(i)],
                     column="zone",
-                    value=towns.at[code, "zone"],
+                    value=zone[i],
                 )
             )
     for spec in specs:
         if spec.denominator is None:
             continue
-        zero = covered & (towns[spec.denominator].to_numpy() <= 0)
-        for code in towns.index[zero]:
+        den = towns[spec.denominator].to_numpy(dtype=np.float64)
+        with np.errstate(invalid="ignore"):
+            zero = covered & (den <= 0)
+        for i in np.flatnonzero(zero):
             problems.append(
                 Problem(
                     f"must be positive: policy {policy.id} divides by it for factor {spec.name!r}",
-                    row=code,
+                    row=towns.index[int(i)],
                     column=spec.denominator,
-                    value=_as_float(towns.at[code, spec.denominator]),
+                    value=_as_float(den[i]),
                 )
             )
     if problems:

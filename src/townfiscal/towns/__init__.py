@@ -13,10 +13,11 @@ from townfiscal.towns._columns import (
     canonical_zone,
     kind_from_code,
 )
+from townfiscal.towns._content import VALIDATED, content_key, is_marked, mark
 from townfiscal.towns._example import example_path, load_example
 from townfiscal.towns._read import TOWNS_SHEET, read_towns
 from townfiscal.towns._synthetic import GUANGDONG_ZONES, SEED, divisions, synthetic_figures
-from townfiscal.towns._validate import validate_towns
+from townfiscal.towns._validate import validate_keyed, validate_towns
 
 __all__ = [
     "COLUMNS",
@@ -24,15 +25,20 @@ __all__ = [
     "KINDS",
     "SEED",
     "TOWNS_SHEET",
+    "VALIDATED",
     "ZONES",
     "Column",
     "Unit",
     "canonical_zone",
+    "content_key",
     "divisions",
     "example_path",
+    "is_marked",
     "kind_from_code",
     "load_example",
+    "mark",
     "read_towns",
     "synthetic_figures",
+    "validate_keyed",
     "validate_towns",
 ]

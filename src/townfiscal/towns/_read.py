@@ -9,6 +9,7 @@ import pandas as pd
 
 from townfiscal._errors import Problem, ValidationError
 from townfiscal.towns._columns import Unit
+from townfiscal.towns._content import VALIDATED
 from townfiscal.towns._validate import validate_towns
 
 __all__ = ["TOWNS_SHEET", "read_towns"]
@@ -56,6 +57,8 @@ def read_towns(
             [Problem(f"cannot read the file: {exc}", value=str(path))],
             what=f"towns file {path.name}",
         ) from exc
+    # a file is untrusted input: a mark it brings (parquet keeps pandas' attrs) is not ours
+    frame.attrs.pop(VALIDATED, None)
     return validate_towns(frame, unit=unit, what=f"towns file {path.name}")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 
 import numpy as np
@@ -22,8 +23,9 @@ from townfiscal.towns._columns import (
     _rename,
     kind_from_code,
 )
+from townfiscal.towns._content import VALIDATED, content_key, is_marked, mark
 
-__all__ = ["validate_towns"]
+__all__ = ["validate_keyed", "validate_towns"]
 
 def _as_text(series: pd.Series) -> pd.Series:
     """Strings, stripped; blanks for missing values; ``441521100.0`` (Excel) as ``441521100``."""
@@ -59,11 +61,38 @@ def validate_towns(
 
     The towns wing's validation, which knows no policy: :func:`townfiscal.validate_towns`
     (documented there, with the checks and an example) adds the check of what a policy needs.
+
+    The copy it returns carries a mark (see :mod:`townfiscal.towns._content`): a table whose
+    mark still matches its content — one this function returned, or a copy or an unpickled
+    copy of it, unchanged since — is accepted without checking it again.
     """
-    if unit == "yuan" and _already_clean(frame):
-        # A table in canonical form (as this function returns it) passes every check below;
-        # skip the text clean-up, which dominates repeated calls in sweeps.
-        return frame.copy()
+    towns, key = validate_keyed(frame, unit=unit, what=what)
+    towns.attrs = copy.deepcopy({k: v for k, v in frame.attrs.items() if k != VALIDATED})
+    return mark(towns, key)
+
+
+def validate_keyed(
+    frame: pd.DataFrame,
+    *,
+    unit: Unit = "yuan",
+    what: str = "towns table",
+) -> tuple[pd.DataFrame, str | None]:
+    """:func:`validate_towns`, returning the clean copy unmarked, with no ``attrs``, and its
+    content key apart (``None`` when it has none).
+
+    For the library's own hot paths: pandas deep-copies a frame's ``attrs`` into every
+    column read from it, so the working copy is left bare; the caller marks it when done.
+    """
+    if unit == "yuan":
+        key = is_marked(frame)
+        if key is None and _already_clean(frame):
+            # A table in canonical form (as this function returns it) passes every check
+            # below; skip the text clean-up, which dominates repeated calls in sweeps.
+            key = content_key(frame)
+            if key is None:
+                return _bare(frame.copy()), None
+        if key is not None:
+            return _bare(frame.copy()), key
     problems: list[Problem] = []
     df = frame.copy()
     if df.index.name is not None and _ALIASES.get(_fold(str(df.index.name))) == "code":
@@ -177,7 +206,13 @@ def validate_towns(
     df = df[order + [c for c in df.columns if c not in order]]
     df = df.set_index("code")
     df.index.name = "code"
-    return df
+    df = _bare(df)
+    return df, content_key(df)
+
+
+def _bare(frame: pd.DataFrame) -> pd.DataFrame:
+    frame.attrs = {}
+    return frame
 
 
 _TEXT_COLUMNS = ("name", "kind", "county", "city", "zone")
@@ -186,7 +221,8 @@ _NUMBER_COLUMNS = tuple(c.name for c in COLUMNS if c.kind in {"people", "money",
 
 def _all_text(values: pd.Series | pd.Index, *, strict: bool) -> bool:
     """Only non-empty str values, in an object column (or any string dtype unless *strict*)."""
-    dtype_ok = values.dtype is np.dtype(object) or (
+    # by equality: an unpickled table's dtype is an equal object, not the same one
+    dtype_ok = values.dtype == np.dtype(object) or (
         not strict and pd.api.types.is_string_dtype(values.dtype))
     return bool(dtype_ok and pd.api.types.infer_dtype(values, skipna=False) == "string")
 
