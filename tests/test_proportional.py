@@ -214,22 +214,27 @@ def test_the_quadratic_program_matches_the_breakpoint_search(seed: int, n: int) 
         exact = optimise(ctx, cons)
     except tf.InfeasibleError:
         return
-    # a second, redundant group family sends the same model to the quadratic program
+    # a second, redundant group family and Clarabel: the same model as a quadratic program
     frame["all"] = "x"
-    qp = optimise(ModelContext(frame, fund), [*cons, tf.GroupTotal("all", hi=float(fund))])
+    qp = optimise(ModelContext(frame, fund), [*cons, tf.GroupTotal("all", hi=float(fund))],
+                  solver="clarabel")
     assert exact.method == "breakpoint search"
     assert qp.method == "quadratic program"
     assert np.abs(exact.x - qp.x).max() < 1e-3
     assert qp.amounts.tolist() == exact.amounts.tolist()
 
 
-def test_the_quadratic_program_against_highs(example: pd.DataFrame) -> None:
-    """Need order and a floor: HiGHS's own QP solver, an independent method, reaches the same
-    optimum within its tolerance, and never a lower objective."""
+@pytest.mark.parametrize(("solver", "method"), [
+    ("highs", "isotonic regression in the breakpoint search"),
+    ("clarabel", "quadratic program")])
+def test_the_quadratic_program_against_highs(example: pd.DataFrame, solver: str,
+                                             method: str) -> None:
+    """Need order and a floor, by the structured solve and by Clarabel: HiGHS's own QP solver,
+    an independent method, reaches the same optimum within its tolerance, never a lower one."""
     cons = [tf.NeedOrder(), tf.Floor(800_000), tf.Cap(4_000_000)]
-    ours = tf.allocate(example, POLICY, fund=FUND, constraints=cons)
+    ours = tf.allocate(example, POLICY, fund=FUND, constraints=cons, solver=solver)
     highs = tf.allocate(example, POLICY, fund=FUND, constraints=cons, solver="highs-qp")
-    assert ours.result.method == "quadratic program"
+    assert ours.result.method == method
     assert highs.solver == "highs-qp"
     assert ours.objective_value <= highs.objective_value + 1e-6 * highs.objective_value
     assert ours.objective_value == pytest.approx(highs.objective_value, rel=1e-6)
