@@ -285,3 +285,40 @@ def test_settings_come_from_the_environment(tmp_path):
         ServiceConfig.from_env({"TOWNFISCAL_MAX_BODY_BYTES": "lots"})
     with pytest.raises(tf.ValidationError, match="solve_time_limit"):
         ServiceConfig(solve_time_limit=0)
+
+
+def test_rows_are_written_as_json_objects_with_gaps_as_null():
+    """records(): a JSON object per row, index first, NaN, ±inf and NA as null, numpy as numbers."""
+    import json
+
+    import msgspec
+    import numpy as np
+
+    from townfiscal.service._compute import records
+
+    frame = pd.DataFrame(
+        {
+            "name": ["甲镇", None, "丙镇"],
+            "kind": pd.array(["town", pd.NA, "township"], dtype="str"),
+            "x": [1.5, np.nan, np.inf],
+            "n": np.array([1, 2, 3], dtype="int64"),
+            "ok": [True, False, True],
+            "mixed": [np.float64(2.0), "a", -np.inf],
+        },
+        index=pd.Index(["440203100", "440203101", "440203102"], name="code"),
+    )
+    expected = [
+        {"code": "440203100", "name": "甲镇", "kind": "town", "x": 1.5, "n": 1, "ok": True,
+         "mixed": 2.0},
+        {"code": "440203101", "name": None, "kind": None, "x": None, "n": 2, "ok": False,
+         "mixed": "a"},
+        {"code": "440203102", "name": "丙镇", "kind": "township", "x": None, "n": 3,
+         "ok": True, "mixed": None},
+    ]  # fmt: skip
+    encoded = msgspec.json.encode(records(frame))
+    assert json.loads(encoded) == expected
+    assert encoded.index(b'"code"') < encoded.index(b'"name"') < encoded.index(b'"mixed"')
+    repeated = frame.rename(columns={"x": "n"})
+    assert records(repeated)[0] == {
+        "code": "440203100", "name": "甲镇", "kind": "town", "n": 1, "ok": True, "mixed": 2.0
+    }  # fmt: skip

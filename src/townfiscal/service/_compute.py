@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import attrs
+import msgspec
 import numpy as np
 import pandas as pd
 
@@ -164,6 +165,12 @@ def _column(values: pd.Series) -> list[Any]:
         return out
     if pd.api.types.is_bool_dtype(values) or pd.api.types.is_integer_dtype(values):
         return list(values.tolist())
+    if pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
+        # Text with gaps: converted at once (Arrow-backed text is slow one value at a time).
+        out = values.to_numpy(dtype=object).tolist()
+        for i in np.flatnonzero(values.isna().to_numpy()):
+            out[int(i)] = None
+        return out
     return [
         None
         if v is None or (isinstance(v, float) and not np.isfinite(v))
@@ -172,12 +179,32 @@ def _column(values: pd.Series) -> list[Any]:
     ]
 
 
-def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """The rows of *frame* (index first) as JSON-ready dicts: NaN and ±inf become ``None``."""
+@functools.lru_cache(maxsize=64)
+def _row_type(names: tuple[str, ...]) -> type[msgspec.Struct]:
+    """A struct with one field per column, encoded as a JSON object keyed by *names*."""
+    fields = [f"f{i}" for i in range(len(names))]
+    return msgspec.defstruct(
+        "Row",
+        [(f, object) for f in fields],
+        rename=dict(zip(fields, names, strict=True)),
+        gc=False,  # rows hold scalars only: nothing for the garbage collector to find
+    )
+
+
+def records(frame: pd.DataFrame) -> list[Any]:
+    """The rows of *frame* (index first) as JSON objects: NaN and ±inf become ``None``.
+
+    A row is a msgspec struct whose fields are the columns: JSON encoders (msgspec,
+    Litestar) write it as the object ``{column: value, …}``, in column order, and building
+    it costs a third of a dict. Frames whose column names repeat get dicts.
+    """
     flat = frame.reset_index()
-    names = [str(c) for c in flat.columns]
-    columns = [_column(flat[c]) for c in flat.columns]
-    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
+    names = tuple(str(c) for c in flat.columns)
+    columns = [_column(flat.iloc[:, i]) for i in range(flat.shape[1])]
+    if len(set(names)) < len(names):
+        return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
+    row = _row_type(names)
+    return [row(*values) for values in zip(*columns, strict=True)]
 
 
 def amounts_by_code(amount: pd.Series) -> dict[str, int]:
