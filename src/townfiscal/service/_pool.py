@@ -168,8 +168,8 @@ class ProcessWorkers:
     async def call(self, method: Method, *args: Any, home: str | None = None) -> Any:
         """Run the entry point in a worker process and wait for it.
 
-        Once started, a call is not cancelled (the worker would go on computing): it runs to
-        its end, as a call in a thread does.
+        A call waiting for its turn can be cancelled; once started it is not (the worker
+        would go on computing): it runs to its end, as a call in a thread does.
 
         Raises
         ------

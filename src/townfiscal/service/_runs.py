@@ -71,7 +71,8 @@ class Runs:
     async def create(self, req: AllocationRequest) -> Created:
         """Compute one allocation run in a worker and store it.
 
-        Once started it is finished and stored even if the client goes away.
+        A request that has not started yet is dropped when its client goes away; once
+        started, it is computed and stored all the same.
 
         Raises
         ------
@@ -80,13 +81,11 @@ class Runs:
         HTTPException
             503 when the solver fails, runs out of time or its worker stops.
         """
+        try:
+            created: Created = await self.workers.call("create", req)
+        except SolverError as exc:
+            raise HTTPException(status_code=HTTP_503_SERVICE_UNAVAILABLE, detail=str(exc)) from None
         with anyio.CancelScope(shield=True):
-            try:
-                created: Created = await self.workers.call("create", req)
-            except SolverError as exc:
-                raise HTTPException(
-                    status_code=HTTP_503_SERVICE_UNAVAILABLE, detail=str(exc)
-                ) from None
             await anyio.to_thread.run_sync(self.store.insert, created.row)
         return created
 
