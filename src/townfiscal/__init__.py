@@ -6,12 +6,11 @@ government, and allocation of a fixed fund across towns by linear programming.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from townfiscal._errors import Conflict, InfeasibleError, Problem, ValidationError
 from townfiscal._rounding import round_to_total
 from townfiscal._trace import Step, Trace
-from townfiscal._version import __version__
 from townfiscal.analysis import (
     AllocationWorkbook,
     Comparison,
@@ -68,9 +67,17 @@ from townfiscal.rules import (
 )
 from townfiscal.towns import COLUMNS, KINDS, ZONES, kind_from_code, load_example
 
+if TYPE_CHECKING:
+    from townfiscal._version import __version__
+
 
 def __getattr__(name: str) -> Any:
-    """Import the optional plotting module on first use (it needs the ``plots`` extra)."""
+    """Import the optional plotting module on first use (it needs the ``plots`` extra), and
+    read the version from the installed metadata when it is first asked for."""
+    if name == "__version__":
+        from townfiscal._version import version
+
+        return version()
     if name == "plots":
         import importlib
 

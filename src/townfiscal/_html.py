@@ -6,7 +6,6 @@ string escaped) and the matching plain text, without any dependency beyond panda
 
 from __future__ import annotations
 
-import html
 import math
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -32,6 +31,8 @@ _STYLE = (
 
 
 def _e(x: Any) -> str:
+    import html  # with the first summary shown, not with the package
+
     return html.escape(str(x), quote=True)
 
 

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from townfiscal._errors import Problem, ValidationError
-from townfiscal._version import __version__
+from townfiscal._version import version
 from townfiscal.optimize._allocation import Allocation, register_writer
 from townfiscal.policy import get_policy
 from townfiscal.towns import COLUMNS, KINDS, TOWNS_SHEET, ZONES, read_towns
@@ -497,7 +497,7 @@ def _provenance_rows(prov: Mapping[str, Any], policy: Any, df: pd.DataFrame) -> 
     out.setdefault("fund", int(df["amount"].sum()))
     out.setdefault("towns", len(df))
     if "townfiscal_version" not in out:
-        out["townfiscal_version"] = __version__
+        out["townfiscal_version"] = version()
     out["written"] = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
     return {k: v for k, v in out.items() if v is not None}
 

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 import pandas as pd
 
 from townfiscal._errors import InfeasibleError, ValidationError
-from townfiscal._version import __version__
+from townfiscal._version import version
 from townfiscal.cli import _optimize as optimizer
 from townfiscal.cli._common import (
     CLIError,
@@ -114,13 +114,26 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Version(argparse.Action):
+    """``--version``: the installed version, read only when asked for."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS,
+                 default: str = argparse.SUPPRESS, help: str | None = None) -> None:
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        print(f"townfiscal {version()}")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed so that other modules can add subcommands)."""
     parser = argparse.ArgumentParser(
         prog="townfiscal",
         description="Fiscal transfers to towns: rules as data, formula amounts, allocation.",
     )
-    parser.add_argument("--version", action="version", version=f"townfiscal {__version__}")
+    parser.add_argument("--version", action=_Version, help="show the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("allocate", help="allocate the fund over the towns and print a summary")

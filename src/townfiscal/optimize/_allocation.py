@@ -16,7 +16,7 @@ import pandas as pd
 
 from townfiscal._errors import Problem, ValidationError
 from townfiscal._trace import Step, Trace
-from townfiscal._version import __version__
+from townfiscal._version import version
 from townfiscal.optimize._constraints import Constraint
 from townfiscal.optimize._context import ModelContext
 from townfiscal.optimize._model import FUND
@@ -423,7 +423,7 @@ def allocate(
         "method": res.method,
         "spend": spend,
         "rounding": res.rounding,
-        "townfiscal": __version__,
+        "townfiscal": version(),
         "solver": res.solver,
         "solver_version": res.solver_version,
         "numpy": np.__version__,

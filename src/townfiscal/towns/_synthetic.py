@@ -10,6 +10,7 @@ composite coefficient, so they are added a layer up, in :mod:`townfiscal.rules._
 
 from __future__ import annotations
 
+import functools
 import gzip
 from importlib import resources
 
@@ -54,19 +55,25 @@ GUANGDONG_ZONES: dict[str, str] = {
 }
 """Guangdong's cities by zone of "one core, one belt, one zone" (一核一带一区), RULES.md §2."""
 
-# Medians of the synthetic distributions by zone (documented in make_towns).
-_ZONE_PARAMS = pd.DataFrame(
-    {
-        # medians by zone: registered population, resident/registered, area (km²),
-        # capacity per supported person (yuan), spending per resident (yuan)
-        "registered": [55_000, 58_000, 52_000, 26_000],
-        "resident_ratio": [1.35, 0.85, 0.88, 0.78],
-        "area": [70.0, 45.0, 95.0, 190.0],
-        "capacity_pc": [240_000.0, 118_000.0, 124_000.0, 136_000.0],
-        "spending_pc": [2_600.0, 1_250.0, 1_350.0, 2_000.0],
-    },
-    index=["core", "east_wing", "west_wing", "north"],
-)
+@functools.cache
+def _zone_params() -> pd.DataFrame:
+    """Medians of the synthetic distributions by zone (documented in make_towns).
+
+    Built on first use, not at import: the first frame with text labels pandas makes loads
+    pyarrow's pandas layer, which ``import townfiscal`` need not pay for.
+    """
+    return pd.DataFrame(
+        {
+            # medians by zone: registered population, resident/registered, area (km²),
+            # capacity per supported person (yuan), spending per resident (yuan)
+            "registered": [55_000, 58_000, 52_000, 26_000],
+            "resident_ratio": [1.35, 0.85, 0.88, 0.78],
+            "area": [70.0, 45.0, 95.0, 190.0],
+            "capacity_pc": [240_000.0, 118_000.0, 124_000.0, 136_000.0],
+            "spending_pc": [2_600.0, 1_250.0, 1_350.0, 2_000.0],
+        },
+        index=["core", "east_wing", "west_wing", "north"],
+    )
 
 
 def _read_gz(name: str) -> pd.DataFrame:
@@ -113,7 +120,7 @@ def _zones(units: pd.DataFrame, rng: np.random.Generator) -> pd.Series:
     if other.any():
         cities = np.unique(units.loc[other, "city_code"].to_numpy())
         drawn = rng.choice(
-            _ZONE_PARAMS.index.to_numpy(), size=cities.size, p=[0.25, 0.2, 0.2, 0.35]
+            _zone_params().index.to_numpy(), size=cities.size, p=[0.25, 0.2, 0.2, 0.35]
         )
         zone[other] = units.loc[other, "city_code"].map(dict(zip(cities, drawn, strict=True)))
     return zone
@@ -150,7 +157,7 @@ def synthetic_figures(
     units = units.reset_index(drop=True)
     n = len(units)
     zone = _zones(units, rng)
-    p = _ZONE_PARAMS.loc[zone.to_numpy()].reset_index(drop=True)
+    p = _zone_params().loc[zone.to_numpy()].reset_index(drop=True)
     kind = units["kind"]
     kind_pop = np.select([kind == "subdistrict", kind == "other"], [1.6, 0.25], default=1.0)
 
