@@ -88,6 +88,14 @@ def _fund_of(policy: Policy, fund: float | None) -> int | None:
     return int(fund)
 
 
+def _take(column: pd.Series, take: IntArray, index: pd.Index) -> Any:
+    """Rows *take* of a text column, keeping its dtype in the table built from them."""
+    if column.dtype == np.dtype(object):
+        # a bare object array would be inferred as pandas' string dtype by the constructor
+        return pd.Series(column.to_numpy()[take], index=index, dtype=object, copy=False)
+    return column.array.take(take)
+
+
 def compute_formula(
     towns: pd.DataFrame, policy: Policy | str, fund: float | None = None
 ) -> FormulaComputation:
@@ -112,10 +120,7 @@ def compute_formula(
     total_c = float(coefficient.sum())
     index = towns.index[take]
     codes = index.to_numpy()
-    # the text columns as Series of their own dtype (a bare object array would be inferred as
-    # pandas' string dtype by the constructor below)
-    columns: dict[str, Any] = {c: pd.Series(towns[c].array.take(take), index=index, name=c,
-                                            dtype=towns[c].dtype, copy=False)
+    columns: dict[str, Any] = {c: _take(towns[c], take, index)
                                for c in _CARRIED if c in towns.columns}
     columns.update(coefs)
     columns["regional"] = regional

@@ -90,9 +90,9 @@ def validate_keyed(
             # below; skip the text clean-up, which dominates repeated calls in sweeps.
             key = content_key(frame)
             if key is None:
-                return _bare(frame.copy()), None
+                return _bare(_copy(frame)), None
         if key is not None:
-            return _bare(frame.copy()), key
+            return _bare(_copy(frame)), key
     problems: list[Problem] = []
     df = frame.copy()
     if df.index.name is not None and _ALIASES.get(_fold(str(df.index.name))) == "code":
@@ -208,6 +208,15 @@ def validate_keyed(
     df.index.name = "code"
     df = _bare(df)
     return df, content_key(df)
+
+
+#: pandas 3 always copies on write: a shallow copy no longer shares changes with its source.
+_COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3
+
+
+def _copy(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy that later changes to *frame* do not reach (shallow under copy-on-write)."""
+    return frame.copy(deep=not _COPY_ON_WRITE)
 
 
 def _bare(frame: pd.DataFrame) -> pd.DataFrame:
