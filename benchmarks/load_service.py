@@ -1,17 +1,31 @@
 """Load test of the HTTP service on loopback: POST /allocations on the bundled example.
 
-Starts ``townfiscal serve`` (uvicorn) on a free 127.0.0.1 port with a fresh SQLite file,
-waits for ``/health``, then lets several concurrent clients post a bounded number of 2020
-allocations (2,000,000,000 yuan over the example's 1,002 eligible towns, hold-harmless, +15%
-growth cap, 万元 rounding). Prints latency percentiles, throughput and the error count, and,
-measured in the same run, the two baselines a request cannot beat: ``tf.allocate`` of the
-same problem in this process, and a ``GET /health`` round trip.
+Starts ``townfiscal serve`` (uvicorn) once per setup of the service, each on a free
+127.0.0.1 port with a fresh SQLite file, waits for ``/health`` and warms them up. Then, at
+1, 4 and 16 concurrent clients, the clients post a bounded number of 2020 allocations
+(2,000,000,000 yuan over the example's 1,002 eligible towns, hold-harmless, +15% growth cap,
+万元 rounding) to each setup in turn, in ``--rounds`` interleaved rounds, so that a change
+in the machine's load (other work on it) touches every setup alike. While they post, one
+more client sends ``GET /health`` every 20 ms: its latency shows whether the event loop is
+kept waiting by CPU work. The setups:
 
-    python benchmarks/load_service.py                  # 4 clients, 80 requests
-    python benchmarks/load_service.py --clients 8 --requests 200
+- ``threads``: ``TOWNFISCAL_WORKER_PROCESSES=0``, the earlier setup: requests computed in
+  threads of the server process (at most 2 at once);
+- ``1 process``: one worker process;
+- ``N processes``: the default, one worker process per core;
+- with ``--before DIR``, also the service of another source tree (e.g. an earlier commit,
+  ``git archive <commit> src | tar -x -C DIR``), served from ``DIR/src``.
 
-Latency includes waiting for a solve slot: the service solves at most
-``TOWNFISCAL_MAX_CONCURRENT_SOLVES`` (default 2) allocations at once.
+Prints, per setup and number of clients, requests/s, p50 and p95 latency, the health
+check's p95 under that load, the CPU time the service's processes spent per request (on
+Linux; it does not grow when other work slows the machine, so it is the steadier figure)
+and the errors, with ratios to the first setup; then the two baselines a request cannot
+beat: ``tf.allocate`` of the same problem in this process, and an idle ``GET /health``
+round trip. The clients run in this process, on the same cores as the service.
+
+    python benchmarks/load_service.py                      # 1, 4, 16 clients, 60 requests
+    python benchmarks/load_service.py --clients 4 --requests 200 --setups processes
+    python benchmarks/load_service.py --before /tmp/townfiscal-before
 """
 
 from __future__ import annotations
@@ -21,17 +35,18 @@ import asyncio
 import os
 import platform
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import attrs
 import httpx
 import numpy as np
 
 import townfiscal as tf
+from townfiscal.service import available_cores
 
 BODY = {
     "policy": "guangdong-2020",
@@ -44,6 +59,39 @@ BODY = {
 }
 
 
+@attrs.frozen
+class Setup:
+    """One way of running the service: a label, environment variables and a source tree."""
+
+    label: str
+    env: dict[str, str]
+    src: Path | None = None
+
+
+@attrs.frozen
+class Result:
+    """One load level on one setup."""
+
+    setup: str
+    clients: int
+    requests: int
+    wall: float
+    latencies: list[float]
+    health: list[float]
+    errors: list[str]
+    cpu: float | None  # seconds of CPU of the service's processes
+
+    @property
+    def rate(self) -> float:
+        """Requests per second."""
+        return len(self.latencies) / self.wall
+
+    @property
+    def cpu_per_request(self) -> float:
+        """CPU seconds of the service per request (NaN where not measured)."""
+        return float("nan") if self.cpu is None else self.cpu / len(self.latencies)
+
+
 def free_port() -> int:
     """A TCP port free on 127.0.0.1 right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -51,10 +99,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(port: int, database: Path) -> subprocess.Popen[bytes]:
-    """``townfiscal serve`` in a child process."""
-    env = dict(os.environ)
-    env.pop("TOWNFISCAL_API_TOKEN", None)
+def start_server(port: int, database: Path, setup: Setup) -> subprocess.Popen[bytes]:
+    """``townfiscal serve`` in a child process, configured as *setup* says."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TOWNFISCAL_")}
+    env.update(setup.env)
+    if setup.src is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(setup.src), env.get("PYTHONPATH", "")])
     cmd = [
         sys.executable, "-m", "townfiscal.cli", "serve",
         "--host", "127.0.0.1", "--port", str(port), "--database", str(database),
@@ -78,13 +128,21 @@ def wait_ready(base: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) 
     raise SystemExit("the service did not answer /health in time")
 
 
-async def load(base: str, clients: int, requests: int) -> tuple[list[float], list[str]]:
-    """``requests`` POSTs shared among ``clients`` concurrent clients; latencies (s), errors."""
+async def load(
+    base: str, clients: int, requests: int
+) -> tuple[float, list[float], list[float], list[str]]:
+    """``requests`` POSTs shared among ``clients`` concurrent clients, and a health prober.
+
+    Returns the wall time, the POSTs' latencies, the health checks' latencies (s) and the
+    errors.
+    """
     latencies: list[float] = []
+    health: list[float] = []
     errors: list[str] = []
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(requests):
         queue.put_nowait(i)
+    done = asyncio.Event()
 
     async def client() -> None:
         async with httpx.AsyncClient(base_url=base, timeout=120.0) as http:
@@ -103,8 +161,108 @@ async def load(base: str, clients: int, requests: int) -> tuple[list[float], lis
                     errors.append(repr(exc))
                 latencies.append(time.perf_counter() - t0)
 
+    async def prober() -> None:
+        async with httpx.AsyncClient(base_url=base, timeout=120.0) as http:
+            while not done.is_set():
+                t0 = time.perf_counter()
+                r = await http.get("/health")
+                if r.status_code == 200:
+                    health.append(time.perf_counter() - t0)
+                await asyncio.sleep(0.02)
+
+    probe = asyncio.create_task(prober())
+    t0 = time.perf_counter()
     await asyncio.gather(*(client() for _ in range(clients)))
-    return latencies, errors
+    wall = time.perf_counter() - t0
+    done.set()
+    await probe
+    return wall, latencies, health, errors
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """CPU seconds (user + system) of process *pid* and its descendants so far; ``None``
+    where ``/proc`` does not tell."""
+    proc = Path("/proc")
+    if not (proc / str(pid) / "stat").exists():
+        return None
+    tick = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        times[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+    family, grew = {pid}, True
+    while grew:
+        more = {p for p, parent in parents.items() if parent in family} - family
+        family |= more
+        grew = bool(more)
+    return sum(times.get(p, 0.0) for p in family)
+
+
+@attrs.define
+class Server:
+    """A running service of one setup."""
+
+    setup: Setup
+    base: str
+    proc: subprocess.Popen[bytes]
+
+    def stop(self) -> None:
+        """Stop it and wait."""
+        self.proc.terminate()
+        self.proc.communicate(timeout=60)
+
+
+def measure(
+    chosen: list[Setup], levels: list[int], requests: int, rounds: int, warmup: int, tmp: Path
+) -> list[Result]:
+    """Serve every setup, warm them up, then load them in turn at each number of clients."""
+    servers: list[Server] = []
+    try:
+        for i, setup in enumerate(chosen):
+            port = free_port()
+            proc = start_server(port, tmp / f"runs-{i}.sqlite3", setup)
+            servers.append(Server(setup, f"http://127.0.0.1:{port}", proc))
+        for server in servers:
+            wait_ready(server.base, server.proc)
+            asyncio.run(load(server.base, warmup, 2 * warmup))
+        results = []
+        for clients in levels:
+            n = max(requests, 4 * clients)
+            chunk = max(clients, -(-n // rounds))
+            parts: dict[str, list[tuple[float, list[float], list[float], list[str], float | None]]]
+            parts = {server.setup.label: [] for server in servers}
+            for _ in range(rounds):
+                for server in servers:
+                    cpu0 = cpu_seconds(server.proc.pid)
+                    wall, latencies, health, errors = asyncio.run(load(server.base, clients, chunk))
+                    cpu1 = cpu_seconds(server.proc.pid)
+                    cpu = None if cpu0 is None or cpu1 is None else cpu1 - cpu0
+                    parts[server.setup.label].append((wall, latencies, health, errors, cpu))
+            for label, got in parts.items():
+                cpus = [g[4] for g in got]
+                results.append(
+                    Result(
+                        setup=label,
+                        clients=clients,
+                        requests=chunk * rounds,
+                        wall=sum(g[0] for g in got),
+                        latencies=[x for g in got for x in g[1]],
+                        health=[x for g in got for x in g[2]],
+                        errors=[x for g in got for x in g[3]],
+                        cpu=None if None in cpus else sum(c for c in cpus if c is not None),
+                    )
+                )
+    finally:
+        for server in servers:
+            server.stop()
+    return results
 
 
 def in_process_allocate(repeat: int) -> list[float]:
@@ -119,75 +277,102 @@ def in_process_allocate(repeat: int) -> list[float]:
     return times
 
 
-def health_round_trips(base: str, repeat: int) -> list[float]:
-    """Seconds of sequential GET /health round trips."""
-    times = []
-    with httpx.Client(base_url=base) as http:
-        for _ in range(repeat):
-            t0 = time.perf_counter()
-            http.get("/health").raise_for_status()
-            times.append(time.perf_counter() - t0)
+def health_round_trips(setup: Setup, repeat: int) -> list[float]:
+    """Seconds of sequential GET /health round trips to an idle service."""
+    with tempfile.TemporaryDirectory(prefix="townfiscal-load-") as tmp:
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        proc = start_server(port, Path(tmp) / "runs.sqlite3", setup)
+        try:
+            wait_ready(base, proc)
+            times = []
+            with httpx.Client(base_url=base) as http:
+                for _ in range(repeat):
+                    t0 = time.perf_counter()
+                    http.get("/health").raise_for_status()
+                    times.append(time.perf_counter() - t0)
+        finally:
+            proc.terminate()
+            proc.communicate(timeout=60)
     return times
 
 
-def pct(values: list[float], q: float) -> float:
-    """The q-th percentile, milliseconds."""
-    return float(np.percentile(np.asarray(values), q)) * 1000.0
+def ms(values: list[float], q: float) -> float:
+    """The q-th percentile, milliseconds (NaN when there are none)."""
+    return float(np.percentile(np.asarray(values), q)) * 1000.0 if values else float("nan")
+
+
+def setups(names: list[str], before: Path | None) -> list[Setup]:
+    """The setups asked for, in order; the first is the baseline of the ratios."""
+    cores = available_cores()
+    known = {
+        "threads": Setup("threads (earlier setup)", {"TOWNFISCAL_WORKER_PROCESSES": "0"}),
+        "process": Setup("1 process", {"TOWNFISCAL_WORKER_PROCESSES": "1"}),
+        "processes": Setup(f"{cores} processes (default)", {}),
+    }
+    out = [known[n] for n in names]
+    if before is not None:
+        src = before / "src" if (before / "src").is_dir() else before
+        out.insert(0, Setup(f"before ({before.name})", {}, src))
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the load test and print the table; exit status 1 when any request failed."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clients", type=int, default=4, help="concurrent clients (default 4)")
-    parser.add_argument("--requests", type=int, default=80, help="POSTs in all (default 80)")
-    parser.add_argument("--warmup", type=int, default=2, help="POSTs before measuring")
     parser.add_argument(
-        "--sequential", type=int, default=20, help="POSTs by one client first (default 20)"
+        "--clients", type=int, nargs="+", default=[1, 4, 16], help="client counts (1 4 16)"
+    )
+    parser.add_argument(
+        "--requests", type=int, default=60, help="POSTs per level, at least 4 per client (60)"
+    )
+    parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds (2)")
+    parser.add_argument("--warmup", type=int, default=4, help="concurrent warm-up POSTs ×2 (4)")
+    parser.add_argument(
+        "--setups",
+        nargs="+",
+        choices=["threads", "process", "processes"],
+        default=["threads", "process", "processes"],
+        help="setups to measure; the first is the baseline of the ratios",
+    )
+    parser.add_argument(
+        "--before", type=Path, default=None, help="also serve this source tree, as baseline"
     )
     args = parser.parse_args(argv)
 
+    chosen = setups(args.setups, args.before)
     with tempfile.TemporaryDirectory(prefix="townfiscal-load-") as tmp:
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        proc = start_server(port, Path(tmp) / "runs.sqlite3")
-        try:
-            wait_ready(base, proc)
-            asyncio.run(load(base, 1, args.warmup))
-            health = health_round_trips(base, 50)
-            sequential, seq_errors = asyncio.run(load(base, 1, args.sequential))
-            t0 = time.perf_counter()
-            latencies, errors = asyncio.run(load(base, args.clients, args.requests))
-            wall = time.perf_counter() - t0
-            stored = httpx.get(f"{base}/allocations", params={"limit": 500}).json()
-        finally:
-            proc.terminate()
-            proc.communicate(timeout=30)
-    direct = in_process_allocate(10)
+        results = measure(chosen, args.clients, args.requests, args.rounds, args.warmup, Path(tmp))
+    direct = in_process_allocate(20)
+    idle = health_round_trips(chosen[-1], 50)
 
     print(
         f"townfiscal {tf.__version__} service load test — POST /allocations, example 2020 "
-        f"(1,002 towns), {args.clients} clients, {args.requests} requests"
+        f"(1,002 towns); {platform.python_version()}, {os.cpu_count()} CPUs, loopback"
     )
-    print(f"python {platform.python_version()}, {os.cpu_count()} CPUs, loopback\n")
-    print(f"{'':<34}{'p50 ms':>10}{'p99 ms':>10}{'mean ms':>10}{'max ms':>10}")
-    rows = [
-        (f"POST /allocations, {args.clients} clients", latencies),
-        ("POST /allocations, 1 client", sequential),
-        ("tf.allocate in process (baseline)", direct),
-        ("GET /health round trip", health),
-    ]
-    for label, values in rows:
+    print(f"ratios against '{chosen[0].label}' at the same number of clients\n")
+    head = (
+        f"{'setup':<26}{'clients':>8}{'req/s':>8}{'p50 ms':>9}{'p95 ms':>9}"
+        f"{'health p95':>11}{'CPU ms/req':>11}{'errors':>8}{'× req/s':>9}{'× p50':>8}"
+    )
+    print(head)
+    print("-" * len(head))
+    base = {r.clients: r for r in results if r.setup == chosen[0].label}
+    errors: list[str] = []
+    for r in results:
+        b = base[r.clients]
         print(
-            f"{label:<34}{pct(values, 50):>10.1f}{pct(values, 99):>10.1f}"
-            f"{statistics.fmean(values) * 1000:>10.1f}{max(values) * 1000:>10.1f}"
+            f"{r.setup:<26}{r.clients:>8}{r.rate:>8.1f}{ms(r.latencies, 50):>9.1f}"
+            f"{ms(r.latencies, 95):>9.1f}{ms(r.health, 95):>11.1f}"
+            f"{r.cpu_per_request * 1000:>11.1f}"
+            f"{len(r.errors):>5}/{r.requests:<3}{r.rate / b.rate:>8.2f}"
+            f"{ms(r.latencies, 50) / ms(b.latencies, 50):>8.2f}"
         )
-    p50_ratio = pct(latencies, 50) / pct(direct, 50)
+        errors += r.errors
     print(
-        f"\nthroughput {len(latencies) / wall:.2f} allocations/s over {wall:.1f} s; "
-        f"p50 = {p50_ratio:.2f} × the in-process allocate; errors {len(errors) + len(seq_errors)}"
-        f" of {len(latencies) + len(sequential)}; runs stored {len(stored)}"
+        f"\ntf.allocate in process: p50 {ms(direct, 50):.1f} ms, p95 {ms(direct, 95):.1f} ms; "
+        f"idle GET /health round trip: p50 {ms(idle, 50):.1f} ms, p95 {ms(idle, 95):.1f} ms"
     )
-    errors += seq_errors
     for e in errors[:5]:
         print("  error:", e)
     return 1 if errors else 0
