@@ -8,7 +8,6 @@ reproduced), the provenance and the result.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any
 
 import attrs
@@ -40,6 +39,7 @@ _allocations = sa.Table(
 _JSON_COLUMNS = ("request", "provenance", "result")
 
 _encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder()
 
 
 def _dumps(value: Any) -> str:
@@ -139,7 +139,7 @@ class AllocationStore:
             return None
         data = dict(row)
         for key in _JSON_COLUMNS:
-            data[key] = json.loads(data[key])
+            data[key] = _decoder.decode(data[key])
         return StoredAllocation(**data)
 
     def list(self, *, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
