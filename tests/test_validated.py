@@ -154,3 +154,31 @@ def test_any_change_of_one_cell_changes_the_key(example, row, column, value):
     same = (old == value) or (numeric and np.isnan(old) and np.isnan(value))
     towns.iloc[row, column] = value
     assert (content_key(towns) == content_key(example)) == bool(same)
+
+
+def test_a_table_checked_against_a_policy_is_not_checked_again(towns, monkeypatch):
+    """The policy's checks run once per table content and policy, again after a change."""
+    from townfiscal.rules import _formula
+
+    calls: list[str] = []
+    real = _formula.check_policy_needs
+
+    def counting(frame, policy, *args, **kwargs):
+        calls.append(policy.id)
+        return real(frame, policy, *args, **kwargs)
+
+    monkeypatch.setattr(_formula, "check_policy_needs", counting)
+    monkeypatch.setattr(_formula, "_CHECKED", type(_formula._CHECKED)())
+    policy = tf.get_policy("guangdong-2020")
+    first = tf.formula_allocation(towns, policy, fund=2_000_000_000)
+    second = tf.formula_allocation(towns, policy, fund=2_000_000_000)
+    pd.testing.assert_frame_equal(first, second)
+    assert calls == ["guangdong-2020"]
+    reform = policy.with_changes({"growth_control.cap": 0.2}, id="reform", reason="test")
+    tf.formula_allocation(towns, reform, fund=2_000_000_000)
+    assert calls == ["guangdong-2020", "reform"]
+    code = first.index[0]
+    towns.loc[code, "supported_population"] = 0.0
+    with pytest.raises(tf.ValidationError, match="must be positive"):
+        tf.formula_allocation(towns, policy, fund=2_000_000_000)
+    assert calls == ["guangdong-2020", "reform", "guangdong-2020"]

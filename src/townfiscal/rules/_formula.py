@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any
 
 import attrs
@@ -88,6 +89,33 @@ def _fund_of(policy: Policy, fund: float | None) -> int | None:
     return int(fund)
 
 
+#: The towns each policy covers in each table that passed the policy's checks, by the table's
+#: content key and the policy's hash. Both change with any change of the table or the rules,
+#: so a hit means: this very content was checked against these very rules. Newest last.
+_CHECKED: OrderedDict[tuple[str, str], npt.NDArray[np.bool_]] = OrderedDict()
+_CHECKED_KEPT = 32
+
+
+def _covered_and_checked(towns: pd.DataFrame, key: str | None,
+                         policy: Policy) -> npt.NDArray[np.bool_]:
+    """Which towns *policy* covers, after checking what it needs of them (see
+    :func:`check_policy_needs`); remembered for a table with a content key *key*."""
+    if key is not None:
+        found = _CHECKED.get((key, policy.hash))
+        if found is not None:
+            _CHECKED.move_to_end((key, policy.hash))
+            return found
+    pool = eligible_arrays(towns.index.to_numpy(dtype=object),
+                           towns["kind"].to_numpy(dtype=object), policy)
+    check_policy_needs(towns, policy, covered=pool)
+    if key is not None:
+        pool.flags.writeable = False  # shared by every computation on this table and policy
+        _CHECKED[(key, policy.hash)] = pool
+        while len(_CHECKED) > _CHECKED_KEPT:
+            _CHECKED.popitem(last=False)
+    return pool
+
+
 def _take(column: pd.Series, take: IntArray, index: pd.Index) -> Any:
     """Rows *take* of a text column, keeping its dtype in the table built from them."""
     if column.dtype == np.dtype(object):
@@ -106,9 +134,7 @@ def compute_formula(
     """
     pol = get_policy(policy)
     towns, key = validate_keyed(towns)  # unmarked while the formula reads it: see the end
-    pool = eligible_arrays(towns.index.to_numpy(dtype=object),
-                           towns["kind"].to_numpy(dtype=object), pol)
-    check_policy_needs(towns, pol, covered=pool)
+    pool = _covered_and_checked(towns, key, pol)
     take = np.flatnonzero(pool)
     specs = factor_specs(pol)
     read = {c for spec in specs for c in (spec.numerator, spec.denominator) if c}
