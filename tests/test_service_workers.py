@@ -296,13 +296,19 @@ def test_a_worker_dying_mid_request_is_503(monkeypatch):
         def shutdown(self, **kwargs: Any) -> None:
             pass
 
-    workers._lanes[0] = Dead()  # type: ignore[assignment]
+    dead = Dead()
+    workers._lanes[0] = dead  # type: ignore[assignment]
     with pytest.raises(HTTPException) as err:
         anyio.run(workers.call, "eligibility", None)
     assert err.value.status_code == 503
     assert "try again" in err.value.detail
     assert workers._lanes[0] is None
     assert workers._busy == [0]
+    # Another request that was on the dead lane does not drop the lane started since.
+    fresh = Dead()
+    workers._lanes[0] = fresh  # type: ignore[assignment]
+    workers._replace(0, dead)  # type: ignore[arg-type]
+    assert workers._lanes[0] is fresh
 
 
 def test_the_service_library_version_is_in_every_run(both):

@@ -149,19 +149,25 @@ class ProcessWorkers:
         while len(self._homes) > self._homes_size:
             self._homes.popitem(last=False)
 
-    def _submit(self, i: int, method: Method, args: tuple[Any, ...]) -> Future[Any]:
+    def _submit(
+        self, i: int, method: Method, args: tuple[Any, ...]
+    ) -> tuple[ProcessPoolExecutor, Future[Any]]:
         """Submit to lane *i*; a lane whose worker died while idle is replaced first."""
+        lane = self._lane(i)
         try:
-            return self._lane(i).submit(in_worker, method, *args)
+            return lane, lane.submit(in_worker, method, *args)
         except BrokenProcessPool:
             log.warning("worker process %d had stopped; starting a new one", i)
-            self._replace(i)
-            return self._lane(i).submit(in_worker, method, *args)
+            self._replace(i, lane)
+            lane = self._lane(i)
+            return lane, lane.submit(in_worker, method, *args)
 
-    def _replace(self, i: int) -> None:
-        lane, self._lanes[i] = self._lanes[i], None
-        if lane is not None:
-            lane.shutdown(wait=False, cancel_futures=True)
+    def _replace(self, i: int, broken: ProcessPoolExecutor) -> None:
+        """Drop lane *i* if it still is the *broken* executor (not one started since)."""
+        if self._lanes[i] is not broken:
+            return
+        self._lanes[i] = None
+        broken.shutdown(wait=False, cancel_futures=True)
         for run_id in [r for r, j in self._homes.items() if j == i]:
             del self._homes[run_id]
 
@@ -181,15 +187,17 @@ class ProcessWorkers:
         async with self._limiter:
             i = self._choose(home)
             self._busy[i] += 1
+            lane = None
             try:
                 with anyio.CancelScope(shield=True):
-                    future = self._submit(i, method, args)
+                    lane, future = self._submit(i, method, args)
                     result = await asyncio.wrap_future(future)
             except Carried as carried:
                 raise carried.rebuild() from None
             except BrokenProcessPool:
                 log.error("worker process %d stopped while computing %s; replacing it", i, method)
-                self._replace(i)
+                if lane is not None:
+                    self._replace(i, lane)
                 raise HTTPException(
                     status_code=HTTP_503_SERVICE_UNAVAILABLE,
                     detail="the worker process computing this request stopped; try again",
