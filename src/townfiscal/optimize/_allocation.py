@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import os
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -52,6 +53,7 @@ _MODEL_COLUMNS = ("fiscal_capacity", "expenditure", "supported_population",
 #: place is hashed anew; the oldest entries go first.
 _HASHES: OrderedDict[str, str] = OrderedDict()
 _HASHES_KEPT = 64
+_HASHES_LOCK = threading.Lock()  # the service may compute in threads
 
 
 def _hash_of(towns: pd.DataFrame) -> str:
@@ -70,13 +72,16 @@ def data_hash(towns: pd.DataFrame, *, key: str | None = None) -> str:
     key = content_key(towns) if key is None else key
     if key is None:
         return _hash_of(towns)
-    found = _HASHES.get(key)
-    if found is None:
-        found = _HASHES[key] = _hash_of(towns)
+    with _HASHES_LOCK:
+        found = _HASHES.get(key)
+        if found is not None:
+            _HASHES.move_to_end(key)
+            return found
+    found = _hash_of(towns)
+    with _HASHES_LOCK:
+        _HASHES[key] = found
         while len(_HASHES) > _HASHES_KEPT:
             _HASHES.popitem(last=False)
-    else:
-        _HASHES.move_to_end(key)
     return found
 
 

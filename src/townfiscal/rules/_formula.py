@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from typing import Any
 
@@ -94,6 +95,7 @@ def _fund_of(policy: Policy, fund: float | None) -> int | None:
 #: so a hit means: this very content was checked against these very rules. Newest last.
 _CHECKED: OrderedDict[tuple[str, str], npt.NDArray[np.bool_]] = OrderedDict()
 _CHECKED_KEPT = 32
+_CHECKED_LOCK = threading.Lock()  # the service may compute in threads
 
 
 def _covered_and_checked(towns: pd.DataFrame, key: str | None,
@@ -101,18 +103,20 @@ def _covered_and_checked(towns: pd.DataFrame, key: str | None,
     """Which towns *policy* covers, after checking what it needs of them (see
     :func:`check_policy_needs`); remembered for a table with a content key *key*."""
     if key is not None:
-        found = _CHECKED.get((key, policy.hash))
-        if found is not None:
-            _CHECKED.move_to_end((key, policy.hash))
-            return found
+        with _CHECKED_LOCK:
+            found = _CHECKED.get((key, policy.hash))
+            if found is not None:
+                _CHECKED.move_to_end((key, policy.hash))
+                return found
     pool = eligible_arrays(towns.index.to_numpy(dtype=object),
                            towns["kind"].to_numpy(dtype=object), policy)
     check_policy_needs(towns, policy, covered=pool)
     if key is not None:
         pool.flags.writeable = False  # shared by every computation on this table and policy
-        _CHECKED[(key, policy.hash)] = pool
-        while len(_CHECKED) > _CHECKED_KEPT:
-            _CHECKED.popitem(last=False)
+        with _CHECKED_LOCK:
+            _CHECKED[(key, policy.hash)] = pool
+            while len(_CHECKED) > _CHECKED_KEPT:
+                _CHECKED.popitem(last=False)
     return pool
 
 
