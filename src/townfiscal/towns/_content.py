@@ -46,9 +46,10 @@ _SEP = "\x1f"
 
 
 def _feed_text(h: Any, arr: np.ndarray[Any, np.dtype[Any]]) -> bool:
-    if pd.api.types.infer_dtype(arr, skipna=False) != "string":  # str values only, no NaN
+    try:
+        joined = _SEP.join(arr)
+    except TypeError:  # not only str values (a NaN, a number): not keyed
         return False
-    joined = _SEP.join(arr)
     if joined.count(_SEP) != max(arr.size - 1, 0):
         h.update(np.fromiter(map(len, arr), dtype=np.int64, count=arr.size).view(np.uint8))
     h.update(joined.encode("utf-8", "surrogatepass"))
