@@ -202,8 +202,8 @@ def compute_formula(
     table.attrs.update(
         {"policy": pol.id, "policy_hash": pol.hash, "fund": amount_fund, "method": pol.method}
     )
-    # a table the library validated: passed in again (alloc.formula.towns), it is trusted
-    mark(towns, key)
+    if key is not None:  # a table the library validated: passed in again, it is trusted
+        mark(towns, key)
     return FormulaComputation(
         policy=pol,
         towns=towns,
