@@ -200,7 +200,7 @@ def records(frame: pd.DataFrame) -> list[Any]:
     """
     flat = frame.reset_index()
     names = tuple(str(c) for c in flat.columns)
-    columns = [_column(flat.iloc[:, i]) for i in range(flat.shape[1])]
+    columns = [_column(values) for _, values in flat.items()]
     if len(set(names)) < len(names):
         return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
     row = _row_type(names)
