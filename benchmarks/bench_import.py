@@ -11,6 +11,11 @@ the steadier of the two.
 only be judged against theirs. ``× pandas`` is a case's best time over ``import pandas``'s.
 With ``--modules`` it also lists which heavy optional modules ``import townfiscal`` loads.
 
+Last, the import work itself, from ``python -X importtime``: each module's own time, the best
+over the runs, summed over the modules ``import pandas`` loads and over those only
+``import townfiscal`` adds (townfiscal's modules, attrs …). Being a best per module, it is the
+figure a busy machine disturbs least.
+
 Bytecode: an installed wheel has its ``.pyc`` files compiled at install time, but a checkout
 run with ``PYTHONDONTWRITEBYTECODE=1`` recompiles every townfiscal module on every start
 (about 0.1 s, more than everything else townfiscal does at import). The cases therefore run
@@ -79,6 +84,32 @@ def loaded_heavy() -> list[str]:
     return out.split()
 
 
+def import_work(repeats: int, env: dict[str, str]) -> tuple[float, dict[str, float]]:
+    """Best own time (s) per module: the sum over pandas' modules, and the others by group."""
+    def best(code: str) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for _ in range(repeats):
+            err = subprocess.run([sys.executable, "-X", "importtime", "-c", code], check=True,
+                                 capture_output=True, text=True, env=env).stderr
+            for line in err.splitlines():
+                parts = line.split("|")
+                if len(parts) == 3 and parts[0].startswith("import time:") and \
+                        parts[0].split(":")[1].strip().isdigit():
+                    name = parts[2].strip()
+                    own = int(parts[0].split(":")[1]) / 1e6
+                    out[name] = min(out.get(name, own), own)
+        return out
+
+    pandas, townfiscal = best("import pandas"), best("import townfiscal")
+    groups: dict[str, float] = {}
+    for name, own in townfiscal.items():
+        if name not in pandas:
+            parts = name.split(".")
+            group = ".".join(parts[:2]) if parts[0] == "townfiscal" else parts[0]
+            groups[group] = groups.get(group, 0.0) + own
+    return sum(pandas.values()), groups
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
@@ -95,12 +126,19 @@ def main() -> None:
             for label, argv, env in todo:
                 w, c = run(argv, env)
                 wall[label], cpu[label] = min(wall[label], w), min(cpu[label], c)
+        base_work, extra = import_work(args.repeats, todo[1][2])
     base_wall, base_cpu = wall["import pandas"], cpu["import pandas"]
     print(f"start-up, best of {args.repeats} interleaved runs (fresh interpreter each)")
     print(f"{'case':<32}{'wall s':>8}{'× pandas':>10}{'CPU s':>8}{'× pandas':>10}")
     for label, _, _ in todo:
         print(f"{label:<32}{wall[label]:>8.3f}{wall[label] / base_wall:>10.2f}"
               f"{cpu[label]:>8.3f}{cpu[label] / base_cpu:>10.2f}")
+    added = sum(extra.values())
+    print(f"\nimport work (-X importtime, best own time per module of {args.repeats} runs): "
+          f"pandas's modules {base_work * 1e3:.1f} ms; townfiscal adds {added * 1e3:.1f} ms "
+          f"(× {(base_work + added) / base_work:.3f}):")
+    for group, own in sorted(extra.items(), key=lambda kv: -kv[1])[:8]:
+        print(f"  {group:<30}{own * 1e3:>8.1f} ms")
     if args.modules:
         heavy = loaded_heavy()
         print("heavy modules loaded by import townfiscal:", ", ".join(heavy) or "none")

@@ -13,12 +13,9 @@ from townfiscal._rounding import round_to_total
 from townfiscal._trace import Step, Trace
 from townfiscal.analysis import (
     AllocationWorkbook,
-    Comparison,
-    compare,
     metrics,
     read_allocation,
     report,
-    sweep,
     write_allocation,
 )
 from townfiscal.optimize import (
@@ -41,22 +38,6 @@ from townfiscal.optimize import (
     allocate,
 )
 from townfiscal.policy import Parameter, Policy, get_policy, list_policies, load_policy
-from townfiscal.responsibility import (
-    LEVELS,
-    Devolution,
-    ExpenditureSplit,
-    Programme,
-    Programmes,
-    ResponsibilityMatrix,
-    devolve,
-    get_programmes,
-    get_responsibility,
-    list_programmes,
-    list_responsibilities,
-    split_expenditure,
-    subsidy_change,
-    transfers,
-)
 from townfiscal.rules import (
     eligibility,
     explain_formula,
@@ -69,11 +50,48 @@ from townfiscal.towns import COLUMNS, KINDS, ZONES, kind_from_code, load_example
 
 if TYPE_CHECKING:
     from townfiscal._version import __version__
+    from townfiscal.analysis import Comparison, compare, sweep
+    from townfiscal.responsibility import (
+        LEVELS,
+        Devolution,
+        ExpenditureSplit,
+        Programme,
+        Programmes,
+        ResponsibilityMatrix,
+        devolve,
+        get_programmes,
+        get_responsibility,
+        list_programmes,
+        list_responsibilities,
+        split_expenditure,
+        subsidy_change,
+        transfers,
+    )
+
+#: Names re-exported on first use, by the module that has them: the responsibility wing
+#: (matrices and programmes read from TOML) and the scenario tools (process pools), which
+#: ``import townfiscal`` need not load. ``tests/test_startup.py`` checks they all resolve.
+_LAZY = {
+    **dict.fromkeys(("Comparison", "compare", "sweep"), "townfiscal.analysis"),
+    **dict.fromkeys(
+        ("LEVELS", "Devolution", "ExpenditureSplit", "Programme", "Programmes",
+         "ResponsibilityMatrix", "devolve", "get_programmes", "get_responsibility",
+         "list_programmes", "list_responsibilities", "split_expenditure", "subsidy_change",
+         "transfers"),
+        "townfiscal.responsibility"),
+}
 
 
 def __getattr__(name: str) -> Any:
-    """Import the optional plotting module on first use (it needs the ``plots`` extra), and
-    read the version from the installed metadata when it is first asked for."""
+    """Re-export the responsibility wing and the scenario tools on first use; import the
+    optional plotting module on first use (it needs the ``plots`` extra); read the version
+    from the installed metadata when it is first asked for."""
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
     if name == "__version__":
         from townfiscal._version import version
 
@@ -83,6 +101,10 @@ def __getattr__(name: str) -> Any:
 
         return importlib.import_module("townfiscal.plots")
     raise AttributeError(f"module 'townfiscal' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
 
 __all__ = [
     "COLUMNS",

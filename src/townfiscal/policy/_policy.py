@@ -6,7 +6,6 @@ import datetime as dt
 import functools
 import hashlib
 import json
-import tomllib
 from collections.abc import Iterator, Mapping
 from importlib import resources
 from os import PathLike
@@ -446,6 +445,8 @@ def load_policy(path: str | PathLike[str]) -> Policy:
     >>> load_policy(str(path)).id
     'guangdong-2018'
     """
+    import tomllib  # with the first policy file read, not with the package
+
     p = Path(path)
     try:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
@@ -461,6 +462,8 @@ _CACHE: dict[str, Policy] = {}
 
 def _bundled() -> dict[str, Policy]:
     if not _CACHE:
+        import tomllib
+
         folder = resources.files("townfiscal.policy") / "files"
         for entry in sorted(folder.iterdir(), key=lambda e: e.name):
             if entry.name.endswith(".toml"):
