@@ -5,8 +5,9 @@ constraints (1,002 eligible towns of 1,757 units), ``towns`` from ``tf.load_exam
 Printed per stage, as medians over ``--calls`` calls:
 
 - ``validate``: checking the towns table (``validate_towns``);
-- ``eligibility``: which towns the policy covers (with the check of what the policy needs of
-  them: both are remembered for a table and policy already checked);
+- ``eligibility``: which towns the policy covers, and the check of what the policy needs of
+  them (both remembered, with the rest of what the policy makes of the table before any
+  fund, for a validated table and the same rules);
 - ``formula``: the rest of the formula (factors, coefficients, shares, growth control,
   whole yuan, the formula table);
 - ``hashing``: the data hash for the provenance;
@@ -23,8 +24,8 @@ Columns, all measured in this run:
   the numpy hot path and the validation and hash caches), exported with ``git archive``
   into a temporary directory and run from there;
 - ``no caches``: the current library, with every call given a fresh unmarked copy of the
-  table and the caches emptied (data hashes, and the policy checks passed), so it validates,
-  checks and hashes in full, as the first call on a new table does;
+  table and the caches emptied (data hashes, and the formula's preparations), so it
+  validates, checks, prepares and hashes in full, as the first call on a new table does;
 - ``after``: the current library as a user runs it: the same table, already validated;
 - ``× before``: ``after`` ÷ ``before``.
 
@@ -60,6 +61,7 @@ WRAPPED = [
     ("townfiscal.rules._formula", "validate_keyed", "validate"),
     ("townfiscal.rules._formula", "validate_towns", "validate"),
     ("townfiscal.rules._formula", "eligible_arrays", "eligibility"),
+    ("townfiscal.rules._formula", "check_policy_needs", "eligibility"),
     ("townfiscal.rules._formula", "eligible_mask", "eligibility"),
     ("townfiscal.optimize._allocation", "compute_formula", "compute_formula"),
     ("townfiscal.optimize._allocation", "data_hash", "hashing"),
@@ -93,7 +95,7 @@ def child(mode: str, calls: int) -> None:
     policy = tf.get_policy("guangdong-2020")
     caches = [getattr(importlib.import_module(module), name, {}) for module, name in
               [("townfiscal.optimize._allocation", "_HASHES"),
-               ("townfiscal.rules._formula", "_CHECKED")]]
+               ("townfiscal.rules._formula", "_PREPARED")]]
     out: dict[str, list[float]] = {s: [] for s in STAGES}
     for i in range(calls + 5):
         table = towns

@@ -168,7 +168,7 @@ def test_a_table_checked_against_a_policy_is_not_checked_again(towns, monkeypatc
         return real(frame, policy, *args, **kwargs)
 
     monkeypatch.setattr(_formula, "check_policy_needs", counting)
-    monkeypatch.setattr(_formula, "_CHECKED", type(_formula._CHECKED)())
+    monkeypatch.setattr(_formula, "_PREPARED", type(_formula._PREPARED)())
     policy = tf.get_policy("guangdong-2020")
     first = tf.formula_allocation(towns, policy, fund=2_000_000_000)
     second = tf.formula_allocation(towns, policy, fund=2_000_000_000)
@@ -182,3 +182,17 @@ def test_a_table_checked_against_a_policy_is_not_checked_again(towns, monkeypatc
     with pytest.raises(tf.ValidationError, match="must be positive"):
         tf.formula_allocation(towns, policy, fund=2_000_000_000)
     assert calls == ["guangdong-2020", "reform", "guangdong-2020"]
+
+
+def test_changing_a_result_table_leaves_the_next_computation_alone(towns):
+    """The formula table is the caller's: writing into it changes no later result."""
+    first = tf.formula_allocation(towns, "guangdong-2020", fund=2_000_000_000)
+    expected = first.copy()
+    code = first.index[0]
+    first.loc[code, ["coefficient", "lower", "prior_amount"]] = 99.0
+    first.loc[code, "name"] = "改"
+    first.loc[code, "zone"] = "north" if first.loc[code, "zone"] != "north" else "core"
+    again = tf.formula_allocation(towns, "guangdong-2020", fund=2_000_000_000)
+    pd.testing.assert_frame_equal(again, expected)
+    alloc = tf.allocate(towns, "guangdong-2020", fund=2_000_000_000)
+    assert not alloc.formula.eligible.flags.writeable

@@ -90,55 +90,56 @@ def _fund_of(policy: Policy, fund: float | None) -> int | None:
     return int(fund)
 
 
-#: The towns each policy covers in each table that passed the policy's checks, by the table's
-#: content key and the policy's hash. Both change with any change of the table or the rules,
-#: so a hit means: this very content was checked against these very rules. Newest last.
-_CHECKED: OrderedDict[tuple[str, str], npt.NDArray[np.bool_]] = OrderedDict()
-_CHECKED_KEPT = 32
-_CHECKED_LOCK = threading.Lock()  # the service may compute in threads
+@attrs.frozen(eq=False)
+class _Prepared:
+    """What a policy makes of a table before any fund: the towns it covers (after checking
+    what it needs of them), their factors, coefficients and growth-control bounds.
 
-
-def _covered_and_checked(towns: pd.DataFrame, key: str | None,
-                         policy: Policy) -> npt.NDArray[np.bool_]:
-    """Which towns *policy* covers, after checking what it needs of them (see
-    :func:`check_policy_needs`); remembered for a table with a content key *key*."""
-    if key is not None:
-        with _CHECKED_LOCK:
-            found = _CHECKED.get((key, policy.hash))
-            if found is not None:
-                _CHECKED.move_to_end((key, policy.hash))
-                return found
-    pool = eligible_arrays(towns.index.to_numpy(dtype=object),
-                           towns["kind"].to_numpy(dtype=object), policy)
-    check_policy_needs(towns, policy, covered=pool)
-    if key is not None:
-        pool.flags.writeable = False  # shared by every computation on this table and policy
-        with _CHECKED_LOCK:
-            _CHECKED[(key, policy.hash)] = pool
-            while len(_CHECKED) > _CHECKED_KEPT:
-                _CHECKED.popitem(last=False)
-    return pool
-
-
-def _take(column: pd.Series, take: IntArray, index: pd.Index) -> Any:
-    """Rows *take* of a text column, keeping its dtype in the table built from them."""
-    if column.dtype == np.dtype(object):
-        # a bare object array would be inferred as pandas' string dtype by the constructor
-        return pd.Series(column.to_numpy()[take], index=index, dtype=object, copy=False)
-    return column.array.take(take)
-
-
-def compute_formula(
-    towns: pd.DataFrame, policy: Policy | str, fund: float | None = None
-) -> FormulaComputation:
-    """Run the whole formula and keep every intermediate value (see :func:`formula_allocation`).
-
-    Vectorised over the towns on numpy arrays; pandas only reads the table's columns once and
-    builds the result table at the end.
+    Shared by every computation on the same table content and rules, so its arrays are
+    read-only and the result table is built from copies of them.
     """
-    pol = get_policy(policy)
-    towns, key = validate_keyed(towns)  # unmarked while the formula reads it: see the end
-    pool = _covered_and_checked(towns, key, pol)
+
+    pool: npt.NDArray[np.bool_]
+    index: pd.Index
+    text: dict[str, Any]  # the carried text columns' values over the pool
+    coefs: dict[str, FloatArray]
+    means: dict[str, float]
+    regional: FloatArray
+    coefficient: FloatArray
+    prior: FloatArray
+    lower: FloatArray
+    upper: FloatArray
+
+
+#: Preparations by the table's content key and the policy's hash. Both change with any
+#: change of the table or the rules, so a hit means: this very content, checked against these
+#: very rules. Newest last; a lock, because the service may compute in threads.
+_PREPARED: OrderedDict[tuple[str, str], _Prepared] = OrderedDict()
+_PREPARED_KEPT = 32
+_PREPARED_LOCK = threading.Lock()
+
+
+def _prepared(towns: pd.DataFrame, key: str | None, policy: Policy) -> _Prepared:
+    """:func:`_prepare`, remembered for a table with a content key *key*."""
+    if key is None:
+        return _prepare(towns, policy)
+    with _PREPARED_LOCK:
+        found = _PREPARED.get((key, policy.hash))
+        if found is not None:
+            _PREPARED.move_to_end((key, policy.hash))
+            return found
+    prep = _prepare(towns, policy)
+    with _PREPARED_LOCK:
+        _PREPARED[(key, policy.hash)] = prep
+        while len(_PREPARED) > _PREPARED_KEPT:
+            _PREPARED.popitem(last=False)
+    return prep
+
+
+def _prepare(towns: pd.DataFrame, pol: Policy) -> _Prepared:
+    pool = eligible_arrays(towns.index.to_numpy(dtype=object),
+                           towns["kind"].to_numpy(dtype=object), pol)
+    check_policy_needs(towns, pol, covered=pool)
     take = np.flatnonzero(pool)
     specs = factor_specs(pol)
     read = {c for spec in specs for c in (spec.numerator, spec.denominator) if c}
@@ -147,15 +148,55 @@ def compute_formula(
         float(pol.get("normalisation.cap", np.inf)))
     regional = regional_arrays(towns["zone"].to_numpy(dtype=object)[take], pol)
     coefficient = composite_arrays(coefs, regional, specs)
+    prior = (
+        towns["prior_amount"].to_numpy(dtype=np.float64)[take]
+        if "prior_amount" in towns
+        else np.full(take.size, np.nan)
+    )
+    lower, upper = growth_bounds(prior, pol.get("growth_control.floor"),
+                                 pol.get("growth_control.cap"))
+    text = {c: (towns[c].to_numpy()[take] if towns[c].dtype == np.dtype(object)
+                else towns[c].array.take(take))
+            for c in _CARRIED if c in towns.columns}
+    arrays = [pool, regional, coefficient, prior, lower, upper, *coefs.values(),
+              *(v for v in text.values() if isinstance(v, np.ndarray))]
+    for arr in arrays:
+        arr.flags.writeable = False
+    return _Prepared(pool=pool, index=towns.index[take], text=text, coefs=coefs, means=means,
+                     regional=regional, coefficient=coefficient, prior=prior, lower=lower,
+                     upper=upper)
+
+
+def _text_column(values: Any, index: pd.Index) -> Any:
+    """A carried text column for the result table, keeping its dtype."""
+    if isinstance(values, np.ndarray):
+        # a bare object array would be inferred as pandas' string dtype by the constructor
+        return pd.Series(values, index=index, dtype=object, copy=False)
+    return values
+
+
+def compute_formula(
+    towns: pd.DataFrame, policy: Policy | str, fund: float | None = None
+) -> FormulaComputation:
+    """Run the whole formula and keep every intermediate value (see :func:`formula_allocation`).
+
+    Vectorised over the towns on numpy arrays; pandas only reads the table's columns and
+    builds the result table. What does not depend on the fund (eligibility, the policy's
+    checks, factors, coefficients, growth-control bounds) is remembered for a validated
+    table and the same rules.
+    """
+    pol = get_policy(policy)
+    towns, key = validate_keyed(towns)  # unmarked while the formula reads it: see the end
+    prep = _prepared(towns, key, pol)
+    index, coefficient = prep.index, prep.coefficient
+    n = index.size
     total_c = float(coefficient.sum())
-    index = towns.index[take]
     codes = index.to_numpy()
-    columns: dict[str, Any] = {c: _take(towns[c], take, index)
-                               for c in _CARRIED if c in towns.columns}
-    columns.update(coefs)
-    columns["regional"] = regional
+    columns: dict[str, Any] = {c: _text_column(v, index) for c, v in prep.text.items()}
+    columns.update(prep.coefs)
+    columns["regional"] = prep.regional
     columns["coefficient"] = coefficient
-    columns["share"] = coefficient / total_c if total_c > 0 else np.zeros(take.size)
+    columns["share"] = coefficient / total_c if total_c > 0 else np.zeros(n)
 
     amount_fund = _fund_of(pol, fund)
     if pol.method == "tier_standard":
@@ -179,18 +220,11 @@ def compute_formula(
                 what="formula request",
             )
 
-    prior = (
-        towns["prior_amount"].to_numpy(dtype=np.float64)[take]
-        if "prior_amount" in towns
-        else np.full(take.size, np.nan)
-    )
-    columns["prior_amount"] = prior
-    floor, cap = pol.get("growth_control.floor"), pol.get("growth_control.cap")
-    lower, upper = growth_bounds(prior, floor, cap)
+    columns["prior_amount"] = prep.prior
+    lower, upper = prep.lower, prep.upper
     weights = np.asarray(columns[weight_column], dtype=np.float64)
     wsum = float(weights.sum())
-    columns["proportional"] = (amount_fund * weights / wsum if wsum > 0
-                               else np.zeros(take.size))
+    columns["proportional"] = (amount_fund * weights / wsum if wsum > 0 else np.zeros(n))
     columns["lower"] = lower
     columns["upper"] = upper
     names = codes.tolist()
@@ -198,7 +232,8 @@ def compute_formula(
     columns["unrounded"] = exact
     unit = int(pol.get("rounding.unit", 1))
     columns["amount"] = round_to_total(exact, amount_fund, lower, upper, unit=unit, codes=names)
-    table = pd.DataFrame(columns, index=index, copy=False)
+    # copy=True: the shared, read-only arrays of the preparation must not back the table
+    table = pd.DataFrame(columns, index=index, copy=True)
     table.attrs.update(
         {"policy": pol.id, "policy_hash": pol.hash, "fund": amount_fund, "method": pol.method}
     )
@@ -209,11 +244,11 @@ def compute_formula(
         towns=towns,
         table=table,
         fund=amount_fund,
-        means=means,
+        means=dict(prep.means),
         coefficient_sum=total_c,
         scale=scale,
         weight_column=weight_column,
-        eligible=pool,
+        eligible=prep.pool,
     )
 
 
