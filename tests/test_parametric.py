@@ -163,3 +163,22 @@ def test_every_fund_equals_allocate(towns: pd.DataFrame, seed: int, size: int, w
         got = _outcome(warm)
         event(got[0])
         assert got == _outcome(cold)
+
+
+def test_linear_sweep_re_solves_warm_and_equals_allocate(towns: pd.DataFrame) -> None:
+    """A linear objective whose target does not move with the fund: after the first fund
+    HiGHS re-solves from the last basis, and each fund's amounts are allocate's."""
+    objective = tf.MinDeviation(target="prior_amount")
+    constraints = [tf.GrowthCap(0.25), tf.NeedOrder()]
+    funds = [1_900_000_000 + i * 25_000_000 for i in range(4)]
+    long = tf.sweep(towns, POLICY, funds=funds, executor="serial", per_town=True,
+                    objective=objective, constraints=constraints)
+    table = tf.sweep(towns, POLICY, funds=funds, executor="serial", objective=objective,
+                     constraints=constraints)
+    assert table["solved_by"].tolist() == ["cold re-solve"] + ["warm-started re-solve"] * 3
+    assert table.attrs["solved_by"] == "cold re-solve, warm-started re-solve"
+    for f in funds:
+        direct = tf.allocate(towns, POLICY, fund=f, objective=objective,
+                             constraints=constraints)
+        got = long[long["fund"] == f].set_index("code")["amount"]
+        assert got.to_dict() == direct.amounts.to_dict()

@@ -255,7 +255,7 @@ def test_sweep_on_a_local_dask_cluster(towns: pd.DataFrame) -> None:
     funds = [FUND, 2_050_000_000, 2_100_000_000]
     with (
         distributed.LocalCluster(
-            processes=False, n_workers=1, threads_per_worker=2, dashboard_address=None
+            processes=False, n_workers=1, threads_per_worker=2, dashboard_address=":0"
         ) as cluster,
         distributed.Client(cluster) as client,
     ):

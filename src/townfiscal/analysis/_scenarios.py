@@ -61,6 +61,7 @@ _NEEDS_PRIOR = frozenset({"winners", "losers", "unchanged", "new"})
 
 #: How :func:`sweep` solved a scenario (its ``solved_by`` column).
 PARAMETRIC = "parametric path"
+WARM = "warm-started re-solve"
 COLD = "cold re-solve"
 _TOL = 0.5  # yuan: a change smaller than this is "unchanged"
 
@@ -168,12 +169,13 @@ class _Summaries:
         self.scope_size = len(scope)
         self.before: dict[str, float] = {}
         if len(scope):
-            eq = metrics.equalisation(scope, None, population=population).iloc[0]
-            self.before = {f"{m}_before": float(eq[f"{m}_before"])
-                           for m in ("gini", "theil", "cv", "max_min")}
-            pop = scope[population].to_numpy(dtype=np.float64)
-            self.pop = pop
+            # the checks of summarise (columns, positive populations): same errors
+            metrics.capacity_per_capita(scope, population=population)
+            self.pop = scope[population].to_numpy(dtype=np.float64)
             self.capacity = scope["fiscal_capacity"].to_numpy(dtype=np.float64)
+            before = _measures_after((self.capacity / self.pop)[None, :], self.pop)
+            self.before = {k.replace("_after", "_before"): float(v[0])
+                           for k, v in before.items()}
             # the position of each paid town in the scope (towns outside get 0)
             self.take = codes.get_indexer(scope.index)
 
@@ -516,11 +518,12 @@ def _parametric(
         start = time.perf_counter()
         model = fund_model(towns, payload.policy, funds, **payload.options) if (
             payload.method == "allocate") else fund_model(towns, payload.policy, funds)
-        if model is None or (payload.method == "allocate" and not model.allocates):
+        if model is None or (payload.method == "allocate" and not model.allocates
+                             and not model.warm):
             left += group
             continue
         build = time.perf_counter() - start
-        rows: list[dict[str, Any]] = []
+        rows: dict[int, dict[str, Any]] = {}
         solved: list[int] = []
         matrix = np.zeros((len(group), len(model.codes)), dtype=np.int64)
         for i, task in enumerate(group):
@@ -533,8 +536,19 @@ def _parametric(
                 if payload.method == "formula":
                     matrix[i] = model.formula(fund)
                     row.update(status="formula", objective_value=math.nan, solver="")
-                else:
+                    how = PARAMETRIC
+                elif model.allocates:
                     sol = model.solve(fund)
+                    how = PARAMETRIC
+                else:
+                    warm = model.warm_count
+                    found = model.resolve(fund)
+                    if found is None:  # allocate re-solves it (and warns as it does)
+                        left.append(task)
+                        continue
+                    sol = found
+                    how = WARM if model.warm_count > warm else COLD
+                if payload.method != "formula":
                     matrix[i] = sol.amounts
                     row.update(status=sol.status, objective_value=float(sol.objective_value),
                                solver=sol.solver)
@@ -542,9 +556,10 @@ def _parametric(
                 solved.append(i)
             except (InfeasibleError, ValidationError) as exc:
                 _failed(row, exc)
-            row["solved_by"] = PARAMETRIC
+                how = PARAMETRIC if model.allocates or payload.method == "formula" else COLD
+            row["solved_by"] = how
             row["seconds"] = time.perf_counter() - t0 + build / len(group)
-            rows.append(row)
+            rows[i] = row
             _tick(bar, 1)
         t0 = time.perf_counter()
         try:
@@ -563,7 +578,7 @@ def _parametric(
         for i, summary in zip(solved, summaries, strict=True):
             rows[i].update(summary)
             rows[i]["seconds"] += share
-        for i, row in enumerate(rows):
+        for i, row in rows.items():
             amounts = None
             if payload.per_town and row["error"] == "":
                 amounts = pd.Series(matrix[i], index=model.codes, name="amount")

@@ -43,16 +43,20 @@ from townfiscal.optimize._constraints import (
     HoldHarmless,
 )
 from townfiscal.optimize._context import FloatArray, IntArray, ModelContext, Primitive
-from townfiscal.optimize._model import assemble, prechecks
+from townfiscal.optimize._model import assemble, lower, prechecks
 from townfiscal.optimize._objectives import Objective, Proportional
+from townfiscal.optimize._problem import OPTIMAL
 from townfiscal.optimize._run import (
     DEFAULT_SCALE,
+    IPM_ROWS,
+    _check,
     _quadratic,
     _round,
     _rounding_of,
     _structured,
+    _tie_break,
 )
-from townfiscal.optimize._solver import DEFAULT_TIME_LIMIT
+from townfiscal.optimize._solver import DEFAULT_TIME_LIMIT, WarmHighs
 from townfiscal.policy import Policy
 from townfiscal.rules._formula import FormulaComputation, compute_formula
 from townfiscal.rules._growth import capped_proportional
@@ -243,6 +247,9 @@ class FundModel:
     options: Mapping[str, Any]
     allocates: bool  # False: only the formula can be read off (the model's shape is not one)
     compiled: tuple[Constraint, ...] = ()  # the constraints, those free of the fund compiled
+    warm: bool = False  # a linear program HiGHS re-solves from the last fund's basis
+    tie_break: bool = True
+    _highs: dict[str, WarmHighs] = attrs.field(factory=dict, repr=False)
 
     @property
     def codes(self) -> pd.Index:
@@ -269,6 +276,30 @@ class FundModel:
                 frame.isetitem(columns.index(name), values)
         frame.attrs["fund"] = fund
         return ModelContext(frame, fund, all_towns=self.comp.towns)
+
+    @property
+    def warm_count(self) -> int:
+        """How many of the linear programs so far HiGHS re-solved from the last basis."""
+        highs = self._highs.get("lp")
+        return 0 if highs is None else highs.warm
+
+    def resolve(self, fund: int) -> FundSolution | None:
+        """The allocation at ``fund`` of a linear objective (``warm`` models), as
+        :func:`~townfiscal.allocate` gives it, the linear program re-solved from the
+        previous fund's basis; ``None`` when the tie-break failed (``allocate`` then
+        returns the vertex with a warning: re-solve the fund with it).
+
+        Raises
+        ------
+        InfeasibleError
+            The fund cannot meet the constraints.
+        """
+        if not self.warm:
+            raise ValueError("this model is not a linear program HiGHS re-solves warm")
+        try:
+            return _resolve(self, fund)
+        except _TieBreakFailed:
+            return None
 
     def solve(self, fund: int) -> FundSolution:
         """The allocation at ``fund``, as :func:`~townfiscal.allocate` gives it.
@@ -297,6 +328,41 @@ class FundModel:
             method=core.method, seconds=time.perf_counter() - start)
 
 
+def _resolve(model: FundModel, fund: int) -> FundSolution:
+    """A linear objective's allocation at ``fund``, as ``allocate`` finds it, with the
+    linear program re-solved by HiGHS from the previous fund's basis."""
+    start = time.perf_counter()
+    ctx = model.context(fund)
+    asm = assemble(ctx, model.compiled, model.objective, spend=model.spend)
+    conflicts = prechecks(asm)
+    if conflicts:
+        raise InfeasibleError(conflicts, headline="the constraints cannot all be met")
+    low = lower(asm, scale=DEFAULT_SCALE)
+    highs = model._highs.setdefault("lp", WarmHighs(model.time_limit, model.options))
+    sol = highs.solve(low.problem)
+    _check(asm, sol, model.solver, model.time_limit, model.options, DEFAULT_SCALE)
+    assert sol.x is not None
+    x = low.x_yuan(sol.x)
+    method = "linear program (an optimal vertex: ties not broken)"
+    if model.tie_break and sol.status == OPTIMAL and sol.row_dual is not None:
+        tied = _tie_break(asm, model.objective, low, sol, x, model.time_limit)
+        if tied is None:  # as allocate: its warning and its vertex
+            raise _TieBreakFailed
+        x = tied
+        method = f"linear program, ties broken by {model.objective.tie_break()!r}"
+    amounts, _, _ = _round(asm, x, _rounding_of(model.constraints), milp=False,
+                           solver=model.solver, time_limit=model.time_limit,
+                           options=dict(model.options), whole_model=True)
+    return FundSolution(
+        fund=int(fund), amounts=amounts, x=x, status=sol.status,
+        objective_value=model.objective.evaluate(ctx, x), solver=sol.solver, method=method,
+        seconds=time.perf_counter() - start)
+
+
+class _TieBreakFailed(Exception):
+    """The tie-break failed: let allocate re-solve the fund (and warn as it does)."""
+
+
 def fund_model(
     towns: pd.DataFrame,
     policy: Policy | str,
@@ -312,14 +378,14 @@ def fund_model(
 ) -> FundModel | None:
     """Build the model of ``towns`` under ``policy`` once, for reading many ``funds`` off it.
 
-    Takes the arguments of :func:`~townfiscal.allocate` (``tie_break`` matters to linear
-    objectives only, which have no path). Returns ``None`` when no fund of ``funds`` lets
-    the formula run (the caller then re-solves each fund and reports why); a model whose
-    ``allocates`` is ``False`` when the allocation's shape is not the breakpoint search's
-    (orders, several group families, rows or piecewise-linear costs of a linear objective):
-    its formula amounts can still be read off.
+    Takes the arguments of :func:`~townfiscal.allocate`. Returns ``None`` when no fund of
+    ``funds`` lets the formula run (the caller then re-solves each fund and reports why); a
+    model whose ``allocates`` is ``False`` when the allocation's shape is not the breakpoint
+    search's (orders, several group families, rows or piecewise-linear costs of a linear
+    objective): its formula amounts can still be read off, and a linear program solved by
+    HiGHS (no solver options, no integer rounding, fewer rows than the interior-point
+    threshold) is ``warm``: :meth:`FundModel.resolve` re-solves it from the last basis.
     """
-    del tie_break  # only linear objectives break ties; they have no path
     objective = objective if objective is not None else Proportional()
     comp: FormulaComputation | None = None
     for f in dict.fromkeys(int(f) for f in funds):
@@ -344,7 +410,7 @@ def fund_model(
     model = FundModel(comp=comp, frame=frame, path=path, constraints=tuple(constraints),
                       objective=objective, spend=spend, solver=solver, time_limit=time_limit,
                       options=dict(solver_options or {}), allocates=False)
-    if len(table) == 0 or not objective.quadratic:
+    if len(table) == 0:
         return model
     try:
         ctx = model.context(comp.fund)
@@ -352,6 +418,10 @@ def fund_model(
         compiled = _precompiled(constraints, ctx)
     except (InfeasibleError, ValidationError):
         return model
-    if not asm.quadratics or not _structured(asm):
-        return model
-    return attrs.evolve(model, allocates=True, compiled=compiled)
+    if asm.quadratics and _structured(asm):
+        return attrs.evolve(model, allocates=True, compiled=compiled)
+    if (not asm.quadratics and solver.lower() == "highs" and not model.options
+            and _rounding_of(constraints).exact != "milp"
+            and lower(asm, scale=DEFAULT_SCALE).problem.shape[0] < IPM_ROWS):
+        return attrs.evolve(model, warm=True, compiled=compiled, tie_break=tie_break)
+    return model

@@ -47,6 +47,7 @@ from townfiscal.optimize._problem import (
 
 __all__ = [
     "DEFAULT_TIME_LIMIT",
+    "WarmHighs",
     "available_solvers",
     "solve",
     "solver_version",
@@ -263,11 +264,17 @@ def _solve_highs(problem: LinearProblem, time_limit: float, options: dict[str, A
         status = h.setOptionValue(key, value)
         if status != highspy.HighsStatus.kOk:
             raise SolverError(f"HiGHS rejected option {key}={value!r}", solver="highs")
-    mip = problem.is_mip
     version = f"HiGHS {h.version()} (highspy)"
     model = _highs_model(problem)
     if h.passModel(model) == highspy.HighsStatus.kError:
         return Solution(ERROR, None, None, None, "highs", version, 0.0, "passModel failed")
+    return _run_highs(h, problem.is_mip, version)
+
+
+def _run_highs(h: Any, mip: bool, version: str) -> Solution:
+    """Run ``h`` (a model passed) and read its solution."""
+    import highspy
+
     start = time.perf_counter()
     run_status = h.run()
     seconds = time.perf_counter() - start
@@ -296,6 +303,61 @@ def _solve_highs(problem: LinearProblem, time_limit: float, options: dict[str, A
             dual = np.array(sol.row_dual, dtype=np.float64)
         objective = float(info.objective_function_value)
     return Solution(status, x, dual, objective, "highs", version, seconds, message)
+
+
+class WarmHighs:
+    """HiGHS kept between solves of linear programs that differ only in the first row's
+    bounds (a fund sweep's budget row): it re-solves from the last basis.
+
+    :meth:`solve` passes a problem whose matrix, costs, column bounds or other rows differ
+    from the last one's afresh (a cold solve), and otherwise changes the first row's bounds
+    and runs again (``changeRowBounds`` + ``run``). ``warm`` counts the warm re-solves.
+    """
+
+    def __init__(self, time_limit: float = DEFAULT_TIME_LIMIT,
+                 options: Mapping[str, Any] | None = None) -> None:
+        self.time_limit = float(time_limit)
+        self.options = dict(options or {})
+        self._h: Any = None
+        self._last: LinearProblem | None = None
+        self.warm = 0
+
+    def _same_but_first_row(self, p: LinearProblem) -> bool:
+        q = self._last
+        if q is None or q.shape != p.shape or q.is_mip or p.is_mip or p.is_qp:
+            return False
+        a, b = q.matrix.tocsr(), p.matrix.tocsr()
+        return bool(np.array_equal(q.cost, p.cost) and np.array_equal(q.col_lower, p.col_lower)
+                    and np.array_equal(q.col_upper, p.col_upper)
+                    and np.array_equal(q.row_lower[1:], p.row_lower[1:])
+                    and np.array_equal(q.row_upper[1:], p.row_upper[1:])
+                    and q.offset == p.offset and np.array_equal(a.indptr, b.indptr)
+                    and np.array_equal(a.indices, b.indices) and np.array_equal(a.data, b.data))
+
+    def solve(self, problem: LinearProblem) -> Solution:
+        """Solve ``problem`` (a linear program), warm where only its first row's bounds
+        changed since the last one."""
+        if problem.is_qp or problem.is_mip:
+            return solve(problem, "highs", time_limit=self.time_limit, options=self.options)
+        if self._h is not None and self._same_but_first_row(problem):
+            self._h.changeRowBounds(0, float(problem.row_lower[0]),
+                                    float(problem.row_upper[0]))
+            self.warm += 1
+            sol = _run_highs(self._h, False, f"HiGHS {self._h.version()} (highspy)")
+        else:
+            self._h = _new_highs()
+            self._h.setOptionValue("output_flag", False)
+            self._h.setOptionValue("time_limit", self.time_limit)
+            self._h.setOptionValue("random_seed", 0)
+            for key, value in self.options.items():
+                self._h.setOptionValue(key, value)
+            self._h.passModel(_highs_model(problem))
+            sol = _run_highs(self._h, False, f"HiGHS {self._h.version()} (highspy)")
+        self._last = problem
+        if sol.status == ERROR:
+            self._h = self._last = None
+            raise SolverError(f"highs failed: {sol.message}", status=ERROR, solver="highs")
+        return sol
 
 
 # --------------------------------------------------------------------------- quadratic
