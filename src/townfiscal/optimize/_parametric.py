@@ -41,10 +41,11 @@ from townfiscal.optimize._constraints import (
     GroupTotal,
     GrowthCap,
     HoldHarmless,
+    Rounding,
 )
 from townfiscal.optimize._context import FloatArray, IntArray, ModelContext, Primitive
 from townfiscal.optimize._model import assemble, lower, prechecks
-from townfiscal.optimize._objectives import Objective, Proportional
+from townfiscal.optimize._objectives import MinDeviation, Objective, Proportional
 from townfiscal.optimize._problem import OPTIMAL
 from townfiscal.optimize._run import (
     DEFAULT_SCALE,
@@ -262,20 +263,46 @@ class FundModel:
 
     def context(self, fund: int) -> ModelContext:
         """The model context ``allocate`` builds for ``fund``."""
+        return self._context(fund, FUND_COLUMNS)[0]
+
+    def _context(self, fund: int, columns: tuple[str, ...]) -> tuple[ModelContext, FloatArray]:
+        """The context at ``fund`` with ``columns`` (of :data:`FUND_COLUMNS`: those the
+        model reads) set to their values at that fund; and the formula amounts (targets)."""
         fund = int(fund)
         exact, amount = self.path.rounded(fund)
+        target = amount.astype(np.float64)
         frame = self.frame.copy(deep=False)  # the fund's columns are replaced, not written
         weights = self.path.weights
         wsum = float(weights.sum())
-        columns = list(frame.columns)
-        for name, values in (
-            ("proportional", fund * weights / wsum if wsum > 0 else np.zeros(weights.size)),
-            ("unrounded", exact), ("amount", amount), ("target", amount.astype(np.float64)),
-        ):
-            if name in columns:
-                frame.isetitem(columns.index(name), values)
+        have = list(frame.columns)
+        for name in columns:
+            if name not in have:
+                continue
+            values = {"unrounded": exact, "amount": amount, "target": target}.get(name)
+            if values is None:  # proportional
+                values = fund * weights / wsum if wsum > 0 else np.zeros(weights.size)
+            frame.isetitem(have.index(name), values)
         frame.attrs["fund"] = fund
-        return ModelContext(frame, fund, all_towns=self.comp.towns)
+        return ModelContext(frame, fund, all_towns=self.comp.towns), target
+
+    @property
+    def _reads(self) -> tuple[str, ...]:
+        """The fund's columns the model reads: the target alone when every constraint was
+        compiled once and the objective names no fund column, else all of them."""
+        if all(isinstance(c, _Compiled | Rounding) for c in self.compiled) and (
+                type(self.objective) in (Proportional, MinDeviation)
+                and not (isinstance(self.objective.target, str)
+                         and self.objective.target in FUND_COLUMNS)):
+            return ("target",)
+        return FUND_COLUMNS
+
+    def _value(self, ctx: ModelContext, target: FloatArray, x: FloatArray) -> float:
+        """The objective at ``x``; for the default objective in its own arithmetic, from the
+        targets at hand."""
+        obj = self.objective
+        if type(obj) is Proportional and obj.target is None:
+            return float(np.sum((x - target) ** 2 / np.maximum(target, 1.0)))
+        return obj.evaluate(ctx, x)
 
     @property
     def warm_count(self) -> int:
@@ -312,7 +339,7 @@ class FundModel:
         if not self.allocates:
             raise ValueError("this model's shape has no parametric path: re-solve per fund")
         start = time.perf_counter()
-        ctx = self.context(fund)
+        ctx, target = self._context(fund, self._reads)
         asm = assemble(ctx, self.compiled, self.objective, spend=self.spend)
         conflicts = prechecks(asm)
         if conflicts:
@@ -324,7 +351,7 @@ class FundModel:
                                options=dict(self.options), whole_model=False)
         return FundSolution(
             fund=int(fund), amounts=amounts, x=core.x, status=core.status,
-            objective_value=self.objective.evaluate(ctx, core.x), solver=core.solver,
+            objective_value=self._value(ctx, target, core.x), solver=core.solver,
             method=core.method, seconds=time.perf_counter() - start)
 
 
@@ -332,7 +359,7 @@ def _resolve(model: FundModel, fund: int) -> FundSolution:
     """A linear objective's allocation at ``fund``, as ``allocate`` finds it, with the
     linear program re-solved by HiGHS from the previous fund's basis."""
     start = time.perf_counter()
-    ctx = model.context(fund)
+    ctx, _ = model._context(fund, model._reads)
     asm = assemble(ctx, model.compiled, model.objective, spend=model.spend)
     conflicts = prechecks(asm)
     if conflicts:
