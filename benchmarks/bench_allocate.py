@@ -16,7 +16,12 @@ units from ``tf.make_towns``) and each scenario, this prints model build and sol
   handed straight to highspy;
 - ``highspy direct, IPM``: the same, with HiGHS's interior-point solver (which tf.allocate
   picks by itself for models of 5,000 rows or more);
-- ``scipy linprog``: the same sparse matrix solved by ``scipy.optimize.linprog(method="highs")``.
+- ``scipy linprog``: the same sparse matrix solved by ``scipy.optimize.linprog(method="highs")``;
+- ``highspy QP direct``: the proportional default written plainly (min Σ (x − t)² / t over the
+  amounts, the fund row, the order chain, the city rows) and handed to HiGHS's QP solver.
+
+Scenarios: ``bureau`` (hold-harmless, growth cap, floor, city caps), ``chain`` (need order,
+floor, cap: the structured solve's case) and ``ordered`` (the same with city caps).
 
 All methods see money in 10,000-yuan units and the same effective bounds. The column
 ``Σ|x−t|`` is the least-absolute-deviation objective (万元) of each method's optimum before
@@ -26,10 +31,13 @@ gives a little of it up; ``Σ(x−t)²/t`` (万元) is ``Proportional``'s object
 interleaved (each repeat runs every method once) so that a shared machine's load falls on all
 methods alike.
 ``× direct`` is a method's total over ``highspy direct``'s total, ``× old`` a ``tf.allocate``
-variant's total over the ``MinDeviation vertex`` total (the old default).
+variant's total over the ``MinDeviation vertex`` total (the old default), and ``× plain`` a
+``tf.allocate`` variant's total over HiGHS on the same model written plainly, its best
+method: the textbook LP (simplex or IPM, the faster) for the ``MinDeviation`` rows, the plain
+QP for the default.
 
 Run:  python benchmarks/bench_allocate.py [--sizes example,10000,china] [--repeats 3]
-          [--scenarios bureau,ordered] [--skip-textbook china:ordered]
+          [--scenarios bureau,chain,ordered] [--skip-textbook china:ordered]
 
 ``--skip-textbook SIZE:SCENARIO`` (comma-separated) leaves out the three slowest textbook
 methods (PuLP loops, highspy direct with the default algorithm, scipy linprog) for those
@@ -84,6 +92,7 @@ def scenarios(formula: pd.DataFrame) -> dict[str, list[Any]]:
     return {
         "bureau": [tf.HoldHarmless(), tf.GrowthCap(0.15), tf.Floor(300_000),
                    tf.GroupTotal("city", hi=city_hi), tf.Rounding(UNIT)],
+        "chain": [tf.NeedOrder(), tf.Floor(300_000), tf.Cap(6_000_000), tf.Rounding(UNIT)],
         "ordered": [tf.NeedOrder(), tf.Floor(300_000), tf.Cap(6_000_000),
                     tf.GroupTotal("city", hi=city_hi), tf.Rounding(UNIT)],
     }
@@ -204,6 +213,62 @@ def solve_highspy(s: dict[str, Any], algorithm: str = "choose") -> float:
     return float(h.getInfo().objective_function_value)
 
 
+def build_qp(d: dict[str, Any]) -> dict[str, Any]:
+    """The proportional default written plainly: min Σ (x − t)² / t over the amounts alone,
+    rows [fund | order | group] (万元)."""
+    n = d["n"]
+    blocks = [sp.csr_array(np.ones((1, n)))]
+    lo_rows, hi_rows = [[d["fund"]]], [[d["fund"]]]
+    if d["chain"] is not None:
+        ch = d["chain"]
+        k = n - 1
+        blocks.append(sp.csr_array((np.tile([1.0, -1.0], k), (
+            np.repeat(np.arange(k), 2), np.stack([ch[:-1], ch[1:]], 1).ravel())), shape=(k, n)))
+        lo_rows.append(np.zeros(k))
+        hi_rows.append(np.full(k, np.inf))
+    if d["groups"] is not None:
+        g, gh = d["groups"]
+        blocks.append(sp.csr_array((np.ones(n), (g, np.arange(n))), shape=(gh.size, n)))
+        lo_rows.append(np.full(gh.size, -np.inf))
+        hi_rows.append(gh)
+    t = np.maximum(d["t"], 1e-4)
+    return {"A": sp.vstack(blocks, format="csc"), "c": np.full(n, -2.0), "hessian": 2.0 / t,
+            "offset": float(t.sum()),
+            "row_lo": np.concatenate(lo_rows).astype(float),
+            "row_hi": np.concatenate(hi_rows).astype(float),
+            "col_lo": d["lo"], "col_hi": d["hi"]}
+
+
+def solve_highspy_qp(s: dict[str, Any]) -> float:
+    """HiGHS's QP solver on the plain QP; the optimum Σ (x − t)² / t (万元), NaN if it fails."""
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("time_limit", TIME_LIMIT)
+    lp = highspy.HighsLp()
+    a = s["A"]
+    n = a.shape[1]
+    lp.num_col_, lp.num_row_ = n, a.shape[0]
+    lp.col_cost_, lp.col_lower_, lp.col_upper_ = s["c"], s["col_lo"], s["col_hi"]
+    lp.row_lower_, lp.row_upper_ = s["row_lo"], s["row_hi"]
+    lp.offset_ = s["offset"]
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = a.indptr, a.indices, a.data
+    hess = highspy.HighsHessian()
+    hess.dim_ = n
+    hess.format_ = highspy.HessianFormat.kTriangular
+    hess.start_ = np.arange(n + 1, dtype=np.int32)
+    hess.index_ = np.arange(n, dtype=np.int32)
+    hess.value_ = s["hessian"]
+    model = highspy.HighsModel()
+    model.lp_ = lp
+    model.hessian_ = hess
+    h.passModel(model)
+    h.run()
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return float("nan")
+    return float(h.getInfo().objective_function_value)
+
+
 def solve_linprog(s: dict[str, Any]) -> float:
     """scipy.optimize.linprog(method="highs") on the arrays; the optimum (万元)."""
     a = s["A"].tocsr()
@@ -284,6 +349,16 @@ def bench(size: str, repeats: int, only: list[str],
             s = time.perf_counter() - t
             return {"build": b, "solve": s, "total": b + s, "objective": obj}
 
+        def run_qp(d: dict[str, Any] = d) -> dict[str, float]:
+            t = time.perf_counter()
+            arrays = build_qp(d)
+            b = time.perf_counter() - t
+            t = time.perf_counter()
+            obj = solve_highspy_qp(arrays)
+            s = time.perf_counter() - t
+            return {"build": b, "solve": s, "total": b + s, "objective": float("nan"),
+                    "chi2": obj}
+
         def run_linprog(d: dict[str, Any] = d) -> dict[str, float]:
             t = time.perf_counter()
             arrays = build_sparse(d)
@@ -300,10 +375,10 @@ def bench(size: str, repeats: int, only: list[str],
              allocate_with(objective=tf.MinDeviation(), tie_break=False)),
             ("PuLP loops", run_pulp),
             ("highspy direct", run_direct), ("highspy direct, IPM", run_direct_ipm),
-            ("scipy linprog", run_linprog)]
+            ("scipy linprog", run_linprog), ("highspy QP direct", run_qp)]
         if skip_textbook and f"{size}:{name}" in skip_textbook:
-            methods = [m for m in methods
-                       if m[0] not in ("PuLP loops", "highspy direct", "scipy linprog")]
+            methods = [m for m in methods if m[0] not in (
+                "PuLP loops", "highspy direct", "scipy linprog", "highspy QP direct")]
         # interleaved: each repeat runs every method once, so that the load of a shared
         # machine falls on all of them alike
         runs: dict[str, list[dict[str, float]]] = {label: [] for label, _ in methods}
@@ -317,14 +392,28 @@ def bench(size: str, repeats: int, only: list[str],
                           for k in runs[label][0]}
         base = out.get("highspy direct", out["highspy direct, IPM"])["total"]
         old = out["tf.allocate, MinDeviation vertex"]["total"]
+        # HiGHS on the same model written plainly, its best method: the textbook LP for the
+        # least absolute deviation, the plain QP for the proportional default
+        lp_best = min(out[k]["total"] for k in ("highspy direct", "highspy direct, IPM")
+                      if k in out)
+        qp = out.get("highspy QP direct")
+        qp_ok = qp is not None and np.isfinite(qp["chi2"])
         for label, r in out.items():
             tf_row = label.startswith("tf.allocate")
+            plain = float("nan")
+            if label.startswith("tf.allocate, MinDeviation"):
+                plain = r["total"] / lp_best
+            elif label == "tf.allocate" and qp is not None:
+                plain = r["total"] / qp["total"]
             rows.append({"size": size, "towns": len(formula), "scenario": name,
-                         "method": label, "build_s": r["build"], "solve_s": r["solve"],
+                         "method": label if label != "highspy QP direct" or qp_ok
+                         else "highspy QP direct (failed: no optimum)",
+                         "build_s": r["build"], "solve_s": r["solve"],
                          "total_s": r["total"], "ratio": r["total"] / base,
                          "vs_old": r["total"] / old if tf_row else float("nan"),
+                         "vs_plain": plain,
                          "objective_wan": r["objective"],
-                         "chi2_wan": r["chi2"] if tf_row else float("nan"),
+                         "chi2_wan": r.get("chi2", float("nan")),
                          "formula_s": formula_s})
     return rows
 
@@ -332,8 +421,8 @@ def bench(size: str, repeats: int, only: list[str],
 def markdown(table: pd.DataFrame) -> str:
     """The table as Markdown."""
     head = ("| towns | scenario | method | build (s) | solve (s) | total (s) | × direct "
-            "| × old | Σ\\|x−t\\| (万元) | Σ(x−t)²/t (万元) |\n"
-            "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|")
+            "| × old | × plain | Σ\\|x−t\\| (万元) | Σ(x−t)²/t (万元) |\n"
+            "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     lines = [head]
 
     def opt(v: float, spec: str) -> str:
@@ -342,7 +431,8 @@ def markdown(table: pd.DataFrame) -> str:
     for r in table.itertuples():
         lines.append(f"| {r.towns:,} | {r.scenario} | {r.method} | {r.build_s:.3f} | "
                      f"{r.solve_s:.3f} | {r.total_s:.3f} | {r.ratio:.2f} | "
-                     f"{opt(r.vs_old, '.2f')} | {r.objective_wan:,.2f} | "
+                     f"{opt(r.vs_old, '.2f')} | {opt(r.vs_plain, '.3f')} | "
+                     f"{opt(r.objective_wan, ',.2f')} | "
                      f"{opt(r.chi2_wan, ',.3f')} |")
     return "\n".join(lines)
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 import townfiscal as tf
 from townfiscal.optimize import ModelContext, optimise
-from townfiscal.optimize._isotonic import bounded_pav
+from townfiscal.optimize._isotonic import bounded_pav, ordered_optimum
 from townfiscal.optimize._model import violations
 
 FUND = 2_000_000_000
@@ -27,9 +27,7 @@ def _frame(targets: list[float], need: list[float], city: list[str] | None = Non
     return frame
 
 
-def _objective(res: object, frame: pd.DataFrame) -> float:
-    t = frame["target"].to_numpy()
-    x = res.x  # type: ignore[attr-defined]
+def _objective(x: np.ndarray, t: np.ndarray) -> float:
     return float(np.sum((x - t) ** 2 / t))
 
 
@@ -111,8 +109,9 @@ def example() -> pd.DataFrame:
 def test_the_structured_solve_is_the_quadratic_programs_optimum(data: st.DataObject,
                                                                  n: int) -> None:
     """Random targets, weak orders with ties and towns outside, floors, caps, city totals and
-    funds: the structured solve meets every constraint and its objective equals HiGHS's and
-    Clarabel's quadratic programs' (never above either) to 1e-9."""
+    funds: the structured optimum meets every constraint, and its objective is HiGHS's and
+    Clarabel's (never above either, and neither more than 1e-8 above it); allocate's answer,
+    whichever way it went, is the same optimum."""
     draw = data.draw
     t = np.array(draw(st.lists(st.floats(1e4, 5e6), min_size=n, max_size=n)))
     need = draw(st.lists(st.one_of(st.sampled_from([1.0, 2.0, 3.0, 4.0]), st.just(np.nan),
@@ -127,7 +126,8 @@ def test_the_structured_solve_is_the_quadratic_programs_optimum(data: st.DataObj
     cons: list[tf.Constraint] = [tf.NeedOrder(by="need"),
                                  tf.Floor(pd.Series(lo, index=frame.index)),
                                  tf.Cap(pd.Series(hi, index=frame.index))]
-    if draw(st.booleans()):
+    grouped = draw(st.booleans())
+    if grouped:
         cons.append(tf.GroupTotal("city", hi=fund * draw(st.floats(0.3, 1.0))))
     try:
         ours = optimise(ModelContext(frame, fund), cons)
@@ -135,20 +135,24 @@ def test_the_structured_solve_is_the_quadratic_programs_optimum(data: st.DataObj
         with pytest.raises(tf.InfeasibleError):
             optimise(ModelContext(frame, fund), cons, solver="clarabel")
         return
+    f_ours = _objective(ours.x, t)
+    candidates = {"allocate": f_ours}
+    if not grouped:  # the structured optimum itself, before the finish confirms and prices it
+        found = ordered_optimum(ours.assembly)
+        assert found is not None
+        assert not violations(attrs.evolve(ours.assembly, unit=1), found.x,
+                              tol=max(1e-3, 1e-12 * fund))
+        candidates["structured"] = _objective(found.x, t)
     assert not violations(ours.assembly, ours.amounts.astype(np.float64), tol=1e-6)
-    assert ours.method.startswith("isotonic regression in the breakpoint search")
-    # the continuous optimum too, before whole yuan
     assert not violations(attrs.evolve(ours.assembly, unit=1), ours.x, tol=1e-3)
-    f_ours = _objective(ours, frame)
     for solver in ("clarabel", "highs-qp"):
         try:
             other = optimise(ModelContext(frame, fund), cons, solver=solver)
         except tf.SolverError:  # HiGHS's QP solver reports "Solve error" on a few models
             assert solver == "highs-qp"
             continue
-        f_other = _objective(other, frame)
-        slack = 1e-9 * max(f_other, 1.0)
-        assert f_ours <= f_other + slack
-        if solver == "clarabel":  # polished to its vertex: the same optimum
-            assert f_ours == pytest.approx(f_other, rel=1e-9, abs=1e-6)
-            assert np.abs(ours.x - other.x).max() <= 1e-6 * max(1.0, float(t.max()))
+        f_other = _objective(other.x, t)
+        for f in candidates.values():
+            assert f <= f_other + 1e-9 * max(f_other, 1.0)
+            if solver == "clarabel":  # polished to its vertex, or within its own tolerance
+                assert f_other - f <= 1e-8 * max(f_other, 1.0)

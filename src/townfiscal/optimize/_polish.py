@@ -12,7 +12,7 @@ the conditions of optimality hold to float64 precision.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import numpy as np
@@ -127,7 +127,6 @@ def _solve_active(a: sp.csr_array, h: FloatArray, c: FloatArray, rl: FloatArray,
                   eps: float, delta: float) -> tuple[FloatArray, FloatArray]:
     """Solve ``min ½zᵀHz + cᵀz`` with the active rows and bounds as equalities."""
     import scipy.sparse as sp
-    import scipy.sparse.linalg as spla
 
     m, _n = a.shape
     fixed_value = np.where(col_state == _HIGH, cu, cl)
@@ -145,8 +144,36 @@ def _solve_active(a: sp.csr_array, h: FloatArray, c: FloatArray, rl: FloatArray,
     kkt = sp.block_array([[hf, a_af.T], [a_af, sp.diags_array(np.full(rows.size, -delta))]],
                          format="csc")
     rhs = np.concatenate([-c[free] + eps * z0[free], b])
-    sol = spla.splu(kkt).solve(rhs) if kkt.shape[0] else rhs
+    sol = _kkt_solve(kkt, rhs) if kkt.shape[0] else rhs
     z[free] = sol[: free.size]
     y = np.zeros(m)
     y[rows] = -sol[free.size:]
     return z, y
+
+
+def _kkt_solve(kkt: Any, rhs: FloatArray) -> FloatArray:
+    """``kkt⁻¹ rhs`` for the quasi-definite system (``H + εI`` above, ``−δI`` below).
+
+    Such a matrix factors in any symmetric order without pivoting, so SuperLU is told to keep
+    the diagonal and one column order for rows and columns: on a long chain of tight order
+    rows beside the fund's dense row this is about 14× faster than its default partial
+    pivoting, which breaks the fill-reducing order. The answer is checked, and an inaccurate
+    one solved again with pivoting.
+    """
+    import scipy.sparse.linalg as spla
+
+    try:
+        lu = spla.splu(kkt, diag_pivot_thresh=0.0, options={"SymmetricMode": True})
+    except RuntimeError:  # a pivot vanished in this order: pivot as usual
+        return spla.splu(kkt).solve(rhs)  # type: ignore[no-any-return]
+    sol: FloatArray = lu.solve(rhs)
+    scale = float(np.max(np.abs(rhs))) + 1.0
+    for step in range(4):  # up to three rounds of iterative refinement on the same factors
+        residual = rhs - kkt @ sol
+        err = float(np.max(np.abs(residual)))
+        if not np.isfinite(err) or err <= 1e-11 * scale or step == 3:
+            break
+        sol = sol + lu.solve(residual)
+    if np.isfinite(err) and err <= 1e-9 * scale:  # as close as pivoting gets on such systems
+        return sol
+    return spla.splu(kkt).solve(rhs)  # type: ignore[no-any-return]

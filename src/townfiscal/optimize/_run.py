@@ -42,6 +42,7 @@ from townfiscal.optimize._problem import (
     OPTIMAL,
     TIME_LIMIT,
     UNBOUNDED,
+    LinearProblem,
     Solution,
     SolverError,
     SolverTimeLimitWarning,
@@ -448,19 +449,38 @@ def _tie_break(asm: Assembly, objective: Objective, low: Lowered, sol: Solution,
             col_lo[-k_aux:] = np.where(a_hi, col_hi[-k_aux:], col_lo[-k_aux:])
         q = attrs.evolve(q, row_lower=row_lo, row_upper=row_hi, col_lower=col_lo,
                          col_upper=col_hi)
-        try:
-            qsol = solve(q, "clarabel", time_limit=time_limit)
-        except SolverError:
-            return None
-        if qsol.x is None or qsol.status != OPTIMAL:
-            return None
-        x = qlow.x_yuan(qsol.x)
+        walked = _polished_from_structure(quad, qlow, q)
+        if walked is None:
+            try:
+                qsol = solve(q, "clarabel", time_limit=time_limit)
+            except SolverError:
+                return None
+            if qsol.x is None or qsol.status != OPTIMAL:
+                return None
+            walked = qlow.x_yuan(qsol.x)
+        x = walked
     value = objective.evaluate(asm.ctx, x_lp)
     if objective.evaluate(asm.ctx, x) > value + 1e-6 * max(1.0, abs(value)):
         return None
     if violations(attrs.evolve(asm, unit=1), x, tol=1e-6 * max(1.0, asm.fund) ** 0.5):
         return None
     return x
+
+
+def _polished_from_structure(quad: Assembly, qlow: Lowered, q: LinearProblem
+                             ) -> FloatArray | None:
+    """The optimum of the tie-break's program ``q`` (the optimal face of a linear program),
+    walked to by the active-set finish from the structured optimum of ``quad`` (the same
+    objective, bounds, order and totals without the face's equalities); ``None`` if there is
+    no structured start or the walk does not settle."""
+    found = _warm_start(quad)
+    if found is None:
+        return None
+    z0 = np.concatenate([found[0] / qlow.scale, found[1] / qlow.scale])
+    if z0.size != q.shape[1]:
+        return None
+    done = polish(q, np.clip(z0, q.col_lower, q.col_upper), max_steps=WARM_STEPS)
+    return qlow.x_yuan(done.z) if done.converged else None
 
 
 def _raise_elastic(asm: Assembly, solver: str, time_limit: float,
