@@ -526,6 +526,9 @@ def _parametric(
         rows: dict[int, dict[str, Any]] = {}
         solved: list[int] = []
         matrix = np.zeros((len(group), len(model.codes)), dtype=np.int64)
+        fund_of = [int(t.fund) if t.fund is not None else int(model.comp.fund) for t in group]
+        batch = model.solve_many(fund_of) if (
+            payload.method == "allocate" and model.allocates) else [None] * len(group)
         for i, task in enumerate(group):
             t0 = time.perf_counter()
             fund = int(task.fund) if task.fund is not None else int(model.comp.fund)
@@ -538,7 +541,8 @@ def _parametric(
                     row.update(status="formula", objective_value=math.nan, solver="")
                     how = PARAMETRIC
                 elif model.allocates:
-                    sol = model.solve(fund)
+                    found = batch[i]
+                    sol = found if found is not None else model.solve(fund)
                     how = PARAMETRIC
                 else:
                     warm = model.warm_count

@@ -44,7 +44,14 @@ from townfiscal.optimize._constraints import (
     Rounding,
 )
 from townfiscal.optimize._context import FloatArray, IntArray, ModelContext, Primitive
-from townfiscal.optimize._model import assemble, lower, prechecks
+from townfiscal.optimize._model import (
+    Assembly,
+    assemble,
+    lower,
+    prechecks,
+    violations,
+    weakness_order,
+)
 from townfiscal.optimize._objectives import MinDeviation, Objective, Proportional
 from townfiscal.optimize._problem import OPTIMAL
 from townfiscal.optimize._run import (
@@ -250,6 +257,9 @@ class FundModel:
     compiled: tuple[Constraint, ...] = ()  # the constraints, those free of the fund compiled
     warm: bool = False  # a linear program HiGHS re-solves from the last fund's basis
     tie_break: bool = True
+    _base: Assembly | None = None  # the assembly at the model's own fund
+    _order: IntArray = attrs.field(factory=lambda: np.zeros(0, dtype=np.int64))
+    _codes: tuple[str, ...] = ()  # in rounding order
     _highs: dict[str, WarmHighs] = attrs.field(factory=dict, repr=False)
 
     @property
@@ -328,6 +338,96 @@ class FundModel:
         except _TieBreakFailed:
             return None
 
+    def solve_many(self, funds: Sequence[int]) -> list[FundSolution | None]:
+        """The allocations at ``funds`` at once: every fund's breakpoint search in one pass
+        over a matrix (funds × towns), then each fund's rounding.
+
+        For the default objective under per-town bounds that are the same at every fund of
+        ``funds`` (no group family, whole fund spent, no integer rounding); ``None`` for a
+        fund this cannot settle (one the bounds cannot meet, or whose rounding breaks a
+        bound): :meth:`solve` answers it (and explains a failure as ``allocate`` does).
+        """
+        k = len(funds)
+        out: list[FundSolution | None] = [None] * k
+        obj = self.objective
+        base = self._base
+        if (not k or not self.allocates or base is None or self.spend != "exact"
+                or type(obj) is not Proportional
+                or _rounding_of(self.constraints).exact == "milp"):
+            return out
+        start = time.perf_counter()
+        n = base.n
+        f = np.asarray([int(v) for v in funds], dtype=np.float64)
+        exact = np.zeros((k, n))
+        ok = np.ones(k, dtype=bool)
+        for i, fund in enumerate(funds):
+            try:
+                exact[i] = self.path.amounts(int(fund))
+            except InfeasibleError:
+                ok[i] = False
+        if not ok.any() or not self._same_bounds([int(v) for v in f[ok]]):
+            return out
+        path = self.path
+        targets = np.zeros((k, n))
+        if ok.any():
+            formula = _Rounder.of(path.lower, path.upper, path.unit, path.codes)
+            targets[ok] = formula.rows(exact[ok], [int(v) for v in f[ok]])
+        if obj.target is not None:
+            targets[:] = base.quadratics[0].target
+        width = np.maximum(targets, 1.0)
+        lo, hi = base.lower, base.upper
+        lam = _scales(targets - width, width, lo, hi, f)
+        x = np.clip(targets - width + lam[:, None] * width, lo, hi)
+        x = np.where(width > 0, x, np.clip(targets - width, lo, hi))
+        ok &= np.isfinite(lam) & (np.abs(x.sum(axis=1) - f) <= 1e-6 * np.maximum(1.0, f))
+        shared = (time.perf_counter() - start) / k
+        unit = int(base.unit)
+        perm = self._order
+        codes = self._codes
+        rounder = _Rounder.of(lo[perm], hi[perm], unit, codes)
+        rows = np.flatnonzero(ok).tolist()
+        rounded: dict[int, IntArray] = {}
+        try:
+            every = rounder.rows(x[rows][:, perm], [int(funds[i]) for i in rows])
+            rounded = dict(zip(rows, every, strict=True))
+        except InfeasibleError:  # a row the bounds cannot round: the others one by one
+            for i in rows:
+                try:
+                    rounded[i] = rounder.rows(x[i][perm][None, :], [int(funds[i])])[0]
+                except InfeasibleError:
+                    continue
+        for i in rows:
+            if i not in rounded:
+                continue
+            t0 = time.perf_counter()
+            fund = int(funds[i])
+            amounts = np.empty(n, dtype=np.int64)
+            amounts[perm] = rounded[i]
+            if violations(attrs.evolve(base, fund=float(fund)), amounts.astype(np.float64)):
+                continue
+            value = float(np.sum((x[i] - targets[i]) ** 2 / width[i]))
+            out[i] = FundSolution(fund=fund, amounts=amounts, x=x[i], status=OPTIMAL,
+                                  objective_value=value, solver="breakpoints",
+                                  method="breakpoint search",
+                                  seconds=time.perf_counter() - t0 + shared)
+        return out
+
+    def _same_bounds(self, funds: Sequence[int]) -> bool:
+        """Whether the model's per-town bounds are the same at every fund of ``funds`` (the
+        fund caps a town with no cap of its own, and tiny floors count from a share of it)."""
+        base = self._base
+        assert base is not None
+        for fund in (min(funds), max(funds)):
+            try:
+                asm = assemble(self._context(fund, self._reads)[0], self.compiled,
+                               self.objective, spend=self.spend)
+            except (InfeasibleError, ValidationError):
+                return False
+            if asm.groups or not (np.array_equal(asm.lower, base.lower)
+                                  and np.array_equal(asm.upper, base.upper)):
+                return False
+        return True
+
     def solve(self, fund: int) -> FundSolution:
         """The allocation at ``fund``, as :func:`~townfiscal.allocate` gives it.
 
@@ -384,6 +484,116 @@ def _resolve(model: FundModel, fund: int) -> FundSolution:
         fund=int(fund), amounts=amounts, x=x, status=sol.status,
         objective_value=model.objective.evaluate(ctx, x), solver=sol.solver, method=method,
         seconds=time.perf_counter() - start)
+
+
+@attrs.frozen(eq=False)
+class _Rounder:
+    """:func:`~townfiscal._rounding.round_to_total` for many rows of amounts under the same
+    bounds and unit: whole units by largest remainder, in its arithmetic and its order of
+    ties (remainder, then amount, then position), every row at once. Rows it cannot settle in
+    one hand-out (more units missing than amounts with room, a total not in whole units, or
+    bounds that cannot reach it) go through ``round_to_total`` itself, which also raises its
+    errors."""
+
+    lower: FloatArray | None
+    upper: FloatArray | None
+    unit: int
+    codes: tuple[str, ...]
+    lo_units: FloatArray
+    hi_units: FloatArray
+
+    @classmethod
+    def of(cls, lower: FloatArray | None, upper: FloatArray | None, unit: int,
+           codes: Sequence[str]) -> _Rounder:
+        n = len(codes)
+
+        def units(bound: FloatArray | None, up: bool) -> FloatArray:
+            if bound is None:
+                return np.full(n, -np.inf if up else np.inf)
+            b = np.where(np.isnan(bound), -np.inf if up else np.inf, bound)
+            with np.errstate(invalid="ignore"):
+                out: FloatArray = np.where(
+                    np.isfinite(b), (np.ceil(b / unit - 1e-6) if up else
+                                     np.floor(b / unit + 1e-6)), b)
+            return out
+
+        return cls(lower, upper, int(unit), tuple(codes), units(lower, True),
+                   units(upper, False))
+
+    def rows(self, values: FloatArray, totals: Sequence[int]) -> IntArray:
+        """Each row of ``values`` rounded to whole units adding up to its total (yuan)."""
+        k, n = values.shape
+        u = self.unit
+        out = np.empty((k, n), dtype=np.int64)
+        tot = np.asarray([int(t) for t in totals], dtype=np.int64)
+        lo_u, hi_u = self.lo_units, self.hi_units
+        scaled = values / u
+        base = np.floor(scaled + 1e-6)
+        base = np.minimum(np.maximum(base, lo_u), hi_u)
+        remainder = scaled - base
+        missing = (tot // u).astype(np.float64) - base.sum(axis=1)
+        up = missing > 0
+        room = np.where(up[:, None], hi_u - base, base - lo_u)
+        key = np.where(up[:, None], remainder, -remainder)
+        tie = np.where(up[:, None], scaled, -scaled)
+        has = room > 0
+        need = np.abs(missing)
+        fine = ((tot % u) == 0) & (has.sum(axis=1) >= need) & np.all(np.isfinite(values), axis=1)
+        fine &= ~np.any(lo_u > hi_u)
+        position = np.broadcast_to(np.arange(n), (k, n))
+        order = np.lexsort((position, -tie, -key, ~has), axis=-1)
+        rank = np.empty_like(order)
+        np.put_along_axis(rank, order, position, axis=-1)
+        chosen = has & (rank < need[:, None])
+        step = np.where(up, 1.0, -1.0)[:, None]
+        rounded = (base + np.where(chosen, step, 0.0)).astype(np.int64) * u
+        for i in range(k):
+            if fine[i]:
+                out[i] = rounded[i]
+            else:
+                out[i] = round_to_total(values[i], int(tot[i]), self.lower, self.upper, unit=u,
+                                        codes=self.codes)
+        return out
+
+
+def _scales(shift: FloatArray, width: FloatArray, lo: FloatArray, hi: FloatArray,
+            funds: FloatArray) -> FloatArray:
+    """Per row ``k``, the ``λ`` with ``Σ_i clip(shift_ki + λ·width_ki, lo_i, hi_i) = funds_k``
+    (the breakpoint search of :func:`townfiscal._levels.levels`, every row at once); NaN
+    where the bounds alone decide (the fund at or beyond what they allow)."""
+    k, n = shift.shape
+    lo_k = np.broadcast_to(lo, (k, n))
+    hi_k = np.broadcast_to(hi, (k, n))
+    moving = (width > 0) & (hi_k > lo_k)
+    fixed_at = np.clip(shift, lo_k, hi_k)
+    base = np.where(moving, lo_k, fixed_at).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = np.where(moving, (lo_k - shift) / width, np.inf)
+        b = np.where(moving, (hi_k - shift) / width, np.inf)
+    pos = np.concatenate([a, b], axis=1)
+    dslope = np.concatenate([np.where(moving, width, 0.0),
+                             np.where(moving & np.isfinite(b), -width, 0.0)], axis=1)
+    order = np.argsort(pos, axis=1, kind="stable")
+    pos = np.take_along_axis(pos, order, axis=1)
+    dslope = np.take_along_axis(dslope, order, axis=1)
+    slope = np.maximum(np.cumsum(dslope, axis=1), 0.0)  # after each event
+    finite = np.isfinite(pos)
+    gap = np.diff(np.where(finite, pos, 0.0), axis=1, prepend=0.0)
+    gap[:, 0] = 0.0
+    rise = np.zeros_like(pos)
+    rise[:, 1:] = slope[:, :-1] * gap[:, 1:]
+    total = base[:, None] + np.cumsum(np.where(finite, rise, 0.0), axis=1)
+    total = np.where(finite, total, np.inf)
+    count = (total <= funds[:, None]).sum(axis=1)
+    j = np.maximum(count - 1, 0)[:, None]
+    p_j = np.take_along_axis(pos, j, axis=1)[:, 0]
+    t_j = np.take_along_axis(total, j, axis=1)[:, 0]
+    s_j = np.take_along_axis(slope, j, axis=1)[:, 0]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lam = np.where(s_j > 0, p_j + (funds - t_j) / s_j, np.nan)
+    lam = np.where((count > 0) & (funds > base), lam, np.nan)
+    out: FloatArray = lam
+    return out
 
 
 class _TieBreakFailed(Exception):
@@ -446,7 +656,9 @@ def fund_model(
     except (InfeasibleError, ValidationError):
         return model
     if asm.quadratics and _structured(asm):
-        return attrs.evolve(model, allocates=True, compiled=compiled)
+        perm = weakness_order(asm)
+        return attrs.evolve(model, allocates=True, compiled=compiled, base=asm, order=perm,
+                            codes=tuple(str(c) for c in asm.ctx.codes[perm]))
     if (not asm.quadratics and solver.lower() == "highs" and not model.options
             and _rounding_of(constraints).exact != "milp"
             and lower(asm, scale=DEFAULT_SCALE).problem.shape[0] < IPM_ROWS):
