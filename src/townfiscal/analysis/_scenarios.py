@@ -165,19 +165,25 @@ class _Summaries:
         if "prior_amount" in towns.columns:
             self.prior = towns["prior_amount"].reindex(codes).to_numpy(dtype=np.float64,
                                                                        na_value=np.nan)
-        scope = towns.loc[towns.index.intersection(codes)] if over == "paid" else towns
-        self.scope_size = len(scope)
+        # the towns measured: those paid (in the towns table), or every town
+        rows = towns.index.get_indexer(codes) if over == "paid" else np.arange(len(towns))
+        rows = np.sort(rows[rows >= 0])
+        self.scope_size = rows.size
         self.before: dict[str, float] = {}
-        if len(scope):
-            # the checks of summarise (columns, positive populations): same errors
-            metrics.capacity_per_capita(scope, population=population)
-            self.pop = scope[population].to_numpy(dtype=np.float64)
-            self.capacity = scope["fiscal_capacity"].to_numpy(dtype=np.float64)
+        if rows.size:
+            pop = (towns[population].to_numpy(dtype=np.float64)[rows]
+                   if population in towns.columns else np.zeros(0))
+            if (population not in metrics.POPULATIONS or "fiscal_capacity" not in towns.columns
+                    or pop.size == 0 or not np.all(pop > 0)):
+                # summarise's checks, and its errors
+                metrics.capacity_per_capita(towns.iloc[rows], population=population)
+            self.pop = pop
+            self.capacity = towns["fiscal_capacity"].to_numpy(dtype=np.float64)[rows]
             before = _measures_after((self.capacity / self.pop)[None, :], self.pop)
             self.before = {k.replace("_after", "_before"): float(v[0])
                            for k, v in before.items()}
-            # the position of each paid town in the scope (towns outside get 0)
-            self.take = codes.get_indexer(scope.index)
+            # the position of each measured town among the paid ones (-1: paid nothing)
+            self.take = codes.get_indexer(towns.index[rows])
 
     def rows(self, amounts: np.ndarray[Any, np.dtype[Any]]) -> list[dict[str, float]]:
         """One summary per row of ``amounts`` (yuan, columns in the order of ``codes``)."""

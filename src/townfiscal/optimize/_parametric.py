@@ -10,7 +10,9 @@ family of group totals, the answer is piecewise linear in the fund at both of it
   totals and one linear solve;
 - the allocation, ``clip(λ·t_i, lo_i, hi_i)`` around those targets: the targets are the
   formula amounts *for that fund*, rounded to whole yuan, so its breakpoints move with the
-  fund; the breakpoint search (``optimize._run``) runs per fund on arrays built once.
+  fund; :meth:`FundModel.solve_many` runs the breakpoint searches of all the funds in one
+  pass over a funds × towns matrix and rounds every fund at once, and
+  :meth:`FundModel.solve` runs ``optimize._run``'s own search for one fund.
 
 :class:`FundModel` holds what does not depend on the fund (the formula's eligibility,
 coefficients and growth bounds, the model's frame and constraints, built once) and
