@@ -5,6 +5,9 @@ units from ``tf.make_towns``) and each scenario, this prints model build and sol
 
 - ``tf.allocate``: end to end (the formula, the model build, the solve, exact rounding) with
   its default objective, ``Proportional`` (Σ (x − t)² / t; a breakpoint search or a QP);
+- ``tf.allocate, Clarabel QP``: the default objective with ``solver="clarabel"``, which always
+  solves the quadratic program (Clarabel's interior point and the exact finish) instead of the
+  structured solves: what they save, in the same run;
 - ``tf.allocate, MinDeviation``: the same with ``objective=tf.MinDeviation()``, the LP of
   least absolute deviation, whose ties are then broken towards ``Proportional``;
 - ``tf.allocate, MinDeviation vertex``: ``MinDeviation`` with ``tie_break=False``, the LP's
@@ -370,6 +373,7 @@ def bench(size: str, repeats: int, only: list[str],
 
         methods: list[tuple[str, Callable[[], dict[str, float]]]] = [
             ("tf.allocate", allocate_with()),
+            ("tf.allocate, Clarabel QP", allocate_with(solver="clarabel")),
             ("tf.allocate, MinDeviation", allocate_with(objective=tf.MinDeviation())),
             ("tf.allocate, MinDeviation vertex",
              allocate_with(objective=tf.MinDeviation(), tie_break=False)),
@@ -403,7 +407,7 @@ def bench(size: str, repeats: int, only: list[str],
             plain = float("nan")
             if label.startswith("tf.allocate, MinDeviation"):
                 plain = r["total"] / lp_best
-            elif label == "tf.allocate" and qp is not None:
+            elif label in ("tf.allocate", "tf.allocate, Clarabel QP") and qp is not None:
                 plain = r["total"] / qp["total"]
             rows.append({"size": size, "towns": len(formula), "scenario": name,
                          "method": label if label != "highspy QP direct" or qp_ok
