@@ -19,7 +19,8 @@ Prints one table of wall times and ratios::
 
 Dask is optional (``pip install townfiscal[dask]``): without it its row says so. Timings are
 medians of a few runs on a shared machine; the ratios, each against a baseline of the same run,
-are what to read.
+are what to read. Each round of the parallel rows also measures a control, pure-Python work
+in two processes against one, which says how much of two cores the machine gave at the time.
 """
 
 from __future__ import annotations
@@ -57,6 +58,33 @@ def note(table: Any) -> str:
     bad = table[~table["status"].isin(["optimal", "formula"])]
     how = ", ".join(sorted(set(table["solved_by"])))
     return f"{how}; " + (f"{len(bad)} not solved" if len(bad) else "all solved")
+
+
+def burn(n: int) -> int:
+    """Pure-Python work: the control for what two processes can get from the machine."""
+    total = 0
+    for i in range(n):
+        total += i * i
+    return total
+
+
+def control() -> float:
+    """Throughput of 8 pieces of pure-Python work in two processes against one, now: what
+    the machine's cores give two processes at this moment (2.0 on two free cores)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    n = 2_000_000
+    start = time.perf_counter()
+    for _ in range(8):
+        burn(n)
+    serial = time.perf_counter() - start
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        pool.submit(burn, 1).result()
+        start = time.perf_counter()
+        list(pool.map(burn, [n] * 8))
+        parallel = time.perf_counter() - start
+    return serial / parallel
 
 
 def dask_client(stack: contextlib.ExitStack[Any]) -> Any:
@@ -125,7 +153,9 @@ def main(n_own: int = 200) -> None:
             own(client)  # the workers import townfiscal once, as a running cluster has
         times: dict[str, list[float]] = {"serial": [], "processes": [], "dask": []}
         notes: dict[str, str] = {}
+        controls: list[float] = []
         for _ in range(3):
+            controls.append(control())
             for key, executor in (("serial", "serial"), ("processes", "processes"),
                                   ("dask", client)):
                 if executor is None:
@@ -145,6 +175,8 @@ def main(n_own: int = 200) -> None:
         rows.append((f"{n_own} own solves, {label}", statistics.median(times[key]), n_own,
                      notes[key] + f"; ×{ratio:.2f} serial's throughput"))
 
+    print("control, pure-Python work in 2 processes against 1 (2.0 = two free cores): "
+          + ", ".join(f"×{c:.2f}" for c in controls) + " in the three rounds")
     print(f"{'case':<40} {'seconds':>9} {'× one call':>11} {'ms/scenario':>12}  note")
     for label, seconds, n, text in rows:
         print(f"{label:<40} {seconds:>9.3f} {seconds / base:>11.2f} "
