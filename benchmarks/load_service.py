@@ -5,9 +5,10 @@ Starts ``townfiscal serve`` (uvicorn) once per setup of the service, each on a f
 1, 4 and 16 concurrent clients, the clients post a bounded number of 2020 allocations
 (2,000,000,000 yuan over the example's 1,002 eligible towns, hold-harmless, +15% growth cap,
 万元 rounding) to each setup in turn, in ``--rounds`` interleaved rounds, so that a change
-in the machine's load (other work on it) touches every setup alike. While they post, one
-more client sends ``GET /health`` every 20 ms: its latency shows whether the event loop is
-kept waiting by CPU work. The setups:
+in the machine's load (other work on it) touches every setup alike; each client posts at
+least 6 times a round. While they post, one more client, in a process of its own, sends
+``GET /health`` every 20 ms: its latency shows whether the event loop is kept waiting by CPU
+work. The setups:
 
 - ``threads``: ``TOWNFISCAL_WORKER_PROCESSES=0``, the earlier setup: requests computed in
   threads of the server process (at most 2 at once);
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import os
 import platform
 import socket
@@ -40,6 +42,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import attrs
 import httpx
@@ -128,21 +131,29 @@ def wait_ready(base: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) 
     raise SystemExit("the service did not answer /health in time")
 
 
-async def load(
-    base: str, clients: int, requests: int
-) -> tuple[float, list[float], list[float], list[str]]:
-    """``requests`` POSTs shared among ``clients`` concurrent clients, and a health prober.
+def probe(base: str, stop: Any, out: Any) -> None:
+    """GET /health every 20 ms until *stop* is set; the latencies (s) go to *out*.
 
-    Returns the wall time, the POSTs' latencies, the health checks' latencies (s) and the
-    errors.
+    Runs in a process of its own, so that it times the service's event loop, not the
+    clients' one.
     """
+    times = []
+    with httpx.Client(base_url=base, timeout=120.0) as http:
+        while not stop.is_set():
+            t0 = time.perf_counter()
+            if http.get("/health").status_code == 200:
+                times.append(time.perf_counter() - t0)
+            time.sleep(0.02)
+    out.put(times)
+
+
+async def post_all(base: str, clients: int, requests: int) -> tuple[list[float], list[str]]:
+    """``requests`` POSTs shared among ``clients`` concurrent clients: latencies (s), errors."""
     latencies: list[float] = []
-    health: list[float] = []
     errors: list[str] = []
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(requests):
         queue.put_nowait(i)
-    done = asyncio.Event()
 
     async def client() -> None:
         async with httpx.AsyncClient(base_url=base, timeout=120.0) as http:
@@ -161,21 +172,28 @@ async def load(
                     errors.append(repr(exc))
                 latencies.append(time.perf_counter() - t0)
 
-    async def prober() -> None:
-        async with httpx.AsyncClient(base_url=base, timeout=120.0) as http:
-            while not done.is_set():
-                t0 = time.perf_counter()
-                r = await http.get("/health")
-                if r.status_code == 200:
-                    health.append(time.perf_counter() - t0)
-                await asyncio.sleep(0.02)
-
-    probe = asyncio.create_task(prober())
-    t0 = time.perf_counter()
     await asyncio.gather(*(client() for _ in range(clients)))
+    return latencies, errors
+
+
+def load(
+    base: str, clients: int, requests: int
+) -> tuple[float, list[float], list[float], list[str]]:
+    """``requests`` POSTs by ``clients`` concurrent clients while a prober checks /health.
+
+    Returns the wall time, the POSTs' latencies, the health checks' latencies (s) and the
+    errors.
+    """
+    ctx = multiprocessing.get_context("spawn")
+    stop, out = ctx.Event(), ctx.Queue()
+    prober = ctx.Process(target=probe, args=(base, stop, out))
+    prober.start()
+    t0 = time.perf_counter()
+    latencies, errors = asyncio.run(post_all(base, clients, requests))
     wall = time.perf_counter() - t0
-    done.set()
-    await probe
+    stop.set()
+    health: list[float] = out.get(timeout=60)
+    prober.join(timeout=60)
     return wall, latencies, health, errors
 
 
@@ -231,17 +249,16 @@ def measure(
             servers.append(Server(setup, f"http://127.0.0.1:{port}", proc))
         for server in servers:
             wait_ready(server.base, server.proc)
-            asyncio.run(load(server.base, warmup, 2 * warmup))
+            asyncio.run(post_all(server.base, warmup, 2 * warmup))
         results = []
         for clients in levels:
-            n = max(requests, 4 * clients)
-            chunk = max(clients, -(-n // rounds))
+            chunk = max(6 * clients, -(-requests // rounds))  # ramps short beside the run
             parts: dict[str, list[tuple[float, list[float], list[float], list[str], float | None]]]
             parts = {server.setup.label: [] for server in servers}
             for _ in range(rounds):
                 for server in servers:
                     cpu0 = cpu_seconds(server.proc.pid)
-                    wall, latencies, health, errors = asyncio.run(load(server.base, clients, chunk))
+                    wall, latencies, health, errors = load(server.base, clients, chunk)
                     cpu1 = cpu_seconds(server.proc.pid)
                     cpu = None if cpu0 is None or cpu1 is None else cpu1 - cpu0
                     parts[server.setup.label].append((wall, latencies, health, errors, cpu))
@@ -324,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
         "--clients", type=int, nargs="+", default=[1, 4, 16], help="client counts (1 4 16)"
     )
     parser.add_argument(
-        "--requests", type=int, default=60, help="POSTs per level, at least 4 per client (60)"
+        "--requests", type=int, default=60, help="POSTs per level, at least 6 per client (60)"
     )
     parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds (2)")
     parser.add_argument("--warmup", type=int, default=4, help="concurrent warm-up POSTs ×2 (4)")

@@ -16,6 +16,7 @@ raised again in the server process with the same messages and problems.
 from __future__ import annotations
 
 import math
+import os
 import signal
 import tempfile
 import threading
@@ -70,6 +71,7 @@ from townfiscal.service._models import (
 from townfiscal.service._store import StoredAllocation, encode_row, utc_now
 
 __all__ = [
+    "WORKER_NICENESS",
     "Carried",
     "Created",
     "Engine",
@@ -434,10 +436,22 @@ def warm() -> None:
 _engine: Engine | None = None
 
 
+WORKER_NICENESS = 5
+"""How much lower a worker's scheduling priority is than the server process's (Unix)."""
+
+
 def start_worker(solve_time_limit: float, cache_size: int) -> None:
-    """Set up a worker process: its engine; Ctrl-C is left to the server, which stops it."""
+    """Set up a worker process: its engine; Ctrl-C is left to the server, which stops it.
+
+    The worker runs at a lower priority (:data:`WORKER_NICENESS`) than the server process:
+    when every core is computing, the event loop still gets one as soon as it has a request
+    to route or an answer to send, instead of waiting its turn behind the solves (which
+    would leave the workers without their next request).
+    """
     global _engine
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(os, "nice"):
+        os.nice(WORKER_NICENESS)
     _engine = Engine(solve_time_limit, cache_size)
 
 
