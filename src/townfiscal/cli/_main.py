@@ -178,7 +178,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--solve-time-limit", type=float, metavar="SECONDS", help="time limit of each solve"
     )
-    p.add_argument("--workers", type=int, default=1, help="worker processes (default: 1)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="server processes (default: 1); requests are computed in worker "
+                        "processes shared among them, one per core by default "
+                        "(TOWNFISCAL_WORKER_PROCESSES)")
     p.set_defaults(handler=_cmd_serve)
 
     add_subcommands(sub)  # split, devolve, transfers, responsibilities
