@@ -23,7 +23,7 @@ from townfiscal.optimize._context import ModelContext
 from townfiscal.optimize._model import FUND
 from townfiscal.optimize._objectives import Objective, Proportional
 from townfiscal.optimize._run import OptimizationResult, optimise
-from townfiscal.optimize._solver import DEFAULT_TIME_LIMIT
+from townfiscal.optimize._solver import DEFAULT_TIME_LIMIT, solver_output
 from townfiscal.policy import Policy
 from townfiscal.rules._explain import formula_steps
 from townfiscal.rules._formula import FormulaComputation, compute_formula
@@ -343,6 +343,7 @@ def allocate(
     spend: Literal["exact", "at_most"] = "exact",
     solver_options: Mapping[str, Any] | None = None,
     tie_break: bool = True,
+    verbose: bool = False,
 ) -> Allocation:
     """Allocate a fund over the eligible towns by linear programming.
 
@@ -384,6 +385,9 @@ def allocate(
         :class:`Proportional` with the same target (default), not whichever optimal vertex
         the solver stopped at. Without it the answer may change with the row order or the
         solver.
+    verbose
+        Let the solver print its log (and HiGHS its banner) to stdout. Off by default:
+        nothing is printed.
 
     Returns
     -------
@@ -413,8 +417,9 @@ def allocate(
                               what="allocation request")
     ctx = ModelContext(_model_frame(comp), int(comp.fund), all_towns=comp.towns)
     objective = objective if objective is not None else Proportional()
-    res = optimise(ctx, constraints, objective, solver=solver, time_limit=time_limit,
-                   spend=spend, options=solver_options, tie_break=tie_break)
+    with solver_output(verbose):
+        res = optimise(ctx, constraints, objective, solver=solver, time_limit=time_limit,
+                       spend=spend, options=solver_options, tie_break=tie_break)
     provenance = {
         "policy": comp.policy.id,
         "policy_hash": comp.policy.hash,

@@ -22,6 +22,7 @@ status ``"time_limit"``; one stopped with no feasible point raises :class:`Solve
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import math
 import os
 import sys
@@ -50,6 +51,7 @@ __all__ = [
     "WarmHighs",
     "available_solvers",
     "solve",
+    "solver_output",
     "solver_version",
     "to_pulp",
     "write_model",
@@ -57,6 +59,22 @@ __all__ = [
 
 #: Seconds a solve may take when the caller does not say.
 DEFAULT_TIME_LIMIT = 120.0
+
+#: Whether the solvers may print their logs (and HiGHS its banner); off unless asked.
+_VERBOSE: contextvars.ContextVar[bool] = contextvars.ContextVar("townfiscal_solver_verbose",
+                                                                default=False)
+
+
+@contextlib.contextmanager
+def solver_output(verbose: bool) -> Iterator[None]:
+    """Within the block, let the solvers print their logs (``verbose=True``) or keep them
+    quiet (``False``, the default outside any block); per thread and per task."""
+    token = _VERBOSE.set(bool(verbose))
+    try:
+        yield
+    finally:
+        _VERBOSE.reset(token)
+
 
 #: Friendly names for PuLP solvers.
 _PULP_ALIASES = {
@@ -185,19 +203,21 @@ _banner_shown = False
 
 def _new_highs() -> Any:
     """A quiet ``highspy.Highs``: HiGHS prints a banner to C stdout on its first creation
-    in a process, which would corrupt a command's JSON or CSV output; send it to devnull."""
+    in a process, which would corrupt a command's JSON or CSV output and clutters a notebook;
+    send it to devnull unless the solvers may speak (:func:`solver_output`)."""
     global _banner_shown
     import highspy
 
-    if _banner_shown:
+    if _banner_shown or _VERBOSE.get():
         return highspy.Highs()  # type: ignore[no-untyped-call]
     _banner_shown = True
+    fd = 1  # HiGHS prints to C's stdout, whatever sys.stdout is (a notebook's, pytest's)
+    with contextlib.suppress(AttributeError, OSError, ValueError):
+        sys.stdout.flush()
     try:
-        fd = sys.stdout.fileno()
-    except (AttributeError, OSError, ValueError):  # pragma: no cover - no real stdout
+        saved = os.dup(fd)
+    except OSError:  # pragma: no cover - no file descriptor 1
         return highspy.Highs()  # type: ignore[no-untyped-call]
-    sys.stdout.flush()
-    saved = os.dup(fd)
     try:
         with open(os.devnull, "w") as null:
             os.dup2(null.fileno(), fd)
@@ -257,7 +277,7 @@ def _solve_highs(problem: LinearProblem, time_limit: float, options: dict[str, A
     import highspy
 
     h = _new_highs()
-    h.setOptionValue("output_flag", False)
+    h.setOptionValue("output_flag", _VERBOSE.get())
     h.setOptionValue("time_limit", float(time_limit))
     h.setOptionValue("random_seed", 0)
     for key, value in options.items():
@@ -346,7 +366,7 @@ class WarmHighs:
             sol = _run_highs(self._h, False, f"HiGHS {self._h.version()} (highspy)")
         else:
             self._h = _new_highs()
-            self._h.setOptionValue("output_flag", False)
+            self._h.setOptionValue("output_flag", _VERBOSE.get())
             self._h.setOptionValue("time_limit", self.time_limit)
             self._h.setOptionValue("random_seed", 0)
             for key, value in self.options.items():
@@ -401,7 +421,7 @@ def _solve_clarabel(problem: LinearProblem, time_limit: float,
     hess = sp.diags_array(problem.hessian if problem.hessian is not None else np.zeros(n),
                           format="csc")
     settings = clarabel.DefaultSettings()
-    settings.verbose = False
+    settings.verbose = _VERBOSE.get()
     settings.time_limit = float(time_limit)
     for key, value in options.items():  # HiGHS's options are for the linear programs
         if hasattr(settings, key):
@@ -519,7 +539,7 @@ def write_model(problem: LinearProblem, path: str | Path) -> Path:
         raise ValueError(f"unknown model file type {path.suffix!r}: use .lp or .mps")
     if problem.is_qp:  # PuLP writes linear objectives only; HiGHS writes the Hessian too
         h = _new_highs()
-        h.setOptionValue("output_flag", False)
+        h.setOptionValue("output_flag", _VERBOSE.get())
         h.passModel(_highs_model(problem))
         h.writeModel(str(path))
         return path
@@ -539,13 +559,15 @@ def _solve_pulp(problem: LinearProblem, name: str, time_limit: float,
     with _quiet_pulp() as pulp:
         version = f"PuLP {pulp.__version__} / {name}"
         try:
-            solver = pulp.getSolver(name, msg=False, timeLimit=time_limit, **options)
+            solver = pulp.getSolver(name, msg=_VERBOSE.get(), timeLimit=time_limit, **options)
         except pulp.PulpSolverError as exc:
             raise SolverError(f"unknown solver {name!r}: {exc}", solver=name) from exc
         if not solver.available():
             raise SolverError(f"solver {name!r} is not installed on this machine "
                               f"(available: {', '.join(available_solvers())})", solver=name)
         prob = to_pulp(problem)
+        if name == "HiGHS":  # PuLP's highspy prints HiGHS's banner on a first creation
+            _new_highs()
         start = time.perf_counter()
         try:
             prob.solve(solver)

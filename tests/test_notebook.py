@@ -1,0 +1,63 @@
+"""Notebook manners: quiet solvers, inline figures, progress bars, reprs and install hints."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+import townfiscal as tf
+
+FUND = 2_000_000_000
+
+
+@pytest.mark.parametrize(
+    ("solver", "objective"),
+    [
+        ("highs", None),
+        ("highs", tf.MinDeviation()),
+        ("highs-qp", None),
+        ("clarabel", None),
+        ("cbc", tf.MinDeviation()),
+        ("pulp-highs", tf.MinDeviation()),
+    ],
+)
+def test_allocate_prints_nothing(
+    example: pd.DataFrame, capfd: pytest.CaptureFixture[str], solver: str,
+    objective: tf.Objective | None,
+) -> None:
+    """An allocation through each solver path writes nothing to stdout or stderr."""
+    capfd.readouterr()
+    alloc = tf.allocate(example, "guangdong-2020", fund=FUND, solver=solver,
+                        objective=objective, constraints=[tf.Floor(1_000_000), tf.NeedOrder()])
+    assert int(alloc.amounts.sum()) == FUND
+    out, err = capfd.readouterr()
+    assert (out, err) == ("", "")
+
+
+_FIRST_SOLVE = """
+import townfiscal as tf
+t = tf.load_example()
+tf.allocate(t, "guangdong-2020", fund=2_000_000_000, solver="{solver}",
+            objective=tf.MinDeviation(), verbose={verbose})
+"""
+
+
+@pytest.mark.parametrize("solver", ["highs", "pulp-highs"])
+def test_first_solve_in_a_process_shows_no_banner(solver: str) -> None:
+    """HiGHS's banner, printed on its first creation in a process, is hidden by default."""
+    run = subprocess.run([sys.executable, "-c", _FIRST_SOLVE.format(solver=solver,
+                                                                    verbose=False)],
+                         capture_output=True, text=True, check=True)
+    assert (run.stdout, run.stderr) == ("", "")
+
+
+def test_verbose_lets_the_solver_log_through() -> None:
+    """``verbose=True`` lets HiGHS print its banner and log."""
+    run = subprocess.run([sys.executable, "-c", _FIRST_SOLVE.format(solver="highs",
+                                                                    verbose=True)],
+                         capture_output=True, text=True, check=True)
+    assert "HiGHS" in run.stdout
+    assert "Objective value" in run.stdout or "Model status" in run.stdout
