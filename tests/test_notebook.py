@@ -61,3 +61,25 @@ def test_verbose_lets_the_solver_log_through() -> None:
                          capture_output=True, text=True, check=True)
     assert "HiGHS" in run.stdout
     assert "Objective value" in run.stdout or "Model status" in run.stdout
+
+
+def test_progress_in_a_kernel_without_ipywidgets_is_text_without_warning(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """In a Jupyter kernel lacking ipywidgets the sweep's bar is tqdm's text bar, silently."""
+    import warnings
+
+    from tqdm.std import tqdm as text_bar
+
+    from townfiscal.analysis._scenarios import _progress
+
+    monkeypatch.setitem(sys.modules, "ipykernel", sys.modules[__name__])
+    monkeypatch.setitem(sys.modules, "ipywidgets", None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        bar = _progress(30, None, "sweep")
+    assert type(bar) is text_bar
+    assert bar.total == 30
+    bar.close()
+    assert _progress(5, None, "sweep") is None
+

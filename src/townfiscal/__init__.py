@@ -50,7 +50,7 @@ from townfiscal.towns import COLUMNS, KINDS, ZONES, kind_from_code, load_example
 
 if TYPE_CHECKING:
     from townfiscal._version import __version__
-    from townfiscal.analysis import Comparison, compare, sweep
+    from townfiscal.analysis import Comparison, Projection, compare, project, sweep
     from townfiscal.responsibility import (
         LEVELS,
         Devolution,
@@ -72,7 +72,8 @@ if TYPE_CHECKING:
 #: (matrices and programmes read from TOML) and the scenario tools (process pools), which
 #: ``import townfiscal`` need not load. ``tests/test_startup.py`` checks they all resolve.
 _LAZY = {
-    **dict.fromkeys(("Comparison", "compare", "sweep"), "townfiscal.analysis"),
+    **dict.fromkeys(("Comparison", "Projection", "compare", "project", "sweep"),
+                    "townfiscal.analysis"),
     **dict.fromkeys(
         ("LEVELS", "Devolution", "ExpenditureSplit", "Programme", "Programmes",
          "ResponsibilityMatrix", "devolve", "get_programmes", "get_responsibility",
@@ -133,6 +134,7 @@ __all__ = [
     "Problem",
     "Programme",
     "Programmes",
+    "Projection",
     "Proportional",
     "ResponsibilityMatrix",
     "Rounding",
@@ -160,6 +162,7 @@ __all__ = [
     "load_policy",
     "make_towns",
     "metrics",
+    "project",
     "read_allocation",
     "read_towns",
     "report",

@@ -12,17 +12,23 @@ from townfiscal.analysis import metrics, report
 from townfiscal.analysis.report import AllocationWorkbook, read_allocation, write_allocation
 
 if TYPE_CHECKING:
+    from townfiscal.analysis._project import Projection, project
     from townfiscal.analysis._scenarios import Comparison, compare, summarise, sweep
 
 _SCENARIOS = frozenset({"Comparison", "compare", "summarise", "sweep"})
+_PROJECT = frozenset({"Projection", "project"})
 
 
 def __getattr__(name: str) -> Any:
-    """The scenario tools, imported on first use (multiprocessing and its pools with them)."""
-    if name in _SCENARIOS:
-        from townfiscal.analysis import _scenarios
+    """The scenario tools, imported on first use (multiprocessing and its pools with them),
+    and the multi-year projection."""
+    if name in _SCENARIOS or name in _PROJECT:
+        import importlib
 
-        value = getattr(_scenarios, name)
+        module = importlib.import_module(
+            "townfiscal.analysis._scenarios" if name in _SCENARIOS
+            else "townfiscal.analysis._project")
+        value = getattr(module, name)
         globals()[name] = value
         return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -30,8 +36,10 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "AllocationWorkbook",
     "Comparison",
+    "Projection",
     "compare",
     "metrics",
+    "project",
     "read_allocation",
     "report",
     "summarise",

@@ -653,13 +653,29 @@ def _is_dask_client(executor: Any) -> bool:
 
 
 def _progress(total: int, show: bool | None, desc: str) -> Any:
+    """A progress bar over ``total`` scenarios (shown by default from 20 on), or None: a
+    widget in a Jupyter kernel that has ipywidgets, text on stderr anywhere else; never a
+    warning (tqdm's ``IProgress not found`` asks notebook users for a package they may lack).
+    """
     if show is None:
         show = total >= 20
     if not show:
         return None
-    from tqdm.auto import tqdm
+    import importlib
+    import warnings
 
-    return tqdm(total=total, desc=desc, unit="scenario", file=sys.stderr, leave=False)
+    from tqdm.std import tqdm as bar
+
+    if "ipykernel" in sys.modules:
+        try:
+            importlib.import_module("ipywidgets")
+        except ImportError:
+            pass
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                from tqdm.auto import tqdm as bar
+    return bar(total=total, desc=desc, unit="scenario", file=sys.stderr, leave=False)
 
 
 def _local_processes(n: int, payload: _Payload) -> ProcessPoolExecutor:
