@@ -83,3 +83,34 @@ def test_progress_in_a_kernel_without_ipywidgets_is_text_without_warning(
     bar.close()
     assert _progress(5, None, "sweep") is None
 
+
+
+def _png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def test_every_figure_has_a_png_repr_for_the_notebook(example: pd.DataFrame) -> None:
+    """Each plot returns a Figure whose ``_repr_png_`` gives the image IPython shows inline."""
+    from matplotlib.figure import Figure
+
+    from townfiscal import plots
+
+    alloc = tf.allocate(example, "guangdong-2020", fund=FUND)
+    towns = example.loc[alloc.amounts.index]
+    table = pd.DataFrame({"fund": [1.8e9, 2.0e9, 2.2e9], "gini_after": [0.26, 0.25, 0.24]})
+    figures = [
+        plots.lorenz(towns, alloc.amounts),
+        plots.amounts_by_area(towns, alloc),
+        plots.change_from_last_year(towns, alloc),
+        plots.sweep(table, y=("gini_after",)),
+    ]
+    for fig in figures:
+        assert isinstance(fig, Figure)
+        width, height = _png_size(fig._repr_png_())  # type: ignore[attr-defined]
+        w_in, h_in = fig.get_size_inches()
+        # bbox_inches="tight" moves the edges to the drawn content: the figure's size, give or
+        # take its margins, never a thumbnail
+        assert 0.6 * w_in * fig.dpi < width < 1.2 * w_in * fig.dpi
+        assert 0.6 * h_in * fig.dpi < height < 1.2 * h_in * fig.dpi
+    assert fig.axes[0].get_xlabel() == "资金总额（亿元）"

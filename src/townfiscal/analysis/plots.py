@@ -1,8 +1,10 @@
 """Plots for an analyst's notebook or a director's slide, with Chinese labels.
 
 Every function builds a :class:`matplotlib.figure.Figure` without touching pyplot's global
-state (safe under the Agg backend, in threads and on servers) and returns it: a notebook shows
-it, ``fig.savefig("lorenz.png", dpi=150)`` writes it.
+state (safe under the Agg backend, in threads and on servers) and returns it: a Jupyter
+notebook shows it inline as the value of a cell, with no ``%matplotlib`` magic (the figure
+has a PNG rich representation, ``_repr_png_``), and ``fig.savefig("lorenz.png", dpi=150)``
+writes it.
 
 Chinese text needs a CJK font. :func:`cjk_font` looks for one in this order: the font named by
 the environment variable ``TOWNFISCAL_CJK_FONT`` (a family name, a font file, or ``bundled``);
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import io
 import os
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
@@ -191,6 +194,17 @@ def use_cjk_font() -> str | None:
     return cjk_font()
 
 
+class _InlineFigure(Figure):
+    """A matplotlib Figure that a notebook displays inline by itself: IPython's display hook
+    calls :meth:`_repr_png_` on the value of a cell, whatever the backend (these figures are
+    not pyplot's, so ``%matplotlib inline`` would not show them)."""
+
+    def _repr_png_(self) -> bytes:
+        buf = io.BytesIO()
+        self.savefig(buf, format="png", bbox_inches="tight")
+        return buf.getvalue()
+
+
 @contextlib.contextmanager
 def _cjk() -> Iterator[list[str]]:
     rc = _rc()
@@ -274,7 +288,7 @@ def lorenz(
             towns, _amounts(amounts), population=population
         )
     with _cjk() as families:
-        fig = Figure(figsize=(6.4, 6.0), layout="constrained")
+        fig = _InlineFigure(figsize=(6.4, 6.0), layout="constrained")
         ax = fig.add_subplot()
         ax.plot([0, 1], [0, 1], color="#888888", lw=1, ls="--", label="绝对平均线")
         style = {"before": ("转移支付前", "#C44E52"), "after": ("转移支付后", "#4C72B0")}
@@ -323,7 +337,7 @@ def amounts_by_area(towns: pd.DataFrame, amounts: Any, *, title: str | None = No
     by_city = wan.groupby(info["city"]).sum().sort_values()
     city_zone = info.groupby("city")["zone"].agg(lambda z: z.mode().iloc[0])
     with _cjk() as families:
-        fig = Figure(figsize=(11, max(4.0, 0.32 * len(by_city) + 1.5)), layout="constrained")
+        fig = _InlineFigure(figsize=(11, max(4.0, 0.32 * len(by_city) + 1.5)), layout="constrained")
         left, right = fig.subplots(1, 2, width_ratios=[1, 1.6])
         zone_colours = [_ZONE_COLOURS.get(z, _OTHER_COLOUR) for z in by_zone.index]
         left.bar(
@@ -385,7 +399,7 @@ def change_from_last_year(
     same = len(pct) - up - down
     without = int((~has_prior).sum())
     with _cjk() as families:
-        fig = Figure(figsize=(11, 5), layout="constrained")
+        fig = _InlineFigure(figsize=(11, 5), layout="constrained")
         ax = fig.add_subplot()
         x = np.arange(len(pct))
         ax.bar(
@@ -484,7 +498,7 @@ def sweep(
     with _cjk() as families:
         ncols = 2 if len(ys) == 4 else min(len(ys), 3)
         nrows = -(-len(ys) // ncols)
-        fig = Figure(figsize=(4.4 * ncols, 3.6 * nrows), layout="constrained")
+        fig = _InlineFigure(figsize=(4.4 * ncols, 3.6 * nrows), layout="constrained")
         axes = np.atleast_1d(fig.subplots(nrows, ncols)).ravel()
         for ax, col in zip(axes, ys, strict=False):
             ax.plot(xs, data[col].to_numpy(dtype=np.float64), marker="o", ms=3, lw=1.5)
