@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures import as_completed as _futures_completed
+from pathlib import Path
 from typing import Any, Literal
 
 import attrs
@@ -320,6 +321,13 @@ class Comparison:
             )
             frames.append(f)
         return pd.concat(frames, ignore_index=True)
+
+    def to_excel(self, path: str | os.PathLike[str]) -> Path:
+        """Write the comparison as a 比较表 workbook with Chinese headers, per-city totals and
+        the scenarios' summary (see :func:`townfiscal.report.write_comparison`)."""
+        from townfiscal.analysis.report import write_comparison
+
+        return write_comparison(self, path)
 
     def __repr__(self) -> str:
         return comparison_text(self)

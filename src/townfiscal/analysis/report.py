@@ -48,6 +48,7 @@ __all__ = [
     "AllocationWorkbook",
     "read_allocation",
     "write_allocation",
+    "write_comparison",
 ]
 
 #: Sheet names, by role.
@@ -628,6 +629,114 @@ def write_allocation(
         _write_frame_sheet(wb, name, frame)
     out = Path(path)
     wb.save(out)
+    return out
+
+
+#: Chinese headers of a comparison's summary columns (the others keep their names).
+_COMPARISON_SUMMARY_ZH: Mapping[str, _Spec] = {
+    "total": ("补助合计(元)", "yuan"),
+    "towns": ("镇数", "int"),
+    "mean": ("平均(元)", "yuan"),
+    "min": ("最少(元)", "yuan"),
+    "max": ("最多(元)", "yuan"),
+    "winners": ("较上年增加镇数", "int"),
+    "losers": ("较上年减少镇数", "int"),
+    "unchanged": ("与上年持平镇数", "int"),
+    "new": ("新增镇数", "int"),
+    "gini_before": ("基尼系数(补助前)", "ratio"),
+    "gini_after": ("基尼系数(补助后)", "ratio"),
+    "min_per_capita": ("人均财力最低(元)", "yuan2"),
+    "up_vs_baseline": ("较基准增加镇数", "int"),
+    "down_vs_baseline": ("较基准减少镇数", "int"),
+}
+
+
+def write_comparison(comparison: Any, path: str | PathLike[str]) -> Path:
+    """Write a comparison of scenarios (比较表) as an Excel workbook with Chinese headers.
+
+    Sheets: 比较表 (per town: code, name, county, city, zone, last year's amount, then per
+    scenario its amount, its change on last year and, but for the baseline, its difference
+    from the baseline, in yuan), 分市汇总 (per city and scenario: the total, with the
+    province's 合计 last) and 方案汇总 (per scenario: total, towns, spread, winners and losers,
+    inequality before and after). The file is written whole or not at all.
+
+    Parameters
+    ----------
+    comparison
+        A :class:`~townfiscal.Comparison` (from :func:`townfiscal.compare`).
+    path
+        Where to write the ``.xlsx`` file (overwritten).
+
+    Returns
+    -------
+    The path written.
+    """
+    from openpyxl import Workbook
+
+    table: pd.DataFrame = comparison.table
+    names: list[str] = list(comparison.names)
+    base = str(comparison.baseline)
+    specs: list[tuple[str, str, str]] = [("code", "行政区划代码", "text")]
+    for col, zh, kind in (("name", "名称", "text"), ("county", "县(市、区)", "text"),
+                          ("city", "地级市", "text"), ("zone", "区域", "zone"),
+                          ("prior_amount", "上年补助(元)", "yuan")):
+        if col in table.columns:
+            specs.append((col, zh, kind))
+    for n in names:
+        specs.append((f"amount:{n}", f"{n}·补助(元)", "yuan"))
+        specs.append((f"change:{n}", f"{n}·较上年(元)", "yuan"))
+        if f"diff:{n}" in table.columns:
+            specs.append((f"diff:{n}", f"{n}·较{base}(元)", "yuan"))
+    wb = Workbook()
+    default = wb.active
+    if default is not None:
+        wb.remove(default)
+    ws = wb.create_sheet("比较表")
+    _header_row(ws, [h for _, h, _ in specs], [_width(k, h) for _, h, k in specs])
+    frame = table.reset_index(names="code")
+    zone = frame["zone"].map(lambda z: _ZONE_ZH.get(z, z)) if "zone" in frame else None
+    for i, row in enumerate(frame.itertuples(index=False, name=None)):
+        record = dict(zip(frame.columns, row, strict=True))
+        if zone is not None:
+            record["zone"] = zone.iloc[i]
+        ws.append([_cell(record[c]) for c, _, _ in specs])
+    _format_columns(ws, [k for _, _, k in specs], 2, ws.max_row)
+
+    amounts = frame[[f"amount:{n}" for n in names]].astype(np.float64)
+    city = frame["city"].astype(str) if "city" in frame else pd.Series("", index=frame.index)
+    by_city = amounts.groupby(city.to_numpy()).sum()
+    by_city.loc[_TOTAL] = amounts.sum()
+    ws = wb.create_sheet("分市汇总")
+    headers = ["地级市", *(f"{n}·补助(元)" for n in names)]
+    _header_row(ws, headers, [14.0, *(_width("yuan", h) for h in headers[1:])])
+    font, _, total_fill = _styles()
+    for label, row in zip(by_city.index, by_city.itertuples(index=False, name=None),
+                          strict=True):
+        ws.append([str(label), *(_cell(v) for v in row)])
+        if label == _TOTAL:
+            for cell in ws[ws.max_row]:
+                cell.font = font
+                cell.fill = total_fill
+    _format_columns(ws, ["text", *["yuan"] * len(names)], 2, ws.max_row)
+
+    summary: pd.DataFrame = comparison.summary
+    columns = list(summary.columns)
+    ws = wb.create_sheet("方案汇总")
+    heads = ["方案", *(_COMPARISON_SUMMARY_ZH.get(c, (c, ""))[0] for c in columns)]
+    kinds = ["text", *(_COMPARISON_SUMMARY_ZH.get(c, ("", "ratio"))[1] for c in columns)]
+    _header_row(ws, heads, [_width(k, h) for h, k in zip(heads, kinds, strict=True)])
+    for label, row in zip(summary.index, summary.itertuples(index=False, name=None),
+                          strict=True):
+        ws.append([str(label), *(_cell(v) for v in row)])
+    _format_columns(ws, kinds, 2, ws.max_row)
+
+    out = Path(path)
+    tmp = out.with_name(f".{out.name}.partial")
+    try:
+        wb.save(tmp)
+        tmp.replace(out)
+    finally:
+        tmp.unlink(missing_ok=True)
     return out
 
 
