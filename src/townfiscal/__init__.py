@@ -36,6 +36,7 @@ from townfiscal.optimize import (
     SolverTimeLimitWarning,
     TierOrder,
     allocate,
+    fund_range,
 )
 from townfiscal.policy import Parameter, Policy, get_policy, list_policies, load_policy
 from townfiscal.rules import (
@@ -151,6 +152,7 @@ __all__ = [
     "eligibility",
     "explain_formula",
     "formula_allocation",
+    "fund_range",
     "get_policy",
     "get_programmes",
     "get_responsibility",

@@ -59,6 +59,10 @@ def _cmd_allocate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_range(args: argparse.Namespace) -> int:
+    return optimizer.run_range(args, load_towns(args))
+
+
 def _cmd_explain(args: argparse.Namespace) -> int:
     towns = load_towns(args)
     if args.code not in towns.index:
@@ -142,6 +146,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="FILE", help="write one row per town (.csv or .xlsx)")
     optimizer.add_arguments(p)
     p.set_defaults(handler=_cmd_allocate)
+
+    p = sub.add_parser(
+        "range", help="the least and the most fund the constraints allow, and what sets each",
+        description="Print the least and the most fund that can be allocated exactly under the "
+        "policy's growth control and the constraints given, and what sets each end.")
+    towns_arg(p)
+    policy_arg(p)
+    optimizer.add_constraint_arguments(p)
+    p.set_defaults(handler=_cmd_range)
 
     p = sub.add_parser("explain", help="trace one town's amount step by step")
     p.add_argument("code", help="the town's 9-digit code")

@@ -24,9 +24,10 @@ from townfiscal.optimize import (
     Rounding,
     TierOrder,
     allocate,
+    fund_range,
 )
 
-__all__ = ["add_arguments", "requested", "run"]
+__all__ = ["add_arguments", "add_constraint_arguments", "requested", "run", "run_range"]
 
 _OBJECTIVES = ("proportional", "deviation", "relative", "maxmin", "shortfall")
 
@@ -35,6 +36,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     """Add the optimiser's options to the ``allocate`` subcommand."""
     g = p.add_argument_group(
         "optimiser (any of these allocates by linear programming instead of the formula)")
+    _constraint_options(g)
+    g.add_argument("--objective", choices=_OBJECTIVES,
+                   help="proportional (default: every adjustment spread in proportion to the "
+                        "formula amounts), least absolute deviation, relative deviation, "
+                        "max-min capacity per person, or shortfall against expenditure; the "
+                        "linear ones break their ties proportionally")
+    g.add_argument("--solver", default="highs", help="highs (default), cbc, or a PuLP solver")
+    g.add_argument("--time-limit", type=float, default=120.0, metavar="SECONDS",
+                   help="solver time limit (default 120)")
+
+
+def add_constraint_arguments(p: argparse.ArgumentParser) -> None:
+    """Add the constraints' options alone (for ``townfiscal range``)."""
+    _constraint_options(p.add_argument_group("constraints"))
+
+
+def _constraint_options(g: Any) -> None:
     g.add_argument("--hold-harmless", nargs="?", const=1.0, type=float, metavar="RATIO",
                    help="no town below RATIO × last year's amount (default ratio 1.0)")
     g.add_argument("--growth-cap", type=float, metavar="RATE",
@@ -49,14 +67,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="capacity per person at least SHARE × the county average, e.g. 0.65")
     g.add_argument("--rounding", type=int, metavar="YUAN",
                    help="pay in whole units of YUAN (10000 = 万元; default whole yuan)")
-    g.add_argument("--objective", choices=_OBJECTIVES,
-                   help="proportional (default: every adjustment spread in proportion to the "
-                        "formula amounts), least absolute deviation, relative deviation, "
-                        "max-min capacity per person, or shortfall against expenditure; the "
-                        "linear ones break their ties proportionally")
-    g.add_argument("--solver", default="highs", help="highs (default), cbc, or a PuLP solver")
-    g.add_argument("--time-limit", type=float, default=120.0, metavar="SECONDS",
-                   help="solver time limit (default 120)")
 
 
 def requested(args: argparse.Namespace) -> bool:
@@ -122,4 +132,15 @@ def run(args: argparse.Namespace, towns: pd.DataFrame) -> int:
     if args.out:
         path = write_table(alloc.to_frame(), args.out, sheet="分配表")
         print(f"wrote {len(alloc.amounts):,} rows to {path}")
+    return 0
+
+
+def run_range(args: argparse.Namespace, towns: pd.DataFrame) -> int:
+    """Print the least and the most fund the constraints allow, and what sets each end."""
+    cons = constraints_of(args)
+    r = fund_range(towns, args.policy, cons, fund=args.fund)
+    print(f"townfiscal range — policy {r.policy} "
+          f"({', '.join(map(repr, cons)) or 'no constraints'})")
+    for line in r.describe().splitlines():
+        print(f"  {line}")
     return 0

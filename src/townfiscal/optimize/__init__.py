@@ -35,6 +35,7 @@ from townfiscal.optimize._problem import (
     SolverError,
     SolverTimeLimitWarning,
 )
+from townfiscal.optimize._range import FundRange, fund_range
 from townfiscal.optimize._run import OptimizationResult, optimise
 from townfiscal.optimize._solver import available_solvers, solve, solver_version, write_model
 
@@ -47,6 +48,7 @@ __all__ = [
     "Floor",
     "FormulaPath",
     "FundModel",
+    "FundRange",
     "FundSolution",
     "GroupTotal",
     "GrowthCap",
@@ -71,6 +73,7 @@ __all__ = [
     "available_solvers",
     "data_hash",
     "fund_model",
+    "fund_range",
     "lower",
     "optimise",
     "prechecks",

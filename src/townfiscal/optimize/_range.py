@@ -1,0 +1,332 @@
+"""``tf.fund_range``: the least and the most fund the constraints allow, and what sets each end.
+
+What "the fund the constraints allow" means
+-------------------------------------------
+A fund ``F`` is allowed when :func:`~townfiscal.allocate` can spend it exactly, that is when
+
+1. the policy's formula can share it out under its own growth control: the growth floors
+   need at most ``F`` and the growth caps allow at least ``F`` (``Σ prior·(1 + floor)`` …
+   ``Σ prior·(1 + cap)`` over the eligible towns with a prior amount, each bound rounded
+   inward to the policy's ``rounding.unit`` as the formula pays it; towns without a prior
+   amount are exempt, so one such town removes the upper end); and
+2. some amounts ``x`` with ``Σ x = F`` meet every constraint of the model over the same
+   eligible towns: each town's bounds (in whole rounding units), the orders, the group
+   totals and the constraints' rows (e.g. :class:`CapacityFloor` with ``reference="after"``).
+
+The set of such funds is an interval (the model is convex), so it is given by its two ends,
+each rounded inward to whole rounding units. An end that per-town bounds, orders or the
+growth control set is met by whole-unit amounts exactly; an end that a row sets (a group
+total, ``CapacityFloor(reference="after")``) is the continuous model's, and whole-unit
+amounts may need a few units inside it. Constraints are taken with the model built at a
+*reference* fund (the one given, else the policy's default, moved into the growth-control
+room): a constraint that reads a column which itself moves with the fund (``target``) is
+taken at that fund. The ends are exact: with per-town bounds and orders only they are sums
+of the bounds after the orders are propagated; otherwise two linear programs (least and most
+``Σ x``) are solved with HiGHS.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+import numpy as np
+import pandas as pd
+
+from townfiscal._errors import Conflict, InfeasibleError
+from townfiscal.optimize._constraints import Constraint
+from townfiscal.optimize._context import FloatArray, ModelContext
+from townfiscal.optimize._model import Assembly, _propagate_order, _rows, assemble, prechecks
+from townfiscal.optimize._objectives import Proportional
+from townfiscal.policy import Policy, get_policy
+
+__all__ = ["FundRange", "fund_range", "parameter_note"]
+
+NONNEG = "non-negativity"
+_TOL = 1e-7
+
+
+def parameter_note(policy: Policy, path: str) -> str:
+    """``path = value (source)`` of a policy value, saying whether it is an assumption.
+
+    Example: ``growth_control.cap = 0.15 (assumption: growth capped at +15% …)``; a
+    published value reads ``(published: <source>)``.
+    """
+    try:
+        p = policy.parameter(path)
+    except (KeyError, ValueError):
+        return path
+    source = p.source if p.is_assumption else f"published: {p.source}"
+    return f"{path} = {p.value!r} ({source})"
+
+
+def _yuan(v: float) -> str:
+    return f"{v:,.0f}" if math.isfinite(v) else "unbounded"
+
+
+@attrs.frozen
+class FundRange:
+    """The least and the most fund :func:`~townfiscal.allocate` can spend under the
+    constraints, and what sets each end (see :func:`fund_range`).
+
+    Attributes
+    ----------
+    least, most
+        Yuan, whole rounding units; ``most`` is ``inf`` when nothing caps the total.
+    least_set_by, most_set_by
+        The constraint families (or policy parameters, as ``path = value (source)``) that
+        hold the end where it is; empty when nothing does (``most`` unbounded).
+    policy
+        The policy id.
+    unit
+        The rounding unit, yuan.
+    """
+
+    least: float
+    most: float
+    least_set_by: tuple[str, ...]
+    most_set_by: tuple[str, ...]
+    policy: str
+    unit: int = 1
+
+    def __contains__(self, fund: object) -> bool:
+        if not isinstance(fund, (int, float, np.integer, np.floating)):
+            return False
+        return self.least <= float(fund) <= self.most
+
+    def describe(self) -> str:
+        """Both ends and what sets them, one line each."""
+        lo_by = ", ".join(self.least_set_by) or "nothing"
+        hi_by = ", ".join(self.most_set_by) or "nothing caps the total"
+        return (f"least fund {_yuan(self.least)} yuan, set by {lo_by}\n"
+                f"most fund  {_yuan(self.most)} yuan, set by {hi_by}")
+
+    def __repr__(self) -> str:
+        lo_by = ", ".join(self.least_set_by) or "-"
+        hi_by = ", ".join(self.most_set_by) or "-"
+        return (f"FundRange({_yuan(self.least)} … {_yuan(self.most)} yuan; "
+                f"least set by {lo_by}; most set by {hi_by})")
+
+    def _repr_html_(self) -> str:
+        import html
+
+        def e(x: Any) -> str:
+            return html.escape(str(x), quote=True)
+
+        rows = [("least", self.least, self.least_set_by), ("most", self.most, self.most_set_by)]
+        body = "".join(
+            f"<tr><th>{e(k)}</th><td style='text-align:right'>{e(_yuan(v))}</td>"
+            f"<td>{e(', '.join(by) or '—')}</td></tr>" for k, v, by in rows)
+        return (f"<div><b>Fund range ({e(self.policy)}), yuan</b><table><thead><tr><th></th>"
+                f"<th>fund</th><th>set by</th></tr></thead><tbody>{body}</tbody></table></div>")
+
+
+def _free_bounds(asm: Assembly) -> tuple[FloatArray, FloatArray, Any, Any]:
+    """Per-town bounds and their families without the reference fund's cap, in units."""
+    n = asm.n
+    lo, hi = np.zeros(n), np.full(n, np.inf)
+    lo_fam = np.full(n, NONNEG, dtype=object)
+    hi_fam = np.full(n, "", dtype=object)
+    for b in asm.bounds:
+        if b.lower is not None:
+            v = np.where(np.isnan(b.lower), -np.inf, b.lower)
+            take = v > lo + _TOL
+            lo, lo_fam = np.where(take, v, lo), np.where(take, b.family, lo_fam)
+        if b.upper is not None:
+            v = np.where(np.isnan(b.upper), np.inf, b.upper)
+            take = v < hi - _TOL
+            hi, hi_fam = np.where(take, v, hi), np.where(take, b.family, hi_fam)
+    return asm.to_units(lo, True), asm.to_units(hi, False), lo_fam, hi_fam
+
+
+def _families(values: Any) -> tuple[str, ...]:
+    return tuple(str(f) for f in dict.fromkeys(np.asarray(values, dtype=object).tolist()) if f)
+
+
+def _bounds_only(asm: Assembly, lo: FloatArray, hi: FloatArray, lo_fam: Any, hi_fam: Any
+                 ) -> tuple[float, float, tuple[str, ...], tuple[str, ...]]:
+    plo, phi = lo.copy(), hi.copy()
+    lo_by: list[str] = []
+    hi_by: list[str] = []
+    for o in asm.orderings:
+        nlo, nhi, _ = _propagate_order(asm, o, plo, phi)
+        if np.any(nlo > plo + _TOL):
+            lo_by.append(o.family)
+        if np.any(nhi < phi - _TOL):
+            hi_by.append(o.family)
+        plo, phi = nlo, nhi
+    pos = plo > 0
+    least_by = _families(lo_fam[pos & (lo > 0)]) + tuple(lo_by)
+    most_by = _families(hi_fam[np.isfinite(hi)]) + tuple(hi_by)
+    most = float(phi.sum())
+    if not math.isfinite(most):
+        most_by = ()
+    return float(plo.sum()), most, least_by or (NONNEG,), most_by
+
+
+def _linear(asm: Assembly, lo: FloatArray, hi: FloatArray, lo_fam: Any, hi_fam: Any
+            ) -> tuple[float, float, tuple[str, ...], tuple[str, ...]]:
+    import scipy.sparse as sp
+    from scipy.optimize import linprog
+
+    rows = _rows(asm, with_objective_rows=False)
+    a = sp.hstack([rows.a_town, rows.a_aux], format="csr")[1:]  # without the fund's row
+    rlo, rhi, fam = rows.lower[1:], rows.upper[1:], rows.family[1:]
+    n, k = asm.n, rows.a_aux.shape[1]
+    aux_hi = rows.aux_upper.copy()
+    sep = np.array([".separator[" in s for s in rows.aux_names], dtype=bool)
+    aux_hi[sep] = np.inf  # the separators' reference-fund cap is no constraint of the user's
+    eq = np.isfinite(rlo) & np.isfinite(rhi) & (np.abs(rhi - rlo) <= _TOL)
+    up = np.isfinite(rhi) & ~eq
+    dn = np.isfinite(rlo) & ~eq
+    a_ub = sp.vstack([a[np.flatnonzero(up)], -a[np.flatnonzero(dn)]], format="csr")
+    b_ub = np.concatenate([rhi[up], -rlo[dn]])
+    ub_fam = np.concatenate([fam[up], fam[dn]])
+    scale = 10_000.0  # money in 万元, as the allocator's programs: HiGHS's tolerances in yuan
+    col_lo = np.concatenate([lo, rows.aux_lower]) / scale
+    col_hi = np.concatenate([hi, aux_hi]) / scale
+    bounds = [(float(lb) if np.isfinite(lb) else None, float(ub) if np.isfinite(ub) else None)
+              for lb, ub in zip(col_lo.tolist(), col_hi.tolist(), strict=True)]
+    cost = np.concatenate([np.ones(n), np.zeros(k)])
+    out: list[tuple[float, tuple[str, ...]]] = []
+    for sign in (1.0, -1.0):
+        res = linprog(sign * cost, A_ub=a_ub if a_ub.shape[0] else None,
+                      b_ub=b_ub / scale if b_ub.size else None,
+                      A_eq=a[np.flatnonzero(eq)] if eq.any() else None,
+                      b_eq=rlo[eq] / scale if eq.any() else None,
+                      bounds=bounds,
+                      method="highs")
+        if res.status == 3:  # unbounded: nothing caps the total
+            out.append((math.inf, ()))
+            continue
+        if res.status == 2:
+            conflicts = prechecks(attrs.evolve(asm, spend="at_most")) or [Conflict(
+                "no amounts meet every constraint, whatever the fund",
+                constraints=_families(fam))]
+            raise InfeasibleError(conflicts, headline="no fund meets every constraint")
+        if res.status != 0:  # pragma: no cover - HiGHS failed
+            raise RuntimeError(f"HiGHS could not bound the fund: {res.message}")
+        tol = 1e-9 * max(n, 1)
+        by: list[str] = []
+        lower_m, upper_m = np.asarray(res.lower.marginals), np.asarray(res.upper.marginals)
+        by += _families(lo_fam[np.abs(lower_m[:n]) > tol])
+        by += _families(hi_fam[np.abs(upper_m[:n]) > tol])
+        if a_ub.shape[0]:
+            by += _families(ub_fam[np.abs(np.asarray(res.ineqlin.marginals)) > tol])
+        if eq.any():
+            by += _families(fam[eq][np.abs(np.asarray(res.eqlin.marginals)) > tol])
+        if k:
+            hit = (np.abs(lower_m[n:]) > tol) | (np.abs(upper_m[n:]) > tol)
+            by += [str(s).split(".")[0] for s in np.asarray(rows.aux_names)[hit]]
+        value = float(sign * res.fun) * scale
+        named = tuple(f for f in dict.fromkeys(by) if f != NONNEG)
+        out.append((value, named or ((NONNEG,) if sign > 0 else ())))
+    (least, least_by), (most, most_by) = out
+    return least, most, least_by, most_by
+
+
+def fund_range(
+    towns: pd.DataFrame,
+    policy: Policy | str,
+    constraints: Sequence[Constraint] = (),
+    *,
+    fund: float | None = None,
+) -> FundRange:
+    """The least and the most fund the constraints allow, and what sets each end.
+
+    A fund is allowed when :func:`~townfiscal.allocate` can spend it exactly with these
+    constraints: the policy's formula can share it out under its growth control (the growth
+    floors need no more, the caps allow no less) and some amounts adding up to it meet every
+    constraint over the policy's eligible towns. Those funds form an interval; its ends are
+    computed exactly (sums of the per-town bounds after the orders when there are no group
+    totals or rows, otherwise two linear programs solved with HiGHS) and rounded inward to
+    whole rounding units. An end set by the policy names the parameter with its value and
+    source, e.g. ``growth_control.cap = 0.15 (assumption: …)``. Constraints that read a
+    column moving with the fund (``target``) are taken at the reference fund.
+
+    Parameters
+    ----------
+    towns
+        A towns table.
+    policy
+        A :class:`~townfiscal.Policy` or policy id.
+    constraints
+        From the catalogue, as for :func:`~townfiscal.allocate`.
+    fund
+        The reference fund the model is built at (default: the policy's ``fund.default``),
+        moved into the growth-control room if outside it.
+
+    Returns
+    -------
+    FundRange
+
+    Raises
+    ------
+    InfeasibleError
+        No fund at all meets every constraint.
+
+    Example::
+
+        >>> import townfiscal as tf
+        >>> r = tf.fund_range(tf.load_example(), "guangdong-2020", [tf.HoldHarmless()])
+        >>> r.least <= 2_000_000_000 <= r.most
+        True
+    """
+    from townfiscal.optimize._allocation import _model_frame
+    from townfiscal.rules._formula import _prepared, compute_formula
+    from townfiscal.towns import validate_keyed
+
+    pol = get_policy(policy)
+    checked, key = validate_keyed(towns)
+    prep = _prepared(checked, key, pol)
+    # the formula rounds to the policy's unit inside its growth bounds (lower up, upper down)
+    pu = float(pol.get("rounding.unit", 1))
+    g_lo = float((np.ceil(prep.lower / pu - 1e-9) * pu).sum())
+    with np.errstate(invalid="ignore"):
+        g_hi = float(np.where(np.isfinite(prep.upper),
+                              np.floor(prep.upper / pu + 1e-9) * pu, np.inf).sum())
+    ref: float | None = fund if fund is not None else pol.get("fund.default")
+    if ref is not None or pol.method != "tier_standard":
+        base = float(ref) if ref is not None else max(g_lo, 1.0)
+        ref = float(min(max(base, math.ceil(g_lo)), math.floor(g_hi) if math.isfinite(g_hi)
+                        else base))
+        ref = float(max(round(ref), 1))
+    comp = compute_formula(checked, pol, ref)
+    ctx = ModelContext(_model_frame(comp), int(comp.fund), all_towns=comp.towns)
+    asm = assemble(ctx, constraints, Proportional(), spend="at_most")
+    lo, hi, lo_fam, hi_fam = _free_bounds(asm)
+    if np.any(lo > hi + 1e-6):
+        raise InfeasibleError(prechecks(asm), headline="no fund meets every constraint")
+    rows_free = not asm.groups and not asm.aux_rows[: asm.constraint_aux]
+    if rows_free:
+        if any(_propagate_order(asm, o, lo, hi)[2] for o in asm.orderings):
+            raise InfeasibleError(prechecks(asm), headline="no fund meets every constraint")
+        least, most, least_by, most_by = _bounds_only(asm, lo, hi, lo_fam, hi_fam)
+    else:
+        least, most, least_by, most_by = _linear(asm, lo, hi, lo_fam, hi_fam)
+    tol = 1e-9 * max(abs(g_lo), abs(least), 1.0)
+    floor_note = parameter_note(pol, "growth_control.floor")
+    cap_note = parameter_note(pol, "growth_control.cap")
+    if g_lo > least + tol:
+        least, least_by = g_lo, (floor_note,)
+    elif g_lo > 0 and abs(g_lo - least) <= tol:
+        least_by = (*least_by, floor_note)
+    if math.isfinite(g_hi):
+        if g_hi < most - tol:
+            most, most_by = g_hi, (cap_note,)
+        elif abs(g_hi - most) <= tol:
+            most_by = (*most_by, cap_note)
+    unit = asm.unit
+    # within a cent of a whole unit is that unit (the programs' ends carry HiGHS's tolerance)
+    least_u = math.ceil((least - 0.01) / unit) * unit
+    most_u = math.floor((most + 0.01) / unit) * unit if math.isfinite(most) else math.inf
+    least_u = max(least_u, unit)  # a fund is a positive whole number
+    if least_u > most_u:
+        raise InfeasibleError([Conflict(
+            f"the least fund the constraints allow, {_yuan(least)} yuan "
+            f"({', '.join(least_by)}), is above the most, {_yuan(most)} yuan "
+            f"({', '.join(most_by)})", constraints=(*least_by, *most_by),
+            required=least, available=most)], headline="no fund meets every constraint")
+    return FundRange(float(least_u), float(most_u), least_by, most_by, pol.id, unit)
