@@ -5,17 +5,20 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
+import unicodedata
 from pathlib import Path
 
 import pandas as pd
 
 from townfiscal.rules import read_towns
-from townfiscal.towns import example_path
+from townfiscal.towns import ZONES, example_path
 
 __all__ = [
     "CLIError",
+    "display_width",
     "load_towns",
     "money",
+    "pad",
     "policy_arg",
     "summary",
     "towns_arg",
@@ -23,12 +26,26 @@ __all__ = [
     "yuan",
 ]
 
-_ZONE_ZH = {
-    "core": "珠三角核心区",
-    "east_wing": "东翼",
-    "west_wing": "西翼",
-    "north": "北部生态发展区",
-}
+#: One zone vocabulary everywhere: the first Chinese name of each zone (as plots and the
+#: 分配表 workbook print it).
+_ZONE_ZH = {zone: aliases[0] for zone, aliases in ZONES.items()}
+
+
+def display_width(text: str) -> int:
+    """Columns ``text`` takes in a terminal: two for wide and full-width characters (Chinese),
+    none for combining marks, one otherwise (Unicode's East Asian Width)."""
+    width = 0
+    for ch in text:
+        if unicodedata.combining(ch):
+            continue
+        width += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+    return width
+
+
+def pad(text: str, width: int, *, right: bool = False) -> str:
+    """``text`` padded with spaces to ``width`` terminal columns (left-aligned, or right)."""
+    fill = " " * max(0, width - display_width(text))
+    return fill + text if right else text + fill
 
 class CLIError(Exception):
     """An error to print as one line, without a traceback."""
@@ -139,7 +156,7 @@ def summary(table: pd.DataFrame, amount: pd.Series, title: str) -> str:
     for zone, row in agg.iterrows():
         label = f"{zone} {_ZONE_ZH.get(str(zone), '')}"
         lines.append(
-            f"    {label:<24} {int(row['count']):>5} towns {int(row['sum']):>15,} yuan"
+            f"    {pad(label, 24)} {int(row['count']):>5} towns {int(row['sum']):>15,} yuan"
             f"  mean {row['mean']:>12,.0f}"
         )
     return "\n".join(lines)

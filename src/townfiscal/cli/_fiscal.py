@@ -17,6 +17,7 @@ from townfiscal.cli._common import (
     CLIError,
     load_towns,
     money,
+    pad,
     policy_arg,
     towns_arg,
     write_table,
@@ -127,7 +128,8 @@ def _cmd_devolve(args: argparse.Namespace) -> int:
     for (city, county), n, posts, amount in zip(c.index.tolist(), c["towns"].tolist(),
                                                  c["posts"].tolist(), c["amount"].tolist(),
                                                  strict=True):
-        print(f"  {city}{county:<10} {n:>4} towns {posts:>6,} posts {amount:>16,} yuan/year")
+        print(f"  {pad(f'{city}{county}', 22)} {n:>4} towns {posts:>6,} posts "
+              f"{amount:>16,} yuan/year")
     for key, (value, source) in sorted(d.parameters.items()):
         print(f"  default {key} = {value:,.0f}  [{source}]")
     ch = d.subsidy_change(args.policy, fund=args.fund)

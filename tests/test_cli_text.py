@@ -1,0 +1,31 @@
+"""The command line's text: Chinese columns line up, one zone vocabulary."""
+
+from __future__ import annotations
+
+import pytest
+
+from townfiscal.cli import main
+from townfiscal.cli._common import display_width, pad
+from townfiscal.plots import ZONE_LABELS
+
+
+def test_chinese_characters_take_two_columns() -> None:
+    """东翼 is four columns wide, 'core' four, a combining accent none."""
+    assert display_width("东翼") == 4
+    assert display_width("core") == 4
+    assert display_width("e\u0301") == 1
+    assert pad("北部生态发展区", 16) == "北部生态发展区  "
+    assert pad("东翼", 6, right=True) == "  东翼"
+
+
+def test_zone_lines_align(capsys: pytest.CaptureFixture[str]) -> None:
+    """allocate's zone table: the town counts end in the same terminal column on every
+    line, and the zones carry the names the plots use (核心区, not 珠三角核心区)."""
+    assert main(["allocate"]) == 0
+    out = capsys.readouterr().out
+    lines = out[out.index("by zone:"):].splitlines()[1:5]
+    ends = {display_width(line[: line.index(" towns")]) for line in lines}
+    assert len(ends) == 1
+    for zone, label in ZONE_LABELS.items():
+        assert f"{zone} {label} " in out
+    assert "珠三角核心区" not in out
