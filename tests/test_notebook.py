@@ -114,3 +114,63 @@ def test_every_figure_has_a_png_repr_for_the_notebook(example: pd.DataFrame) -> 
         assert 0.6 * w_in * fig.dpi < width < 1.2 * w_in * fig.dpi
         assert 0.6 * h_in * fig.dpi < height < 1.2 * h_in * fig.dpi
     assert fig.axes[0].get_xlabel() == "资金总额（亿元）"
+
+
+def _forget(monkeypatch: pytest.MonkeyPatch, *prefixes: str) -> None:
+    """Drop the named modules (and their submodules) from ``sys.modules`` for this test."""
+    for name in list(sys.modules):
+        if any(name == p or name.startswith(p + ".") for p in prefixes):
+            monkeypatch.delitem(sys.modules, name)
+
+
+def test_plots_without_matplotlib_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Importing the plots without matplotlib says which ``pip install`` brings it."""
+    _forget(monkeypatch, "matplotlib", "townfiscal.plots", "townfiscal.analysis.plots")
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.delattr(tf.analysis, "plots", raising=False)
+    monkeypatch.delattr(tf, "plots", raising=False)
+    with pytest.raises(ModuleNotFoundError,
+                       match=r'townfiscal.plots needs matplotlib, which is not installed: '
+                             r'pip install "townfiscal\[plots\]"') as info:
+        from townfiscal import plots  # noqa: F401
+    assert info.value.name == "matplotlib"
+    with pytest.raises(ModuleNotFoundError, match=r'townfiscal\[plots\]'):
+        tf.plots
+
+
+@pytest.mark.parametrize("missing", ["litestar", "sqlalchemy", "msgspec"])
+def test_service_without_its_extra_names_it(monkeypatch: pytest.MonkeyPatch,
+                                             missing: str) -> None:
+    """Importing the service without one of its packages names the service extra."""
+    _forget(monkeypatch, missing, "townfiscal.service")
+    monkeypatch.setitem(sys.modules, missing, None)
+    with pytest.raises(ModuleNotFoundError,
+                       match=rf'townfiscal.service needs {missing}, which is not installed: '
+                             r'pip install "townfiscal\[service\]"'):
+        import townfiscal.service  # noqa: F401
+
+
+def test_parquet_without_pyarrow_names_the_extra(
+    example: pd.DataFrame, tmp_path: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Reading a .parquet towns file without pyarrow names the parquet extra."""
+    path = tmp_path / "towns.parquet"  # type: ignore[operator]
+    example.to_parquet(path)
+    assert len(tf.read_towns(path)) == len(example)
+    monkeypatch.setitem(sys.modules, "pyarrow", None)
+    monkeypatch.setitem(sys.modules, "fastparquet", None)
+    with pytest.raises(ModuleNotFoundError,
+                       match=r'reading a .parquet file needs pyarrow, which is not installed: '
+                             r'pip install "townfiscal\[parquet\]"'):
+        tf.read_towns(path)
+
+
+def test_serve_without_uvicorn_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Serving without uvicorn (imported only to serve) names the service extra."""
+    from townfiscal.service import serve
+
+    monkeypatch.setitem(sys.modules, "uvicorn", None)
+    with pytest.raises(ModuleNotFoundError,
+                       match=r'townfiscal.serve needs uvicorn, which is not installed: '
+                             r'pip install "townfiscal\[service\]"'):
+        serve()

@@ -7,7 +7,7 @@ from typing import Any
 
 import attrs
 
-__all__ = ["Conflict", "InfeasibleError", "Problem", "ValidationError"]
+__all__ = ["Conflict", "InfeasibleError", "MissingExtraError", "Problem", "ValidationError"]
 
 _MAX_LISTED = 200
 
@@ -204,3 +204,18 @@ class InfeasibleError(ValueError):
     def to_dict(self) -> dict[str, Any]:
         """The error as a JSON-friendly dict."""
         return {"error": "infeasible", "conflicts": [c.to_dict() for c in self.details]}
+
+
+class MissingExtraError(ModuleNotFoundError):
+    """An optional dependency is not installed: the message names the ``pip install`` of the
+    townfiscal extra that brings it.
+
+    >>> print(MissingExtraError.needs("townfiscal.plots", "matplotlib", "plots"))
+    townfiscal.plots needs matplotlib, which is not installed: pip install "townfiscal[plots]"
+    """
+
+    @classmethod
+    def needs(cls, what: str, module: str, extra: str) -> MissingExtraError:
+        """The error for ``what`` (a module or an action) lacking ``module`` from ``extra``."""
+        return cls(f'{what} needs {module}, which is not installed: '
+                   f'pip install "townfiscal[{extra}]"', name=module)

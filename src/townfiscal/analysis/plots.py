@@ -13,7 +13,8 @@ PingFang …); the subset of Noto Sans CJK SC shipped with townfiscal (every GB 
 every character of China's township names; SIL Open Font License). When none is usable it warns
 with :class:`CJKFontWarning` and the labels fall back to matplotlib's default font.
 
-Needs the ``plots`` extra: ``pip install townfiscal[plots]``.
+Needs the ``plots`` extra: ``pip install "townfiscal[plots]"``; without matplotlib, importing
+this module raises a ``ModuleNotFoundError`` that says so.
 
 >>> import townfiscal as tf
 >>> from townfiscal import plots
@@ -37,13 +38,19 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from matplotlib import font_manager
-from matplotlib import rc_context as _rc_context
-from matplotlib.figure import Figure
-from matplotlib.patches import Patch
-from matplotlib.text import Text
 
-from townfiscal._errors import Problem, ValidationError
+from townfiscal._errors import MissingExtraError, Problem, ValidationError
+
+try:
+    from matplotlib import font_manager
+    from matplotlib import rc_context as _rc_context
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
+    from matplotlib.text import Text
+except ImportError as _exc:  # the plots extra is optional
+    if (_exc.name or "matplotlib").split(".")[0] != "matplotlib":
+        raise
+    raise MissingExtraError.needs("townfiscal.plots", "matplotlib", "plots") from _exc
 from townfiscal.analysis import metrics
 from townfiscal.towns import ZONES
 

@@ -6,11 +6,19 @@ SQLAlchemy. See ``docs/service.md`` for the HTTP reference.
 
 from __future__ import annotations
 
-from townfiscal.service._app import create_app
-from townfiscal.service._codec import Codec
-from townfiscal.service._config import DEFAULT_DATABASE, ServiceConfig, available_cores
-from townfiscal.service._serve import serve
-from townfiscal.service._store import AllocationStore, StoredAllocation
+from townfiscal._errors import MissingExtraError
+
+try:
+    from townfiscal.service._app import create_app
+    from townfiscal.service._codec import Codec
+    from townfiscal.service._config import DEFAULT_DATABASE, ServiceConfig, available_cores
+    from townfiscal.service._serve import serve
+    from townfiscal.service._store import AllocationStore, StoredAllocation
+except ImportError as _exc:  # the service extra is optional
+    _missing = (_exc.name or "").split(".")[0]
+    if _missing not in {"litestar", "uvicorn", "sqlalchemy", "msgspec"}:
+        raise
+    raise MissingExtraError.needs("townfiscal.service", _missing, "service") from _exc
 
 __all__ = [
     "DEFAULT_DATABASE",

@@ -7,6 +7,7 @@ import os
 
 import attrs
 
+from townfiscal._errors import MissingExtraError
 from townfiscal.service._config import ServiceConfig, available_cores
 
 __all__ = ["serve"]
@@ -46,7 +47,10 @@ def serve(
 
         serve(ServiceConfig(database="runs.sqlite3"), port=8080)  # blocks
     """
-    import uvicorn
+    try:
+        import uvicorn
+    except ImportError as exc:
+        raise MissingExtraError.needs("townfiscal.serve", "uvicorn", "service") from exc
 
     from townfiscal.service._app import create_app
 

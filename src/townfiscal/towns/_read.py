@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from townfiscal._errors import Problem, ValidationError
+from townfiscal._errors import MissingExtraError, Problem, ValidationError
 from townfiscal.towns._columns import Unit
 from townfiscal.towns._content import VALIDATED
 from townfiscal.towns._validate import validate_towns
@@ -39,7 +39,11 @@ def read_towns(
                 path, sheet_name=_towns_sheet(path) if sheet is None else sheet,
                 dtype=object, engine="openpyxl")
         elif suffix == ".parquet":
-            frame = pd.read_parquet(path)
+            try:
+                frame = pd.read_parquet(path)
+            except ImportError as exc:  # pandas names no module: pyarrow is the extra's
+                raise MissingExtraError.needs("reading a .parquet file", "pyarrow",
+                                              "parquet") from exc
         else:
             raise ValidationError(
                 [
@@ -50,7 +54,7 @@ def read_towns(
                 ],
                 what=f"towns file {path.name}",
             )
-    except ValidationError:
+    except (ValidationError, MissingExtraError):
         raise
     except (ValueError, KeyError, OSError, ImportError) as exc:
         raise ValidationError(
