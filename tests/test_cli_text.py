@@ -29,3 +29,19 @@ def test_zone_lines_align(capsys: pytest.CaptureFixture[str]) -> None:
     for zone, label in ZONE_LABELS.items():
         assert f"{zone} {label} " in out
     assert "珠三角核心区" not in out
+
+
+def test_policies_prints_a_table_with_sources(capsys: pytest.CaptureFixture[str]) -> None:
+    """`policies guangdong-2020`: values as a reader writes them (no mappingproxy), each with
+    published or ASSUMPTION and its source under it."""
+    assert main(["policies", "guangdong-2020"]) == 0
+    out = capsys.readouterr().out
+    assert "mappingproxy" not in out
+    assert "32 parameters, 7 of them assumptions" in out
+    row = next(line for line in out.splitlines() if line.strip().startswith("fund.default"))
+    assert "2,000,000,000 (yuan)" in row
+    assert row.rstrip().endswith("published")
+    cap = next(line for line in out.splitlines()
+               if line.strip().startswith("growth_control.cap "))
+    assert cap.rstrip().endswith("ASSUMPTION")
+    assert "= 4405 汕头市; 4415 汕尾市" in out

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
+import textwrap
+from collections.abc import Callable, Mapping, Sequence
 
 import pandas as pd
 
@@ -13,7 +14,9 @@ from townfiscal._version import version
 from townfiscal.cli import _optimize as optimizer
 from townfiscal.cli._common import (
     CLIError,
+    display_width,
     load_towns,
+    pad,
     policy_arg,
     summary,
     towns_arg,
@@ -96,10 +99,50 @@ def _cmd_policies(args: argparse.Namespace) -> int:
         f"  document: {pol.document}\n  effective {pol.effective.isoformat()}, method "
         f"{pol.method}, hash {pol.hash[:16]}"
     )
+    print(f"  {len(pol.parameters)} parameters, {len(pol.assumptions)} of them assumptions "
+          "(values the published text does not give)")
+    section = None
     for p in pol.parameters.values():
-        flag = "ASSUMPTION " if p.is_assumption else ""
-        print(f"  {p.path} = {p.value!r}{' ' + p.unit if p.unit else ''}\n      {flag}[{p.source}]")
+        head = p.path.split(".", 1)[0]
+        if head != section:
+            section = head
+            print(f"\n  {pad(section, 44)} {pad('value', 30)} status")
+        value = _value_text(p.value) + (f" ({p.unit})" if p.unit else "")
+        status = "ASSUMPTION" if p.is_assumption else "published"
+        print(f"    {pad(p.path, 42)} {pad(_clip(value, 30), 30)} {status}")
+        if display_width(value) > 30:  # the whole value, under its row
+            for line in textwrap.wrap(value, width=92):
+                print(f"      = {line}")
+        for line in textwrap.wrap(p.source, width=92):
+            print(f"      {line}")
     return 0
+
+
+def _value_text(value: object) -> str:
+    """A parameter's value as a reader writes it: 2,000,000,000; town, township; 4405 汕头市."""
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.6g}"
+    if isinstance(value, Mapping):
+        return "; ".join(f"{k} {_value_text(v)}" for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return ", ".join(_value_text(v) for v in value)
+    return str(value)
+
+
+def _clip(text: str, width: int) -> str:
+    """``text`` cut to ``width`` terminal columns, with … where it was cut."""
+    if display_width(text) <= width:
+        return text
+    out = ""
+    for ch in text:
+        if display_width(out + ch) > width - 1:
+            break
+        out += ch
+    return out + "…"
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
