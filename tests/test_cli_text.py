@@ -45,3 +45,29 @@ def test_policies_prints_a_table_with_sources(capsys: pytest.CaptureFixture[str]
                if line.strip().startswith("growth_control.cap "))
     assert cap.rstrip().endswith("ASSUMPTION")
     assert "= 4405 汕头市; 4415 汕尾市" in out
+
+
+def test_allocate_by_city_adds_up_to_the_fund(capsys: pytest.CaptureFixture[str]) -> None:
+    """`allocate --by city`: 15 cities whose totals add up to the 合计 row, 2,000,000,000."""
+    assert main(["allocate", "--by", "city"]) == 0
+    out = capsys.readouterr().out
+    rows = out[out.index("by city:"):].splitlines()[2:]
+    cities = [r for r in rows if r.strip() and not r.strip().startswith("合计")]
+    total = next(r for r in rows if r.strip().startswith("合计"))
+    assert len(cities) == 15
+    assert sum(int(r.split()[2].replace(",", "")) for r in cities) == 2_000_000_000
+    assert "2,000,000,000" in total
+    ends = {display_width(r[: r.index(r.split()[1], len(r.split()[0]))]) for r in cities}
+    assert len(ends) <= 2  # the town counts are right-aligned: they start in one or two columns
+
+
+def test_explain_with_optimiser_options_shows_its_part(capsys: pytest.CaptureFixture[str]
+                                                       ) -> None:
+    """`explain CODE --floor …`: the formula's steps, then the optimiser's bounds and optimum,
+    the town scaled by the fund's λ to pay for the floor."""
+    assert main(["explain", "441581101", "--floor", "1,900,000"]) == 0
+    out = capsys.readouterr().out
+    assert "composite coefficient" in out
+    assert "lower set by Floor" in out
+    assert "scaled by λ = 0.708926" in out
+    assert out.rstrip().endswith("allocated = 2,318,944 yuan")

@@ -15,6 +15,7 @@ from townfiscal.towns import ZONES, example_path
 
 __all__ = [
     "CLIError",
+    "by_group",
     "display_width",
     "load_towns",
     "money",
@@ -137,6 +138,31 @@ def money(text: str) -> float:
 
 def load_towns(args: argparse.Namespace) -> pd.DataFrame:
     return read_towns(args.towns or example_path(), unit=args.unit)
+
+
+def by_group(table: pd.DataFrame, amount: pd.Series, by: str) -> str:
+    """Per city or county: towns, total, mean, least and most (yuan), lined up by terminal
+    columns, with the 合计 (total) last."""
+    column = {"city": "city", "county": "county"}[by]
+    labels = table.loc[amount.index, column].astype(str)
+    if by == "county":  # a county's name alone may repeat across cities
+        labels = table.loc[amount.index, "city"].astype(str) + " " + labels
+    frame = pd.DataFrame({"group": labels.to_numpy(), "amount": amount.to_numpy()})
+    agg = frame.groupby("group", sort=True)["amount"].agg(["count", "sum", "mean", "min", "max"])
+    width = max([display_width(str(g)) for g in agg.index] + [8]) + 2
+    head = "地级市 city" if by == "city" else "县(市、区) county"
+    lines = [f"  by {by}:",
+             f"    {pad(head, width)} {'towns':>6} {'total (yuan)':>16} {'mean':>12} "
+             f"{'least':>12} {'most':>12}"]
+    for group, row in agg.iterrows():
+        lines.append(f"    {pad(str(group), width)} {int(row['count']):>6} "
+                     f"{int(row['sum']):>16,} {row['mean']:>12,.0f} {int(row['min']):>12,} "
+                     f"{int(row['max']):>12,}")
+    lines.append(f"    {pad('合计 total', width)} {len(amount):>6} {int(amount.sum()):>16,} "
+                 f"{float(amount.mean()) if len(amount) else 0:>12,.0f} "
+                 f"{int(amount.min()) if len(amount) else 0:>12,} "
+                 f"{int(amount.max()) if len(amount) else 0:>12,}")
+    return "\n".join(lines)
 
 
 def summary(table: pd.DataFrame, amount: pd.Series, title: str) -> str:

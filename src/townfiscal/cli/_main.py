@@ -14,6 +14,7 @@ from townfiscal._version import version
 from townfiscal.cli import _optimize as optimizer
 from townfiscal.cli._common import (
     CLIError,
+    by_group,
     display_width,
     load_towns,
     pad,
@@ -56,6 +57,8 @@ def _cmd_allocate(args: argparse.Namespace) -> int:
         return optimizer.run(args, towns)
     out, amounts, title = _allocation_rows(towns, args.policy, args.fund)
     print(summary(towns, amounts, title))
+    if args.by:
+        print(by_group(towns, amounts, args.by))
     if args.out:
         path = write_table(out, args.out, sheet="分配表")
         print(f"wrote {len(out):,} rows to {path}")
@@ -70,6 +73,9 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     towns = load_towns(args)
     if args.code not in towns.index:
         raise CLIError(f"no unit with code {args.code!r} in the towns table")
+    if optimizer.requested(args):  # the formula's steps, then what the optimiser changed
+        print(optimizer.explain(args, towns, args.code))
+        return 0
     print(explain_formula(towns, args.policy, args.code, fund=args.fund))
     return 0
 
@@ -187,6 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
     towns_arg(p)
     policy_arg(p)
     p.add_argument("--out", metavar="FILE", help="write one row per town (.csv or .xlsx)")
+    p.add_argument("--by", choices=("city", "county"),
+                   help="also print the towns, total, mean, least and most per city or county")
     optimizer.add_arguments(p)
     p.set_defaults(handler=_cmd_allocate)
 
@@ -199,10 +207,14 @@ def build_parser() -> argparse.ArgumentParser:
     optimizer.add_constraint_arguments(p)
     p.set_defaults(handler=_cmd_range)
 
-    p = sub.add_parser("explain", help="trace one town's amount step by step")
+    p = sub.add_parser("explain", help="trace one town's amount step by step",
+                       description="Trace one town's amount: the formula's steps with their "
+                       "parameters and articles and, when optimiser options are given, what "
+                       "the optimiser changed and which constraint held the town.")
     p.add_argument("code", help="the town's 9-digit code")
     towns_arg(p)
     policy_arg(p)
+    optimizer.add_arguments(p)
     p.set_defaults(handler=_cmd_explain)
 
     p = sub.add_parser("validate", help="check a towns file; exit status 1 when invalid")

@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from townfiscal.cli._common import money, summary, write_table
+from townfiscal.cli._common import by_group, money, summary, write_table
 from townfiscal.optimize import (
     Cap,
     CapacityFloor,
@@ -27,7 +27,8 @@ from townfiscal.optimize import (
     fund_range,
 )
 
-__all__ = ["add_arguments", "add_constraint_arguments", "requested", "run", "run_range"]
+__all__ = ["add_arguments", "add_constraint_arguments", "explain", "requested", "run",
+           "run_range"]
 
 _OBJECTIVES = ("proportional", "deviation", "relative", "maxmin", "shortfall")
 
@@ -111,15 +112,26 @@ def objective_of(name: str | None) -> Objective:
     return Proportional()
 
 
+def _allocate(args: argparse.Namespace, towns: pd.DataFrame) -> Any:
+    return allocate(towns, args.policy, fund=args.fund, constraints=constraints_of(args),
+                    objective=objective_of(args.objective), solver=args.solver,
+                    time_limit=args.time_limit)
+
+
+def explain(args: argparse.Namespace, towns: pd.DataFrame, code: str) -> str:
+    """One town's amount under the optimiser: the formula's steps, then its own."""
+    return str(_allocate(args, towns).explain(code))
+
+
 def run(args: argparse.Namespace, towns: pd.DataFrame) -> int:
     """Allocate with the optimiser, print the summary, shadow prices; write ``--out``."""
     cons = constraints_of(args)
-    alloc = allocate(towns, args.policy, fund=args.fund, constraints=cons,
-                     objective=objective_of(args.objective), solver=args.solver,
-                     time_limit=args.time_limit)
+    alloc = _allocate(args, towns)
     title = (f"townfiscal allocate — policy {alloc.provenance['policy']}, fund "
              f"{alloc.fund:,} yuan (optimised: {', '.join(map(repr, cons)) or 'no constraints'})")
     print(summary(towns, alloc.amounts, title))
+    if getattr(args, "by", None):
+        print(by_group(towns, alloc.amounts, args.by))
     print(f"  status {alloc.status}; objective {alloc.objective_value:,.2f} "
           f"{alloc.objective_unit}; solver {alloc.provenance['solver_version']}, "
           f"build {alloc.build_seconds:.3f} s, solve {alloc.solve_seconds:.3f} s")
