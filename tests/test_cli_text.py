@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+
 import pytest
 
 from townfiscal.cli import main
@@ -71,3 +73,21 @@ def test_explain_with_optimiser_options_shows_its_part(capsys: pytest.CaptureFix
     assert "lower set by Floor" in out
     assert "scaled by λ = 0.708926" in out
     assert out.rstrip().endswith("allocated = 2,318,944 yuan")
+
+
+def test_every_argument_has_help() -> None:
+    """Every option and positional argument of every subcommand says what it is for."""
+    from townfiscal.cli._main import build_parser
+
+    missing: list[str] = []
+
+    def walk(parser: argparse.ArgumentParser, path: str) -> None:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    walk(sub, f"{path} {name}")
+            elif not isinstance(action, argparse._HelpAction) and not action.help:
+                missing.append(f"{path}: {action.option_strings or action.dest}")
+
+    walk(build_parser(), "townfiscal")
+    assert missing == []

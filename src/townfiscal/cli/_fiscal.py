@@ -241,7 +241,7 @@ def add_subcommands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     p = sub.add_parser("responsibilities",
                        help="list the responsibility matrices, or show one with its sources")
-    p.add_argument("id", nargs="?")
+    p.add_argument("id", nargs="?", help="a matrix id: show its shares by level")
     p.add_argument("--zone", help="show one zone only")
     p.add_argument("--sources", action="store_true", help="list every share with its source")
     p.set_defaults(handler=_cmd_responsibilities)

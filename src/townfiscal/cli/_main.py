@@ -218,13 +218,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_cmd_explain)
 
     p = sub.add_parser("validate", help="check a towns file; exit status 1 when invalid")
-    p.add_argument("file")
-    p.add_argument("--unit", choices=["yuan", "wan"], default="yuan")
+    p.add_argument("file", help="the towns file (.csv, .xlsx or .parquet)")
+    p.add_argument("--unit", choices=["yuan", "wan"], default="yuan",
+                   help="the unit of the file's money columns without a unit in their header "
+                        "(default: yuan)")
     p.add_argument("--policy", metavar="ID", help="also check what this policy needs")
     p.set_defaults(handler=_cmd_validate)
 
     p = sub.add_parser("policies", help="list the policies, or show one with its sources")
-    p.add_argument("id", nargs="?")
+    p.add_argument("id", nargs="?",
+                   help="a policy id: show its parameters, each published or an assumption, "
+                        "with its source")
     p.set_defaults(handler=_cmd_policies)
 
     p = sub.add_parser(
