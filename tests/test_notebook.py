@@ -174,3 +174,97 @@ def test_serve_without_uvicorn_names_the_extra(monkeypatch: pytest.MonkeyPatch) 
                        match=r'townfiscal.serve needs uvicorn, which is not installed: '
                              r'pip install "townfiscal\[service\]"'):
         serve()
+
+
+def _shown(obj: object) -> tuple[str, str]:
+    """The text and HTML a notebook shows for ``obj``, both bounded in size."""
+    text, html = repr(obj), obj._repr_html_()  # type: ignore[attr-defined]
+    assert len(text) < 2_000
+    assert len(html) < 60_000
+    return text, html
+
+
+def test_allocation_and_comparison_reprs_name_the_fund_and_towns(example: pd.DataFrame) -> None:
+    """An allocation and a comparison show their fund, town count and scenarios."""
+    a = tf.allocate(example, "guangdong-2020", fund=FUND)
+    b = tf.allocate(example, "guangdong-2020", fund=2_100_000_000)
+    text, html = _shown(a)
+    assert "1,002 towns" in text
+    assert "fund 2,000,000,000 yuan" in text
+    assert "1,002" in html
+    assert "2,000,000,000" in html
+    text, html = _shown(tf.compare({"now": a, "more": b}))
+    assert text.startswith("Comparison of 2 scenarios over 1,002 towns (baseline 'now')")
+    assert "2,100,000,000" in text
+    assert "2,100,000,000" in html
+    assert "more" in html
+
+
+def test_policy_and_trace_reprs_are_short_and_say_what_they_hold(example: pd.DataFrame) -> None:
+    """A policy and a formula trace show their id, counts and the town's amount."""
+    text, html = _shown(tf.get_policy("guangdong-2020"))
+    assert text.startswith("<Policy guangdong-2020 (factor_share, effective 2020-08-27")
+    assert "assumptions" in text
+    assert "fund.default" in html
+    text, html = _shown(tf.explain_formula(example, "guangdong-2020", "441581101", fund=FUND))
+    assert text.startswith("<Trace 441581101 甲子镇, policy guangdong-2020: 3,271,065 yuan, ")
+    assert "steps" in text
+    assert "甲子镇" in html
+
+
+def test_formula_results_show_as_tables(example: pd.DataFrame) -> None:
+    """The formula's result is a table whose notebook view lists the towns' amounts."""
+    fa = tf.formula_allocation(example, "guangdong-2020", fund=FUND)
+    # (pandas-stubs read ._repr_html_ as a column)
+    html = fa._repr_html_()  # type: ignore[operator]
+    assert html is not None
+    assert f"{len(fa)} rows × {fa.shape[1]} columns" in html
+    assert len(fa) == 1_002
+    assert str(fa.index[0]) in html
+    assert f"<td>{fa['amount'].iloc[0]}</td>" in html
+
+
+def test_responsibility_reprs_give_totals_not_tables(example: pd.DataFrame) -> None:
+    """Devolutions, splits, matrices and programme sets show their totals and counts."""
+    d = tf.devolve(example, pd.DataFrame({"code": ["441521101", "441521102"], "posts": [30, 10]}),
+                   cost_per_post=100_000, operating_cost_per_post=20_000)
+    text, html = _shown(d)
+    assert text.splitlines()[0] == ("Devolution to 2 towns from 1 counties: 40 posts, "
+                                    "4,800,000 yuan a year")
+    assert "cost_per_post: 100,000 (given by the caller)" in text
+    assert "海丰县" in html
+    assert "4,800,000" in html
+    s = tf.split_expenditure(pd.DataFrame({"item": ["义务教育公用经费保障"],
+                                           "amount": [1_000_000], "zone": ["east_wing"]}),
+                             "guangdong-2020")
+    text, html = _shown(s)
+    assert text.splitlines() == [
+        "ExpenditureSplit of 1 spending rows, 1,000,000 yuan (matrix guangdong-2020)",
+        "  central: 500,000", "  province: 225,000", "  city: 75,000", "  county: 200,000",
+        "  town: 0"]
+    assert "225,000" in html
+    assert "0.225" in html
+    m = tf.get_responsibility("guangdong-2020")
+    text, html = _shown(m)
+    assert text.startswith("ResponsibilityMatrix('guangdong-2020', items=")
+    assert f"{len(m.items)} items" in html
+    assert "义务教育" in html
+    assert m.hash in html
+    text, html = _shown(tf.get_programmes("guangdong-2020"))
+    assert "peoples_congress (人大工作和建设经费): per_unit, 300,000 yuan, default" in text
+    assert "3 programmes" in text
+    assert "人大工作和建设经费" in html
+    assert "300,000" in html
+
+
+def test_allocation_workbook_repr_is_a_summary(example: pd.DataFrame,
+                                                tmp_path: pytest.TempPathFactory) -> None:
+    """A workbook read back shows its towns, fund and policy, not the whole table."""
+    path = tmp_path / "分配表.xlsx"  # type: ignore[operator]
+    tf.write_allocation(tf.allocate(example, "guangdong-2020", fund=FUND), path)
+    text, html = _shown(tf.read_allocation(path))
+    assert text.startswith("AllocationWorkbook(towns 1,002, fund 2,000,000,000 yuan, "
+                           "policy_id guangdong-2020")
+    assert "towns table included" in text
+    assert "2,000,000,000" in html
+    assert "largest amounts" in html

@@ -17,8 +17,17 @@ __all__ = [
     "allocation_text",
     "comparison_html",
     "comparison_text",
+    "devolution_html",
+    "devolution_text",
+    "matrix_html",
     "policy_html",
     "policy_text",
+    "programmes_html",
+    "programmes_text",
+    "split_html",
+    "split_text",
+    "workbook_html",
+    "workbook_text",
 ]
 
 _STYLE = (
@@ -255,3 +264,115 @@ def comparison_html(cmp: Any) -> str:
         f"(baseline {cmp.baseline})"
     )
     return _card(title, _frame(cmp.summary[cols], numeric=_CMP_COLUMNS))
+
+
+# --------------------------------------------------------------------------------------------
+# Allocation workbooks read back
+
+
+def _workbook_facts(wb: Any) -> list[tuple[str, Any]]:
+    prov = wb.provenance
+    facts = [("towns", f"{len(wb.table):,}"), ("fund", f"{_yuan(wb.fund)} yuan")]
+    facts += [(k, prov[k]) for k in ("policy_id", "townfiscal_version", "created")
+              if prov.get(k) is not None]
+    facts.append(("towns table", "included" if wb.towns is not None else "not included"))
+    return facts
+
+
+def workbook_text(wb: Any) -> str:
+    """One line: towns, fund, policy and version as written."""
+    return "AllocationWorkbook(" + ", ".join(f"{k} {v}" for k, v in _workbook_facts(wb)) + ")"
+
+
+def workbook_html(wb: Any) -> str:
+    """The workbook's facts and its five largest amounts."""
+    cols = [c for c in ("name", "county", "amount") if c in wb.table.columns]
+    top = wb.table.nlargest(5, "amount")[cols]
+    return _card("Allocation workbook", _facts(_workbook_facts(wb)),
+                 "<div class='tf-muted'>largest amounts</div>",
+                 _frame(top, numeric={"amount": "yuan"}))
+
+
+# --------------------------------------------------------------------------------------------
+# Responsibility: expenditure splits, devolutions, matrices, programmes
+
+
+def _split_head(split: Any) -> str:
+    return (f"ExpenditureSplit of {len(split.table):,} spending rows, "
+            f"{_yuan(split.totals['amount'])} yuan (matrix {split.matrix.id})")
+
+
+def split_text(split: Any) -> str:
+    """A head line (rows, total, matrix), then the yuan carried by each level."""
+    levels = [k for k in split.totals.index if k != "amount"]
+    return _split_head(split) + "\n" + "\n".join(
+        f"  {k}: {_yuan(split.totals[k])}" for k in levels)
+
+
+def split_html(split: Any) -> str:
+    """The head line and a table of the yuan and share each level carries."""
+    total = float(split.totals["amount"])
+    levels = [k for k in split.totals.index if k != "amount"]
+    df = pd.DataFrame({
+        "yuan": [split.totals[k] for k in levels],
+        "share": [float(split.totals[k]) / total if total else math.nan for k in levels],
+    }, index=pd.Index(levels, name="level"))
+    return _card(_split_head(split), _frame(df, numeric={"yuan": "yuan", "share": "num"}))
+
+
+def _devolution_head(dev: Any) -> str:
+    t = dev.transfers
+    return (f"Devolution to {len(t):,} towns from {len(dev.counties):,} counties: "
+            f"{_yuan(t['posts'].sum())} posts, {_yuan(t['amount'].sum())} yuan a year")
+
+
+def devolution_text(dev: Any) -> str:
+    """A head line (towns, counties, posts, yuan a year), then the parameters used."""
+    lines = [_devolution_head(dev)]
+    lines += [f"  {k}: {_num(v)} ({src})" for k, (v, src) in dev.parameters.items()]
+    return "\n".join(lines)
+
+
+def devolution_html(dev: Any) -> str:
+    """The head line, the parameters with their sources and the counties' totals."""
+    facts = _facts((k, f"{_num(v)} ({src})") for k, (v, src) in dev.parameters.items())
+    counties = dev.counties.reset_index()
+    key = [c for c in ("city", "county") if c in counties.columns]
+    shown = counties.set_index(key[-1]) if key else counties
+    cols = [c for c in ("city", "towns", "posts", "amount") if c in shown.columns]
+    table = (f"<details><summary>{len(shown)} giving counties</summary>"
+             f"{_frame(shown[cols], numeric={'towns': 'num', 'posts': 'num', 'amount': 'yuan'})}"
+             "</details>")
+    return _card(_devolution_head(dev), facts, table)
+
+
+def matrix_html(matrix: Any) -> str:
+    """The matrix's facts and its items (category, Chinese name, rule), folded."""
+    facts = _facts([
+        ("title", matrix.title),
+        ("items", len(matrix.items)),
+        ("zones", ", ".join(matrix.zones)),
+        ("levels", ", ".join(matrix.levels)),
+        ("hash", matrix.hash),
+    ])
+    cols = [c for c in ("category_zh", "name_zh", "rule") if c in matrix.items.columns]
+    items = (f"<details><summary>{len(matrix.items)} items</summary>"
+             f"{_frame(matrix.items[cols])}</details>")
+    return _card(f"ResponsibilityMatrix {matrix.id}", facts, items)
+
+
+def programmes_text(ps: Any) -> str:
+    """One line for the set, then one per programme: id, kind, rate, default or not."""
+    lines = [f"Programmes {ps.id}: {ps.title} ({len(ps.programmes)} programmes)"]
+    for p in ps.programmes:
+        rate = "" if p.rate is None else f", {_yuan(p.rate)} yuan"
+        lines.append(f"  {p.id} ({p.name_zh}): {p.kind}{rate}"
+                     f"{', default' if p.default else ''}")
+    return "\n".join(lines)
+
+
+def programmes_html(ps: Any) -> str:
+    """The set's title and a table of its programmes."""
+    df = ps.to_frame()
+    cols = [c for c in ("name_zh", "kind", "rate", "scope", "default") if c in df.columns]
+    return _card(f"Programmes {ps.id}: {ps.title}", _frame(df[cols], numeric={"rate": "yuan"}))

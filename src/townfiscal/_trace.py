@@ -77,7 +77,7 @@ class Step:
         }
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class Trace:
     """The trace of one town's amount: its inputs and each step, in order.
 
@@ -152,6 +152,11 @@ class Trace:
             for p in s.parameters:
                 lines.append(f"      · {p['path']} = {p['value']!r}  [{p['source']}]")
         return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        amount = "" if self.amount is None else f": {self.amount:,} yuan"
+        return (f"<Trace {self.code} {self.name}, policy {self.policy}{amount}, "
+                f"{len(self.steps)} steps; print() it for the account>")
 
     def _repr_html_(self) -> str:
         import html

@@ -141,7 +141,7 @@ def _styles() -> tuple[Any, Any, Any]:
             PatternFill("solid", fgColor="F2F2F2"))
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class AllocationWorkbook:
     """An allocation table read back from Excel by :func:`read_allocation`.
 
@@ -191,6 +191,17 @@ class AllocationWorkbook:
     def fund(self) -> int:
         """The total paid, in yuan."""
         return int(self.table["amount"].sum())
+
+    def __repr__(self) -> str:
+        from townfiscal._html import workbook_text
+
+        return workbook_text(self)
+
+    def _repr_html_(self) -> str:
+        """A compact summary for Jupyter: towns, fund, provenance and the largest amounts."""
+        from townfiscal._html import workbook_html
+
+        return workbook_html(self)
 
 
 # --------------------------------------------------------------------------------------------

@@ -43,7 +43,7 @@ _PARAMS = ("cost_per_post", "operating_cost_per_post", "supported_per_post")
 _MONEY_OUT = ("personnel", "operating", "amount")
 
 
-@attrs.frozen(eq=False)
+@attrs.frozen(eq=False, repr=False)
 class Devolution:
     """The result of :func:`devolve`.
 
@@ -91,6 +91,17 @@ class Devolution:
     def __iter__(self) -> Iterator[pd.DataFrame]:
         yield self.towns
         yield self.transfers
+
+    def __repr__(self) -> str:
+        from townfiscal._html import devolution_text
+
+        return devolution_text(self)
+
+    def _repr_html_(self) -> str:
+        """A compact summary for Jupyter: towns, posts, yuan a year, parameters, counties."""
+        from townfiscal._html import devolution_html
+
+        return devolution_html(self)
 
     def subsidy_change(self, policy: Policy | str, fund: float | None = None) -> pd.DataFrame:
         """How the devolution changes each town's weak-town subsidy (see :func:`subsidy_change`),

@@ -388,6 +388,12 @@ class ResponsibilityMatrix:
         return (f"ResponsibilityMatrix({self.id!r}, items={len(self.items)}, "
                 f"zones={list(self.zones)}, hash={self.hash!r})")
 
+    def _repr_html_(self) -> str:
+        """A compact summary for Jupyter: title, counts, hash and the items (folded)."""
+        from townfiscal._html import matrix_html
+
+        return matrix_html(self)
+
     # -- lookups ------------------------------------------------------------------------------
 
     def item_id(self, name: str) -> str:

@@ -82,7 +82,7 @@ class Programme:
     published_count: int | None = None
 
 
-@attrs.frozen(eq=False)
+@attrs.frozen(eq=False, repr=False)
 class Programmes:
     """A set of programmes (one file). Iterates over its :class:`Programme` objects.
 
@@ -135,6 +135,17 @@ class Programmes:
     def to_frame(self) -> pd.DataFrame:
         """One row per programme: its attributes."""
         return pd.DataFrame([attrs.asdict(p) for p in self.programmes]).set_index("id")
+
+    def __repr__(self) -> str:
+        from townfiscal._html import programmes_text
+
+        return programmes_text(self)
+
+    def _repr_html_(self) -> str:
+        """A compact summary for Jupyter: the set's title and a table of its programmes."""
+        from townfiscal._html import programmes_html
+
+        return programmes_html(self)
 
 
 def list_programmes() -> list[str]:

@@ -148,7 +148,7 @@ def split_rows(amount: npt.NDArray[np.int64], shares: npt.NDArray[np.float64]
     return out
 
 
-@attrs.frozen(eq=False)
+@attrs.frozen(eq=False, repr=False)
 class ExpenditureSplit:
     """The result of :func:`split_expenditure`.
 
@@ -187,6 +187,17 @@ class ExpenditureSplit:
     def matrix_id(self) -> str:
         """Id of the matrix used."""
         return self.matrix.id
+
+    def __repr__(self) -> str:
+        from townfiscal._html import split_text
+
+        return split_text(self)
+
+    def _repr_html_(self) -> str:
+        """A compact summary for Jupyter: rows, total, and the yuan and share per level."""
+        from townfiscal._html import split_html
+
+        return split_html(self)
 
     @property
     def matrix_hash(self) -> str:
