@@ -268,3 +268,17 @@ def test_allocation_workbook_repr_is_a_summary(example: pd.DataFrame,
     assert "towns table included" in text
     assert "2,000,000,000" in html
     assert "largest amounts" in html
+
+
+def test_fund_model_repr_is_a_summary(example: pd.DataFrame) -> None:
+    """A sweep's fund model shows its policy, towns, objective and constraints in one line."""
+    from townfiscal.optimize import fund_model
+
+    fm = fund_model(example, "guangdong-2020", [1_900_000_000, FUND],
+                   constraints=[tf.Floor(1_000_000)])
+    text, html = _shown(fm)
+    assert text == ("FundModel(policy guangdong-2020, towns 1,002, objective "
+                    "Proportional(target=None), constraints Floor(1,000,000), solver highs, "
+                    "allocates yes)")
+    assert "<th>towns</th><td>1,002</td>" in html
+    assert "Floor(1,000,000)" in html

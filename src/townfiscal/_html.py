@@ -19,6 +19,7 @@ __all__ = [
     "comparison_text",
     "devolution_html",
     "devolution_text",
+    "facts_card",
     "matrix_html",
     "policy_html",
     "policy_text",
@@ -92,6 +93,11 @@ def _frame(df: pd.DataFrame, *, numeric: Mapping[str, str] | None = None) -> str
 
 def _card(title: str, *parts: str) -> str:
     return f'{_STYLE}<div class="tf-card"><b>{_e(title)}</b>{"".join(parts)}</div>'
+
+
+def facts_card(title: str, facts: Iterable[tuple[str, Any]]) -> str:
+    """A titled card of (name, value) rows, escaped."""
+    return _card(title, _facts(facts))
 
 
 # --------------------------------------------------------------------------------------------

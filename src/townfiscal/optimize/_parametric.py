@@ -237,7 +237,7 @@ class FundSolution:
     seconds: float
 
 
-@attrs.frozen(eq=False)
+@attrs.frozen(eq=False, repr=False)
 class FundModel:
     """Everything of an allocation that does not depend on the fund, built once.
 
@@ -268,6 +268,26 @@ class FundModel:
     def codes(self) -> pd.Index:
         """The eligible towns, in model order."""
         return self.frame.index
+
+    def _facts(self) -> list[tuple[str, str]]:
+        return [
+            ("policy", self.comp.policy.id),
+            ("towns", f"{len(self.frame):,}"),
+            ("objective", repr(self.objective)),
+            ("constraints", ", ".join(map(repr, self.constraints)) or "none"),
+            ("solver", self.solver),
+            ("allocates", ("yes, the linear program re-solved warm" if self.warm else "yes")
+             if self.allocates else "no, formula amounts only"),
+        ]
+
+    def __repr__(self) -> str:
+        return "FundModel(" + ", ".join(f"{k} {v}" for k, v in self._facts()) + ")"
+
+    def _repr_html_(self) -> str:
+        """A compact summary for Jupyter: policy, towns, objective, constraints, solver."""
+        from townfiscal._html import facts_card
+
+        return facts_card("Fund model", self._facts())
 
     def formula(self, fund: int) -> IntArray:
         """The formula amounts at ``fund`` (int64 yuan, model order)."""
