@@ -89,12 +89,14 @@ def test_shapes_without_a_path_are_re_solved(towns: pd.DataFrame) -> None:
 def test_infeasible_funds_on_the_path_match_allocate(towns: pd.DataFrame) -> None:
     """A fund the floors cannot meet fails with allocate's reasons; the other funds go on."""
     funds = [1_000_000_000, 2_000_000_000]
-    table = tf.sweep(towns, POLICY, funds=funds, executor="serial",
-                     constraints=[tf.HoldHarmless(1.02)])
+    with pytest.warns(UserWarning, match="1 of 2 scenarios infeasible"):
+        table = tf.sweep(towns, POLICY, funds=funds, executor="serial",
+                         constraints=[tf.HoldHarmless(1.02)])
     assert table["status"].tolist() == ["infeasible", "optimal"]
     assert table.loc[0, "solved_by"] == "parametric path"
-    cold = tf.sweep(towns, POLICY, funds=funds, executor="threads",
-                    constraints=[tf.HoldHarmless(1.02)], parametric=False)
+    with pytest.warns(UserWarning, match="1 of 2 scenarios infeasible"):
+        cold = tf.sweep(towns, POLICY, funds=funds, executor="threads",
+                        constraints=[tf.HoldHarmless(1.02)], parametric=False)
     assert table.loc[0, "error"] == cold.loc[0, "error"]
     assert table.loc[1, "objective_value"] == cold.loc[1, "objective_value"]
 

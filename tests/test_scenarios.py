@@ -177,9 +177,9 @@ def test_sweep_parameter_values(towns: pd.DataFrame) -> None:
 
 def test_sweep_infeasible_scenarios_are_reported_not_raised(towns: pd.DataFrame) -> None:
     """A fund below last year's floors is infeasible: its row says so and the sweep goes on."""
-    table = tf.sweep(
-        towns, "guangdong-2020", funds=[1_000_000_000, FUND], method="formula", executor="serial"
-    )
+    with pytest.warns(UserWarning, match=r"1 of 2 scenarios infeasible \(funds 1\.00 bn\)"):
+        table = tf.sweep(towns, "guangdong-2020", funds=[1_000_000_000, FUND], method="formula",
+                         executor="serial")
     assert table["status"].tolist() == ["infeasible", "formula"]
     assert table.loc[0, "error"] != ""
     assert math.isnan(table.loc[0, "total"])
@@ -345,8 +345,9 @@ def test_sweep_allocate_funds(towns: pd.DataFrame) -> None:
 
 def test_sweep_allocate_reports_infeasible_funds(towns: pd.DataFrame) -> None:
     """Hold-harmless with too small a fund is infeasible: reported in the row, not raised."""
-    table = tf.sweep(towns, "guangdong-2020", funds=[1_000_000_000, FUND], executor="serial",
-                     constraints=[tf.HoldHarmless()])  # fmt: skip
+    with pytest.warns(UserWarning, match="1 of 2 scenarios infeasible"):
+        table = tf.sweep(towns, "guangdong-2020", funds=[1_000_000_000, FUND],
+                         executor="serial", constraints=[tf.HoldHarmless()])
     assert table["status"].tolist() == ["infeasible", "optimal"]
     assert "cannot" in table.loc[0, "error"] or "need" in table.loc[0, "error"]
 

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures import as_completed as _futures_completed
 from pathlib import Path
+from types import FrameType
 from typing import Any, Literal
 
 import attrs
@@ -65,6 +66,9 @@ PARAMETRIC = "parametric path"
 WARM = "warm-started re-solve"
 COLD = "cold re-solve"
 _TOL = 0.5  # yuan: a change smaller than this is "unchanged"
+#: Seconds of estimated serial work above which the default executor spreads the rest of a
+#: sweep over local processes (the first scenario, run here, times one scenario).
+PROCESS_THRESHOLD = 2.0
 
 
 # --------------------------------------------------------------------------------------------
@@ -698,15 +702,87 @@ def _local_processes(n: int, payload: _Payload) -> ProcessPoolExecutor:
     )
 
 
+def _guarded(path: str, line: int) -> bool:
+    """Whether ``line`` of the script at ``path`` lies in an ``if __name__ == "__main__":``
+    block at its top level."""
+    import ast
+
+    try:
+        tree = ast.parse(Path(path).read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return True  # cannot tell: the pool's own failure is still caught
+    for node in tree.body:
+        if not isinstance(node, ast.If) or not isinstance(node.test, ast.Compare):
+            continue
+        sides = [node.test.left, *node.test.comparators]
+        names = {n.id for n in sides if isinstance(n, ast.Name)}
+        texts = {n.value for n in sides if isinstance(n, ast.Constant)}
+        if names == {"__name__"} and texts == {"__main__"}:
+            end = node.end_lineno or node.lineno
+            if node.lineno <= line <= end:
+                return True
+    return False
+
+
+def _processes_unsafe() -> str | None:
+    """Why worker processes cannot be started safely from here, or None.
+
+    A worker started by spawn or forkserver imports the main script again; a script that
+    runs the sweep outside an ``if __name__ == "__main__":`` block would run it again in
+    every worker (Python then stops them). Detected from the stack: the main script's own
+    frame, at the line that led here, outside such a block. A worker process does not start
+    workers of its own.
+    """
+    if multiprocessing.parent_process() is not None:
+        return "this is itself a worker process"
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if main is None or path is None:  # interactive, Jupyter, python -c
+        return None
+    frame: FrameType | None = sys._getframe(1)
+    while frame is not None:
+        if frame.f_globals is vars(main) and frame.f_code.co_name == "<module>":
+            if not _guarded(str(path), frame.f_lineno):
+                return (f"{Path(path).name} runs the sweep without an "
+                        "'if __name__ == \"__main__\":' guard, which worker processes need")
+            return None
+        frame = frame.f_back
+    return None
+
+
+def _serially(reason: str) -> None:
+    import warnings
+
+    warnings.warn(f"sweep runs serially: {reason}", RuntimeWarning, stacklevel=5)
+
+
 def _execute(
     tasks: Sequence[_Task],
     payload: _Payload,
     executor: Any,
     bar: Any,
 ) -> Iterator[tuple[dict[str, Any], pd.Series[Any] | None]]:
-    if executor in (None, "processes"):
+    """Run ``tasks`` on ``executor``. The default (None) runs the first scenario here, and
+    the rest in local processes only when their estimated serial time (the first's time ×
+    their number) exceeds :data:`PROCESS_THRESHOLD` seconds and there are two cores or more;
+    otherwise here too. Local processes that cannot be started safely (see
+    :func:`_processes_unsafe`) or that break give way to serial with a one-line warning."""
+    if executor is None:
+        first = _run(tasks[0], payload)
+        yield first
+        _tick(bar, 1)
+        tasks = tasks[1:]
+        if not tasks:
+            return
+        estimate = float(first[0]["seconds"]) * len(tasks)
         workers = min(os.cpu_count() or 1, len(tasks))
-        executor = "serial" if workers < 2 or len(tasks) < 4 else executor
+        pays = workers >= 2 and len(tasks) >= 2 and estimate > PROCESS_THRESHOLD
+        executor = "processes" if pays else "serial"
+    if executor == "processes":
+        reason = _processes_unsafe()
+        if reason is not None:
+            _serially(reason)
+            executor = "serial"
     if executor == "serial":
         for task in tasks:
             yield _run(task, payload)
@@ -718,7 +794,7 @@ def _execute(
     own: Executor | None = None
     pool: Executor
     workers = os.cpu_count() or 1
-    if executor in (None, "processes"):
+    if executor == "processes":
         workers = min(workers, len(tasks))
         own = pool = _local_processes(workers, payload)
     elif executor == "threads":
@@ -728,20 +804,35 @@ def _execute(
         workers = int(getattr(pool, "_max_workers", workers))
     else:
         raise ValidationError([_executor_problem(executor)], what="sweep")
+    from concurrent.futures.process import BrokenProcessPool
+
+    done: set[int] = set()
+    broken: str | None = None
     try:
         batches = _batches(tasks, workers)
-        if own is not None and executor in (None, "processes"):
+        if own is not None and executor == "processes":
             # the payload went to each worker with its initializer
             futures = [pool.submit(_run_batch_in_worker, b) for b in batches]
         else:
             futures = [pool.submit(_run_batch, b, payload) for b in batches]
         for future in _futures_completed(futures):
             results = future.result()
+            done.update(int(r[0]["scenario"]) for r in results)
             yield from results
             _tick(bar, len(results))
+    except (BrokenProcessPool, BrokenPipeError) as exc:
+        if own is None:
+            raise
+        broken = f"the worker processes stopped ({type(exc).__name__})"
     finally:
         if own is not None:
             own.shutdown(wait=True, cancel_futures=True)
+    if broken is not None:
+        _serially(broken)
+        for task in tasks:
+            if task.index not in done:
+                yield _run(task, payload)
+                _tick(bar, 1)
 
 
 def _on_dask(tasks: Sequence[_Task], payload: _Payload, client: Any, bar: Any
@@ -767,6 +858,37 @@ def _on_dask(tasks: Sequence[_Task], payload: _Payload, client: Any, bar: Any
     finally:
         client.cancel([remote], force=True)
         del remote
+
+
+def _span(values: Sequence[Any], fund: bool) -> str:
+    """``2.14–2.20 bn`` for funds, ``0.1–0.3`` for numeric values, else the first few."""
+    nums = [v for v in values if isinstance(v, int | float | np.integer | np.floating)]
+    if fund or (nums and len(nums) == len(values)):
+        lo, hi = float(min(nums)), float(max(nums))
+        if fund:
+            return f"{lo / 1e9:.2f} bn" if lo == hi else f"{lo / 1e9:.2f}–{hi / 1e9:.2f} bn"
+        return f"{lo:g}" if lo == hi else f"{lo:g}–{hi:g}"
+    shown = ", ".join(map(str, values[:3]))
+    return shown + (" …" if len(values) > 3 else "")
+
+
+def _failures(table: pd.DataFrame, param: str | None) -> str | None:
+    """The one-line warning about a sweep's failed scenarios, or None when none failed."""
+    bad = table["status"].isin(["infeasible", "invalid"]).to_numpy() | (
+        table["error"].fillna("").astype(str) != "").to_numpy()
+    if not bad.any():
+        return None
+    counts = table.loc[bad, "status"].value_counts()
+    kinds = ", ".join(f"{int(k)} {s}" if i else f"{int(k)} of {len(table)} scenarios {s}"
+                      for i, (s, k) in enumerate(counts.items()))
+    if param is None:
+        where = f"funds {_span(table.loc[bad, 'fund'].tolist(), fund=True)}"
+    else:
+        where = f"{param} {_span(table.loc[bad, 'value'].tolist(), fund=False)}"
+    first = str(table.loc[bad, "error"].iloc[0])
+    hint = " (tf.fund_range gives the funds the constraints allow)" if param is None else ""
+    return (f"{kinds} ({where}): {first}; their rows have status and error columns and no "
+            f"measures{hint}")
 
 
 def _tick(bar: Any, n: int) -> None:
@@ -821,10 +943,17 @@ def sweep(
         as ``constraints=[...]``, ``objective=...``, ``solver=...``) or ``"formula"`` (the
         policy's formula amounts, :func:`townfiscal.formula_allocation`).
     executor
-        Where the scenarios run: ``None``/``"processes"`` (default: local processes, one per
-        core; a handful of scenarios run in this process), ``"serial"``, ``"threads"``, any
-        :class:`concurrent.futures.Executor`, or a ``dask.distributed.Client`` (``pip install
-        townfiscal[dask]``) to spread thousands of scenarios over a cluster.
+        Where the scenarios run. ``None`` (default) chooses from the measured cost: the
+        first scenario runs in this process, and the rest in local processes (one per core)
+        only when their estimated serial time, the first's time × their number, exceeds
+        ``PROCESS_THRESHOLD`` (2 s) and there are two cores or more; otherwise in this process
+        too. ``"processes"`` always uses local processes, ``"serial"`` this process,
+        ``"threads"`` a thread pool; or any :class:`concurrent.futures.Executor`, or a
+        ``dask.distributed.Client`` (``pip install townfiscal[dask]``) to spread thousands of
+        scenarios over a cluster. Local processes that cannot be started safely (a script
+        that runs the sweep without an ``if __name__ == "__main__":`` guard, or a worker
+        process) or that break leave the sweep to this process, with a one-line
+        :class:`RuntimeWarning`.
     progress
         Show a progress bar (tqdm) on stderr; default: when there are 20 scenarios or more.
     per_town
@@ -850,6 +979,14 @@ def sweep(
     ValidationError
         Neither ``funds`` nor ``param``/``values``, or both; an empty range; funds that are not
         positive whole yuan.
+
+    Warns
+    -----
+    UserWarning
+        Once per sweep when scenarios are infeasible or invalid: how many, over which funds
+        or values, and the first reason (``"7 of 31 scenarios infeasible (funds 2.14–2.20
+        bn): …"``). Their rows stay in the table with NaN measures, and
+        :func:`townfiscal.plots.sweep` shades them.
 
     Examples
     --------
@@ -930,6 +1067,11 @@ def sweep(
         table.attrs["param"] = param
     used = table["solved_by"].unique().tolist()
     table.attrs["solved_by"] = used[0] if len(used) == 1 else ", ".join(sorted(used))
+    note = _failures(table, param)
+    if note is not None:
+        import warnings
+
+        warnings.warn(note, UserWarning, stacklevel=2)
     if not per_town:
         return table
     keys = [c for c in lead if c not in ("solver", "solved_by")]

@@ -458,6 +458,37 @@ def _column_label(column: str) -> str:
     return MEASURE_LABELS.get(column, column)
 
 
+def _failed_runs(data: pd.DataFrame, xs: np.ndarray[Any, np.dtype[np.float64]]
+                 ) -> list[tuple[float, float, int, str]]:
+    """Runs of consecutive failed scenarios (sorted by x): ``(left, right, count, label)``,
+    the span reaching half-way to the neighbouring scenarios (half a step at the ends)."""
+    failed = np.zeros(len(data), dtype=bool)
+    if "status" in data.columns:
+        failed |= data["status"].isin(["infeasible", "invalid"]).to_numpy()
+    if "error" in data.columns:
+        failed |= (data["error"].fillna("").astype(str) != "").to_numpy()
+    if not failed.any() or not np.isfinite(xs).all():
+        return []
+    step = float(np.median(np.diff(xs))) if xs.size > 1 else 1.0
+    statuses = (data["status"].astype(str).to_numpy() if "status" in data.columns
+                else np.full(len(data), "infeasible"))
+    out = []
+    i = 0
+    while i < len(xs):
+        if not failed[i]:
+            i += 1
+            continue
+        j = i
+        while j + 1 < len(xs) and failed[j + 1]:
+            j += 1
+        left = (xs[i - 1] + xs[i]) / 2 if i > 0 else xs[i] - step / 2
+        right = (xs[j] + xs[j + 1]) / 2 if j + 1 < len(xs) else xs[j] + step / 2
+        word = "无效" if set(statuses[i:j + 1]) == {"invalid"} else "不可行"
+        out.append((float(left), float(right), j - i + 1, word))
+        i = j + 1
+    return out
+
+
 def sweep(
     table: pd.DataFrame,
     *,
@@ -477,6 +508,10 @@ def sweep(
         亿元 (100 million yuan).
     y
         The columns to draw, one panel each; columns the table lacks are skipped.
+
+    Scenarios that failed (``status`` infeasible or invalid, or an ``error``) have no
+    measures: each run of them is shaded on every panel and labelled with how many there
+    are (e.g. "不可行 7 个情景"), so a curve that stops says why.
 
     Returns
     -------
@@ -507,8 +542,14 @@ def sweep(
         nrows = -(-len(ys) // ncols)
         fig = _InlineFigure(figsize=(4.4 * ncols, 3.6 * nrows), layout="constrained")
         axes = np.atleast_1d(fig.subplots(nrows, ncols)).ravel()
+        runs = _failed_runs(data, xs)
         for ax, col in zip(axes, ys, strict=False):
             ax.plot(xs, data[col].to_numpy(dtype=np.float64), marker="o", ms=3, lw=1.5)
+            for left, right, count, word in runs:
+                ax.axvspan(left, right, color="tab:red", alpha=0.12, lw=0)
+                ax.text((left + right) / 2, 0.97, f"{word}\n{count} 个情景", ha="center",
+                        va="top", fontsize=8, color="tab:red",
+                        transform=ax.get_xaxis_transform())
             ax.set_xlabel(xlabel)
             ax.set_ylabel(_column_label(col))
             ax.grid(alpha=0.3)
