@@ -1088,9 +1088,35 @@ def generate_examples(app: Sphinx) -> None:
         target = outdir / f"{script.stem}.md"
         wanted.add(target.name)
         _write_if_changed(target, page)
+    notebooks = sorted((exdir / "notebooks").glob("*.ipynb")) if exdir.is_dir() else []
+    for notebook in notebooks:
+        target = outdir / f"{notebook.stem}.md"
+        wanted.add(target.name)
+        rel = notebook.relative_to(Path(app.config.tf_repo_root)).as_posix()
+        _write_if_changed(target, _notebook_page(notebook, rel))
     for old in outdir.glob("*.md"):
         if old.name != "index.md" and old.name not in wanted:
             old.unlink()
+
+
+def _notebook_page(notebook: Path, rel: str) -> str:
+    """A page from an analyst's notebook: its markdown cells as they are, its code cells as
+    ``tf-exec`` cells (run during the build, outputs and figures shown, a warning or an error
+    failing the build)."""
+    import json
+
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    parts = []
+    for i, cell in enumerate(cells):
+        source = "".join(cell["source"]).strip("\n")
+        if cell["cell_type"] == "markdown":
+            parts.append(source)
+            if i == 0:  # after the title: where the notebook is
+                parts.append(f"This page is the notebook `{rel}`, run while these pages were "
+                             "built; open it in Jupyter to run it yourself.")
+        elif cell["cell_type"] == "code" and source:
+            parts.append(f"```{{tf-exec}}\n{source}\n```")
+    return "\n\n".join(parts) + "\n"
 
 
 # Toctrees of the index, generated so that pages other branches add join the navigation:

@@ -64,14 +64,12 @@ class Projection:
         """Two panels by year: the amounts' smallest, median and largest (万元), and the
         neediest tenth's amount as a share of their formula amount, with the towns held at a
         floor or a cap."""
-        from matplotlib.figure import Figure
-
-        from townfiscal.analysis.plots import _cjk, _finish
+        from townfiscal.analysis.plots import _cjk, _finish, _InlineFigure
 
         s = self.summary
-        years = [str(y) for y in s.index]
+        years = [int(y) for y in s.index]
         with _cjk() as families:
-            fig = Figure(figsize=(8.0, 6.0), layout="constrained")
+            fig = _InlineFigure(figsize=(8.0, 6.0), layout="constrained")
             top, bottom = fig.subplots(2, 1, sharex=True)
             for column, label, style in (("max", "最大 largest", "--"),
                                          ("median", "中位数 median", "-"),
@@ -92,6 +90,7 @@ class Projection:
             lines, labels = bottom.get_legend_handles_labels()
             more, more_labels = counts.get_legend_handles_labels()
             bottom.legend(lines + more, labels + more_labels, loc="best", fontsize="small")
+            bottom.set_xticks(years, [str(y) for y in years])
             bottom.set_xlabel("年度 year")
             fig.suptitle(title or "多年测算 Projection: each year's amounts roll into the next")
             return _finish(fig, families)
