@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from townfiscal._errors import Conflict, InfeasibleError, Problem, ValidationError
+from townfiscal._errors import (
+    Conflict,
+    InfeasibleError,
+    MissingExtraError,
+    Problem,
+    ValidationError,
+)
 from townfiscal._rounding import round_to_total
 from townfiscal._trace import Step, Trace
 from townfiscal.analysis import (
@@ -129,6 +135,7 @@ __all__ = [
     "MaxMin",
     "MinDeviation",
     "MinShortfall",
+    "MissingExtraError",
     "NeedOrder",
     "Parameter",
     "Policy",
