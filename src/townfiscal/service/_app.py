@@ -24,6 +24,8 @@ from townfiscal.service._models import (
     ErrorBody,
     FormulaRequest,
     FormulaResult,
+    FundRangeRequest,
+    FundRangeResult,
     Health,
     PolicySummary,
 )
@@ -208,6 +210,16 @@ def create_app(config: ServiceConfig | None = None) -> Litestar:
     async def formula(data: JSONBody[FormulaRequest]) -> Response[FormulaResult]:
         return _encoded(await runs.workers.call("formula", data))
 
+    @post(
+        "/fund-range",
+        tags=["rules"],
+        summary="The least and the most fund the growth control and constraints allow",
+        status_code=HTTP_200_OK,
+        responses=BODY_ERRORS,
+    )
+    async def fund_range(data: JSONBody[FundRangeRequest]) -> Response[FundRangeResult]:
+        return _encoded(await runs.workers.call("fund_range", data))
+
     @get("/openapi.json", include_in_schema=False, media_type="application/vnd.oai.openapi+json")
     async def openapi(request: Request[Any, Any, Any]) -> dict[str, Any]:
         return _document(request.app)
@@ -260,6 +272,7 @@ def create_app(config: ServiceConfig | None = None) -> Litestar:
             policy,
             eligibility,
             formula,
+            fund_range,
             openapi,
             *allocation_handlers(runs, BODY_ERRORS),
         ],

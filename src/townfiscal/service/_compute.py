@@ -20,6 +20,8 @@ from townfiscal.service._models import (
     EligibilityResult,
     FormulaRequest,
     FormulaResult,
+    FundRangeRequest,
+    FundRangeResult,
 )
 from townfiscal.towns import load_example
 
@@ -222,6 +224,27 @@ def eligibility_result(req: EligibilityRequest) -> EligibilityResult:
         count=len(elig),
         eligible=int(elig["eligible"].sum()),
         towns=records(elig),
+    )
+
+
+def fund_range_result(req: FundRangeRequest, constraints: list[Any]) -> FundRangeResult:
+    """``POST /fund-range``: the least and the most fund, and what sets each end."""
+    import math
+
+    from townfiscal.optimize import fund_range
+
+    inputs = resolve(FormulaRequest(policy=req.policy, changes=req.changes, towns=req.towns,
+                                    unit=req.unit), what="fund range request")
+    r = fund_range(inputs.towns, inputs.policy, constraints)
+    return FundRangeResult(
+        policy=inputs.policy.id,
+        policy_hash=inputs.policy.hash,
+        data_hash=data_hash(inputs.towns),
+        least=math.ceil(float(r.least)),
+        most=math.floor(float(r.most)) if math.isfinite(float(r.most)) else None,
+        least_set_by=[str(s) for s in r.least_set_by],
+        most_set_by=[str(s) for s in r.most_set_by],
+        text=str(r.describe()),
     )
 
 

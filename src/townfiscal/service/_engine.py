@@ -59,6 +59,7 @@ from townfiscal.service._compute import (
     eligibility_result,
     example_towns,
     formula_result,
+    fund_range_result,
     records,
     resolve,
 )
@@ -67,6 +68,7 @@ from townfiscal.service._models import (
     AllocationRequest,
     EligibilityRequest,
     FormulaRequest,
+    FundRangeRequest,
 )
 from townfiscal.service._store import StoredAllocation, encode_row, utc_now
 
@@ -88,7 +90,7 @@ __all__ = [
     "warm",
 ]
 
-Method = Literal["create", "explain", "workbook", "eligibility", "formula"]
+Method = Literal["create", "explain", "workbook", "eligibility", "formula", "fund_range"]
 """The engine's entry points, by name (what a worker process is asked to run)."""
 
 
@@ -411,6 +413,10 @@ class Engine:
         """``POST /formula``'s body, encoded."""
         return encode_json(formula_result(req))
 
+    def fund_range(self, req: FundRangeRequest) -> bytes:
+        """``POST /fund-range``'s body, encoded."""
+        return encode_json(fund_range_result(req, self.codec.constraints(req.constraints)))
+
     def entry(self, method: Method) -> Callable[..., Any]:
         """The entry point called *method*."""
         entries: dict[str, Callable[..., Any]] = {
@@ -419,6 +425,7 @@ class Engine:
             "workbook": self.workbook,
             "eligibility": self.eligibility,
             "formula": self.formula,
+            "fund_range": self.fund_range,
         }
         return entries[method]
 

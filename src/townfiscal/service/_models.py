@@ -15,6 +15,8 @@ __all__ = [
     "ErrorBody",
     "FormulaRequest",
     "FormulaResult",
+    "FundRangeRequest",
+    "FundRangeResult",
     "Health",
     "PolicySummary",
 ]
@@ -68,6 +70,34 @@ class AllocationRequest:
     fund: int | None = None
     constraints: list[dict[str, Any]] = attrs.field(factory=list)
     objective: dict[str, Any] | None = None
+
+
+@attrs.frozen
+class FundRangeRequest:
+    """The least and the most fund a policy's growth control and ``constraints`` (objects as
+    in an allocation request) allow to be allocated exactly."""
+
+    policy: str
+    changes: dict[str, Any] | None = None
+    towns: list[dict[str, Any]] | None = None
+    unit: Unit = "yuan"
+    constraints: list[dict[str, Any]] = attrs.field(factory=list)
+
+
+@attrs.frozen
+class FundRangeResult:
+    """``least`` and ``most`` (yuan, whole yuan inside the exact bounds; ``most`` is null when
+    nothing caps the fund) and, for each end, what sets it: constraint families, or a policy
+    parameter with its value and whether it is published or an assumption."""
+
+    policy: str
+    policy_hash: str
+    data_hash: str
+    least: int
+    most: int | None
+    least_set_by: list[str]
+    most_set_by: list[str]
+    text: str
 
 
 @attrs.frozen
