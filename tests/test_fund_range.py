@@ -196,3 +196,46 @@ def test_matches_brute_force_programs(case: tuple) -> None:
         assert math.isinf(r.most)
     else:
         assert r.most == pytest.approx(want_hi, abs=1)
+
+
+# ------------------------------------------------------------------ infeasibility messages
+
+
+def test_growth_cap_message_names_the_parameter_and_the_room() -> None:
+    """A fund above the growth caps' room names growth_control.cap, its value, that it is an
+    assumption, and the funds the formula can share out."""
+    with pytest.raises(tf.InfeasibleError) as err:
+        tf.allocate(EXAMPLE, "guangdong-2020", fund=2_140_000_000)
+    msg = str(err.value)
+    assert ("the growth-control caps allow at most 2,135,561,746 yuan but the fund is "
+            "2,140,000,000 yuan — set by growth_control.cap = 0.15 (assumption: growth capped "
+            "at +15% on last year") in msg
+    assert "the formula can share out 1,857,010,214 … 2,135,561,280 yuan" in msg
+    assert "growth_control.cap" in err.value.details[0].constraints
+
+
+def test_growth_floor_message_names_the_parameter() -> None:
+    """A fund below the growth floors names growth_control.floor."""
+    with pytest.raises(tf.InfeasibleError) as err:
+        tf.formula_allocation(EXAMPLE, "guangdong-2020", fund=1_000_000_000)
+    assert "set by growth_control.floor = 0.0 (assumption:" in str(err.value)
+
+
+def test_rounding_gap_below_the_caps_names_the_cap() -> None:
+    """A fund between the rounded and the exact sum of the caps names the cap too."""
+    with pytest.raises(tf.InfeasibleError, match=r"set by growth_control\.cap = 0\.15"):
+        tf.allocate(EXAMPLE, "guangdong-2020", fund=2_135_561_500)
+
+
+def test_precheck_messages_carry_the_allowed_funds() -> None:
+    """Floors above the fund and caps below it say which funds the bounds and orders allow."""
+    with pytest.raises(tf.InfeasibleError) as err:
+        tf.allocate(EXAMPLE, "guangdong-2018", fund=1_000_000_000,
+                    constraints=[tf.HoldHarmless()])
+    assert ("but the fund is 1,000,000,000 yuan; the bounds and orders allow funds of at least "
+            "1,857,010,214 yuan (see tf.fund_range)") in str(err.value)
+    with pytest.raises(tf.InfeasibleError) as err:
+        tf.allocate(EXAMPLE, "guangdong-2018", fund=2_300_000_000,
+                    constraints=[tf.GrowthCap(0.2)])
+    assert "allow funds of 0 … 2,228,411,858 yuan" in str(err.value)
+    assert tf.fund_range(EXAMPLE, "guangdong-2018", [tf.GrowthCap(0.2)]).most == 2_228_411_858

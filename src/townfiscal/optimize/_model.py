@@ -558,7 +558,11 @@ def prechecks(asm: Assembly) -> list[Conflict]:
     if out:
         return out
     need = float(plo.sum())
-    if need > fund + 1e-6 * max(fund, 1.0):
+    room = float(phi.sum())
+    short = need > fund + 1e-6 * max(fund, 1.0)
+    over = asm.spend == "exact" and room < fund - 1e-6 * max(fund, 1.0)
+    allowed = _allowed_funds(asm, need) if short or over else ""
+    if short:
         by_family: dict[str, float] = {}
         for fam in dict.fromkeys(asm.lower_family.tolist()):
             if fam:
@@ -569,18 +573,36 @@ def prechecks(asm: Assembly) -> list[Conflict]:
             parts += f", order constraints {_fmt(extra)} more"
         fams = tuple(by_family) + tuple(o.family for o in asm.orderings if extra > 0.5)
         out.append(Conflict(
-            f"the lower bounds need {_fmt(need)} yuan ({parts}) but the fund is {_fmt(fund)} yuan",
-            constraints=(*fams, FUND), required=need, available=fund))
-    room = float(phi.sum())
-    if asm.spend == "exact" and room < fund - 1e-6 * max(fund, 1.0):
+            f"the lower bounds need {_fmt(need)} yuan ({parts}) but the fund is {_fmt(fund)} "
+            f"yuan{allowed}", constraints=(*fams, FUND), required=need, available=fund))
+    if over:
         fams = tuple(f for f in dict.fromkeys(asm.upper_family.tolist()) if f)
         out.append(Conflict(
             f"the caps allow at most {_fmt(room)} yuan ({', '.join(fams) or 'no caps'}) but the "
-            f"fund of {_fmt(fund)} yuan must be spent exactly",
+            f"fund of {_fmt(fund)} yuan must be spent exactly{allowed}",
             constraints=(*fams, FUND), required=fund, available=room))
     for gb in asm.groups:
         out += _group_checks(asm, gb, plo, phi)
     return out
+
+
+def _allowed_funds(asm: Assembly, need: float) -> str:
+    """``"; the bounds and orders allow funds of X … Y yuan"``: the least and the most total
+    of the per-town bounds (not capped by the fund) after the orders are propagated."""
+    hi = np.full(asm.n, np.inf)
+    for b in asm.bounds:
+        if b.upper is not None:
+            hi = np.minimum(hi, np.where(np.isnan(b.upper), np.inf, b.upper))
+    hi = asm.to_units(hi, False)
+    lo = asm.lower.copy()
+    for o in asm.orderings:
+        lo, hi, _ = _propagate_order(asm, o, lo, hi)
+    most = float(hi.sum())
+    what = "the bounds and orders" + (" (before group totals and other rows)" if (
+        asm.groups or asm.aux_rows[: asm.constraint_aux]) else "")
+    span = (f"funds of {_fmt(need)} … {_fmt(most)} yuan" if np.isfinite(most)
+            else f"funds of at least {_fmt(need)} yuan")
+    return f"; {what} allow {span} (see tf.fund_range)"
 
 
 def _propagate_order(asm: Assembly, o: Ordering, lo: FloatArray, hi: FloatArray

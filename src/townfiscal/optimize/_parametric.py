@@ -68,7 +68,7 @@ from townfiscal.optimize._run import (
 )
 from townfiscal.optimize._solver import DEFAULT_TIME_LIMIT, WarmHighs
 from townfiscal.policy import Policy
-from townfiscal.rules._formula import FormulaComputation, compute_formula
+from townfiscal.rules._formula import FormulaComputation, compute_formula, growth_infeasible
 from townfiscal.rules._growth import capped_proportional
 
 __all__ = ["FormulaPath", "FundModel", "FundSolution", "fund_model"]
@@ -104,10 +104,11 @@ class FormulaPath:
     need: float
     room: float
     ok: bool  # False: the bounds cross or no town can move; read nothing off (re-solve)
+    policy: Any = None  # names its growth-control parameters when a fund is out of reach
 
     @classmethod
     def build(cls, weights: FloatArray, lower: FloatArray, upper: FloatArray, unit: int,
-              codes: Sequence[str]) -> FormulaPath:
+              codes: Sequence[str], policy: Any = None) -> FormulaPath:
         """The path of ``Σ clip(ν·w, lower, upper)`` (``lower``/``upper`` as the formula has
         them: the rounding reads the bounds as given, the split the lower bound at 0 or more)."""
         w = np.asarray(weights, dtype=np.float64)
@@ -142,7 +143,8 @@ class FormulaPath:
         return cls(weights=w, lower=np.asarray(lower, dtype=np.float64),
                    upper=hi, unit=int(unit), codes=tuple(codes), free=free,
                    fixed_total=float(lo[~free].sum()), base=lo, points=points, values=values,
-                   last_slope=last_slope, need=float(lo.sum()), room=float(hi.sum()), ok=ok)
+                   last_slope=last_slope, need=float(lo.sum()), room=float(hi.sum()), ok=ok,
+                   policy=policy)
 
     def amounts(self, fund: int) -> FloatArray:
         """The unrounded split of ``fund`` (yuan per town), as ``capped_proportional``.
@@ -178,9 +180,15 @@ class FormulaPath:
 
     def rounded(self, fund: int) -> tuple[FloatArray, IntArray]:
         """The unrounded and the rounded formula amounts at ``fund`` (yuan per town)."""
-        exact = self.amounts(fund)
-        return exact, round_to_total(exact, fund, self.lower, self.upper, unit=self.unit,
-                                     codes=self.codes)
+        try:
+            exact = self.amounts(fund)
+            return exact, round_to_total(exact, fund, self.lower, self.upper, unit=self.unit,
+                                         codes=self.codes)
+        except InfeasibleError as exc:  # as the formula says it: the parameter and the room
+            if self.policy is None:
+                raise
+            raise growth_infeasible(exc, self.policy, self.lower, self.upper, self.unit,
+                                    fund) from None
 
 
 #: The formula's columns that change with the fund (set per fund in the model's frame).
@@ -660,7 +668,8 @@ def fund_model(
     path = FormulaPath.build(table[comp.weight_column].to_numpy(dtype=np.float64),
                              table["lower"].to_numpy(dtype=np.float64),
                              table["upper"].to_numpy(dtype=np.float64),
-                             int(comp.policy.get("rounding.unit", 1)), codes)
+                             int(comp.policy.get("rounding.unit", 1)), codes,
+                             policy=comp.policy)
     # allocate's frame (its fund columns are set per fund by FundModel.context)
     frame = table.copy()
     frame["target"] = table["amount"].to_numpy(np.float64)

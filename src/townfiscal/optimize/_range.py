@@ -41,25 +41,12 @@ from townfiscal.optimize._context import FloatArray, ModelContext
 from townfiscal.optimize._model import Assembly, _propagate_order, _rows, assemble, prechecks
 from townfiscal.optimize._objectives import Proportional
 from townfiscal.policy import Policy, get_policy
+from townfiscal.rules._formula import growth_room, parameter_note
 
-__all__ = ["FundRange", "fund_range", "parameter_note"]
+__all__ = ["FundRange", "fund_range"]
 
 NONNEG = "non-negativity"
 _TOL = 1e-7
-
-
-def parameter_note(policy: Policy, path: str) -> str:
-    """``path = value (source)`` of a policy value, saying whether it is an assumption.
-
-    Example: ``growth_control.cap = 0.15 (assumption: growth capped at +15% …)``; a
-    published value reads ``(published: <source>)``.
-    """
-    try:
-        p = policy.parameter(path)
-    except (KeyError, ValueError):
-        return path
-    source = p.source if p.is_assumption else f"published: {p.source}"
-    return f"{path} = {p.value!r} ({source})"
 
 
 def _yuan(v: float) -> str:
@@ -282,11 +269,7 @@ def fund_range(
     checked, key = validate_keyed(towns)
     prep = _prepared(checked, key, pol)
     # the formula rounds to the policy's unit inside its growth bounds (lower up, upper down)
-    pu = float(pol.get("rounding.unit", 1))
-    g_lo = float((np.ceil(prep.lower / pu - 1e-9) * pu).sum())
-    with np.errstate(invalid="ignore"):
-        g_hi = float(np.where(np.isfinite(prep.upper),
-                              np.floor(prep.upper / pu + 1e-9) * pu, np.inf).sum())
+    g_lo, g_hi = growth_room(pol, prep.lower, prep.upper)
     ref: float | None = fund if fund is not None else pol.get("fund.default")
     if ref is not None or pol.method != "tier_standard":
         base = float(ref) if ref is not None else max(g_lo, 1.0)

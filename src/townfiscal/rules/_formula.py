@@ -11,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from townfiscal._errors import Problem, ValidationError
+from townfiscal._errors import InfeasibleError, Problem, ValidationError
 from townfiscal._rounding import round_to_total
 from townfiscal.policy import Policy, get_policy
 from townfiscal.rules._eligibility import eligible_arrays
@@ -175,6 +175,49 @@ def _text_column(values: Any, index: pd.Index) -> Any:
     return values
 
 
+def parameter_note(policy: Policy, path: str) -> str:
+    """``path = value (source)`` of a policy value, saying whether it is an assumption:
+    ``growth_control.cap = 0.15 (assumption: …)`` or ``… (published: <source>)``."""
+    try:
+        p = policy.parameter(path)
+    except (KeyError, ValueError):
+        return path
+    source = p.source if p.is_assumption else f"published: {p.source}"
+    return f"{path} = {p.value!r} ({source})"
+
+
+def growth_room(policy: Policy, lower: npt.NDArray[np.float64], upper: npt.NDArray[np.float64]
+                ) -> tuple[float, float]:
+    """The funds the formula can share out under growth control: the floors rounded up and
+    the caps rounded down to the policy's unit, summed (``inf`` when a town has no cap)."""
+    unit = float(policy.get("rounding.unit", 1))
+    least = float((np.ceil(lower / unit - 1e-9) * unit).sum())
+    with np.errstate(invalid="ignore"):
+        most = float(np.where(np.isfinite(upper), np.floor(upper / unit + 1e-9) * unit,
+                              np.inf).sum())
+    return least, most
+
+
+def growth_infeasible(exc: InfeasibleError, pol: Policy, lower: npt.NDArray[np.float64],
+                       upper: npt.NDArray[np.float64], unit: int, fund: float
+                       ) -> InfeasibleError:
+    """``exc`` with the growth-control parameter that causes it named (value and source) and
+    the funds the formula can share out."""
+    least, most = growth_room(pol, lower, upper)
+    path = ("growth_control.floor" if fund < least else
+            "growth_control.cap" if fund > most else None)
+    if path is None:
+        return exc
+    room = (f"{least:,.0f} … {most:,.0f} yuan" if np.isfinite(most)
+            else f"at least {least:,.0f} yuan")
+    note = (f"set by {parameter_note(pol, path)}; the formula can share out {room} "
+            "(tf.fund_range gives the range with constraints)")
+    details = [attrs.evolve(c, message=f"{c.message} — {note}",
+                            constraints=tuple(dict.fromkeys((*c.constraints, path))))
+               for c in exc.details]
+    return InfeasibleError(details, headline=str(exc).splitlines()[0])
+
+
 def compute_formula(
     towns: pd.DataFrame, policy: Policy | str, fund: float | None = None
 ) -> FormulaComputation:
@@ -228,10 +271,14 @@ def compute_formula(
     columns["lower"] = lower
     columns["upper"] = upper
     names = codes.tolist()
-    exact, scale = capped_proportional(weights, amount_fund, lower, upper, codes=names)
-    columns["unrounded"] = exact
     unit = int(pol.get("rounding.unit", 1))
-    columns["amount"] = round_to_total(exact, amount_fund, lower, upper, unit=unit, codes=names)
+    try:
+        exact, scale = capped_proportional(weights, amount_fund, lower, upper, codes=names)
+        columns["unrounded"] = exact
+        columns["amount"] = round_to_total(exact, amount_fund, lower, upper, unit=unit,
+                                           codes=names)
+    except InfeasibleError as exc:
+        raise growth_infeasible(exc, pol, lower, upper, unit, amount_fund) from None
     # copy=True: the shared, read-only arrays of the preparation must not back the table
     table = pd.DataFrame(columns, index=index, copy=True)
     table.attrs.update(
