@@ -56,3 +56,13 @@ def test_the_summary_sheet_names_its_measures_in_chinese(comparison: tf.Comparis
     assert list(frame.index) == ["公式", "保底120万"]
     assert frame.loc["保底120万", "补助合计(元)"] == FUND
     assert frame.loc["保底120万", "较基准增加镇数"] == 119
+
+
+def test_the_summary_reads_as_money(comparison: tf.Comparison) -> None:
+    """Totals, least and most are whole yuan (2000000000, not 2.000000e+09); means to the fen."""
+    s = comparison.summary
+    assert s["total"].dtype == "int64"
+    assert s["min"].tolist() == [709_489, 1_200_000]
+    assert "2000000000" in str(s)
+    assert "e+09" not in str(s)
+    assert s["mean"].tolist() == [1_996_007.98, 1_996_007.98]

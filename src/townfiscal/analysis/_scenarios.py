@@ -437,6 +437,12 @@ def compare(
               "down_vs_baseline"):  # fmt: skip
         if c in summary:
             summary[c] = summary[c].astype(np.int64)
+    for c in ("total", "min", "max"):  # whole yuan read as money: 2000000000, not 2.000000e+09
+        values = summary[c].to_numpy(dtype=np.float64) if c in summary else np.zeros(0)
+        if values.size and np.all(np.isfinite(values)) and np.all(np.mod(values, 1.0) == 0.0):
+            summary[c] = summary[c].astype(np.int64)
+    if "mean" in summary:
+        summary["mean"] = summary["mean"].round(2)
     summary.index.name = "scenario"
     return Comparison(table=table, summary=summary, baseline=base)
 
