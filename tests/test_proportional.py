@@ -251,3 +251,17 @@ def test_polish_finds_the_vertex_of_a_small_qp() -> None:
     assert done.z.tolist() == pytest.approx([1.5, 0.5], abs=1e-12)
     assert done.row_dual[0] == pytest.approx(-3.0)
     assert solve(p).x.tolist() == pytest.approx([1.5, 0.5], abs=1e-12)
+
+
+@pytest.mark.parametrize("fund", [4_499_000_000, 4_500_000_000])
+def test_city_caps_binding_at_the_top_of_the_range_still_allocate(example: pd.DataFrame,
+                                                                  fund: int) -> None:
+    """2018 tiers, hold-harmless and 15 city caps of 300 million: funds up to the caps' 4.5 bn
+    allocate, every city at most its cap (a group total at its cap may sit a few thousandths
+    of a yuan over it in float64 before rounding)."""
+    cons = [tf.HoldHarmless(), tf.GroupTotal("city", hi=300_000_000)]
+    alloc = tf.allocate(example, "guangdong-2018", fund=fund, constraints=cons)
+    by_city = alloc.to_frame().groupby("city")["amount"].sum()
+    assert int(alloc.amounts.sum()) == fund
+    assert by_city.max() <= 300_000_000
+    assert alloc.result.method == "breakpoint search"
