@@ -69,7 +69,7 @@ from townfiscal.optimize._run import (
 from townfiscal.optimize._solver import DEFAULT_TIME_LIMIT, WarmHighs
 from townfiscal.policy import Policy
 from townfiscal.rules._formula import FormulaComputation, compute_formula, growth_infeasible
-from townfiscal.rules._growth import capped_proportional
+from townfiscal.rules._growth import CappedPath, capped_proportional
 
 __all__ = ["FormulaPath", "FundModel", "FundSolution", "fund_model"]
 
@@ -98,9 +98,7 @@ class FormulaPath:
     free: np.ndarray[Any, np.dtype[np.bool_]]
     fixed_total: float  # what the towns that cannot move hold
     base: FloatArray  # every town at its lower bound (≥ 0)
-    points: FloatArray  # breakpoints in ν, ascending
-    values: FloatArray  # total of the free towns at each breakpoint
-    last_slope: float  # Σ w of the towns still moving past the last breakpoint
+    path: CappedPath | None  # the free towns' total in ν (None when ``ok`` is False)
     need: float
     room: float
     ok: bool  # False: the bounds cross or no town can move; read nothing off (re-solve)
@@ -117,34 +115,11 @@ class FormulaPath:
         ok = bool(np.all(w >= 0) and np.all(np.isfinite(w)) and not np.any(lo > hi))
         free = (w > 0) & (hi > lo)
         ok = ok and bool(free.any())
-        wf, lof, hif = w[free], lo[free], hi[free]
-        points = values = np.zeros(0)
-        last_slope = 0.0
-        if ok:
-            # the arithmetic of capped_proportional, once for every fund
-            a = lof / wf
-            b = hif / wf
-            order_a, order_b = np.argsort(a, kind="stable"), np.argsort(b, kind="stable")
-            a_sorted, b_sorted = a[order_a], b[order_b]
-            cum_lo_a = np.concatenate([[0.0], np.cumsum(lof[order_a])])
-            cum_w_a = np.concatenate([[0.0], np.cumsum(wf[order_a])])
-            finite_b = np.isfinite(hif[order_b])
-            cum_hi_b = np.concatenate([[0.0], np.cumsum(np.where(finite_b, hif[order_b], 0.0))])
-            cum_w_b = np.concatenate([[0.0], np.cumsum(wf[order_b])])
-            total_lo = cum_lo_a[-1]
-            points = np.unique(np.concatenate([[0.0], a, b[np.isfinite(b)]]))
-            na = np.searchsorted(a_sorted, points, side="left")
-            nb = np.searchsorted(b_sorted, points, side="right")
-            values = (total_lo - cum_lo_a[na]) + points * (cum_w_a[na] - cum_w_b[nb]) + (
-                cum_hi_b[nb])
-            last = float(points[-1])
-            last_slope = float(cum_w_a[-1] - cum_w_b[np.searchsorted(b_sorted, last,
-                                                                      side="right")])
+        path = CappedPath.of(w[free], lo[free], hi[free]) if ok else None
         return cls(weights=w, lower=np.asarray(lower, dtype=np.float64),
                    upper=hi, unit=int(unit), codes=tuple(codes), free=free,
-                   fixed_total=float(lo[~free].sum()), base=lo, points=points, values=values,
-                   last_slope=last_slope, need=float(lo.sum()), room=float(hi.sum()), ok=ok,
-                   policy=policy)
+                   fixed_total=float(lo[~free].sum()), base=lo, path=path,
+                   need=float(lo.sum()), room=float(hi.sum()), ok=ok, policy=policy)
 
     def amounts(self, fund: int) -> FloatArray:
         """The unrounded split of ``fund`` (yuan per town), as ``capped_proportional``.
@@ -161,18 +136,8 @@ class FormulaPath:
             exact, _ = capped_proportional(self.weights, fund, self.lower, self.upper,
                                            codes=list(self.codes))
             return exact
-        remaining = total - self.fixed_total
-        k = int(np.searchsorted(self.values, remaining, side="left"))
-        if k == 0:
-            lam = float(self.points[0])
-        elif k >= self.points.size:
-            last = float(self.points[-1])
-            slope = self.last_slope
-            lam = last + (remaining - float(self.values[-1])) / slope if slope > 0 else last
-        else:
-            t0, t1 = float(self.points[k - 1]), float(self.points[k])
-            g0, g1 = float(self.values[k - 1]), float(self.values[k])
-            lam = t0 + (remaining - g0) * (t1 - t0) / (g1 - g0)
+        assert self.path is not None
+        lam = self.path.scale(total - self.fixed_total)
         x = self.base.copy()
         x[self.free] = np.clip(lam * self.weights[self.free], self.base[self.free],
                                self.upper[self.free])

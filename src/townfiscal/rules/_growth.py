@@ -4,14 +4,67 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import attrs
 import numpy as np
 import numpy.typing as npt
 
 from townfiscal._errors import Conflict, InfeasibleError
 
-__all__ = ["capped_proportional", "growth_bounds"]
+__all__ = ["CappedPath", "capped_proportional", "growth_bounds"]
 
 FloatArray = npt.NDArray[np.float64]
+
+
+@attrs.frozen(eq=False)
+class CappedPath:
+    """``Σ_i clip(λ·w_i, lo_i, hi_i)`` as a function of ``λ``, sorted once.
+
+    The total is piecewise linear in ``λ`` with a breakpoint where a town reaches a bound:
+    ``points`` are those breakpoints (ascending, from 0), ``values`` the totals there, and
+    ``last_slope`` the weight still moving past the last one. :meth:`scale` reads off the
+    ``λ`` of any total with one search and one linear solve, so a fund sweep can build the
+    path once and read every fund off it, in the very arithmetic of
+    :func:`capped_proportional`. Every ``w`` must be > 0 and every ``hi`` > ``lo``.
+    """
+
+    points: FloatArray
+    values: FloatArray
+    last_slope: float
+
+    @classmethod
+    def of(cls, w: FloatArray, lo: FloatArray, hi: FloatArray) -> CappedPath:
+        """The path of towns with weights ``w`` (> 0) and bounds ``lo`` < ``hi`` (yuan)."""
+        a = lo / w
+        b = hi / w
+        order_a, order_b = np.argsort(a, kind="stable"), np.argsort(b, kind="stable")
+        a_sorted, b_sorted = a[order_a], b[order_b]
+        cum_lo_a = np.concatenate([[0.0], np.cumsum(lo[order_a])])
+        cum_w_a = np.concatenate([[0.0], np.cumsum(w[order_a])])
+        finite_b = np.isfinite(hi[order_b])
+        cum_hi_b = np.concatenate([[0.0], np.cumsum(np.where(finite_b, hi[order_b], 0.0))])
+        cum_w_b = np.concatenate([[0.0], np.cumsum(w[order_b])])
+        points = np.unique(np.concatenate([[0.0], a, b[np.isfinite(b)]]))
+        na = np.searchsorted(a_sorted, points, side="left")
+        nb = np.searchsorted(b_sorted, points, side="right")
+        values = (cum_lo_a[-1] - cum_lo_a[na]) + points * (cum_w_a[na] - cum_w_b[nb]) + (
+            cum_hi_b[nb])
+        last = float(points[-1])
+        last_slope = float(cum_w_a[-1] - cum_w_b[np.searchsorted(b_sorted, last, side="right")])
+        return cls(points, values, last_slope)
+
+    def scale(self, total: float) -> float:
+        """The ``λ`` at which the towns add up to ``total`` (yuan)."""
+        k = int(np.searchsorted(self.values, total, side="left"))
+        if k == 0:
+            return float(self.points[0])
+        if k >= self.points.size:
+            last = float(self.points[-1])
+            # past the last breakpoint only uncapped towns still grow; none left: all capped
+            slope = self.last_slope
+            return last + (total - float(self.values[-1])) / slope if slope > 0 else last
+        t0, t1 = float(self.points[k - 1]), float(self.points[k])
+        g0, g1 = float(self.values[k - 1]), float(self.values[k])
+        return t0 + (total - g0) * (t1 - t0) / (g1 - g0)
 
 
 def growth_bounds(
@@ -115,38 +168,6 @@ def capped_proportional(
                 ]
             )
         return x, 0.0
-    a = lof / wf
-    b = hif / wf
-    order_a, order_b = np.argsort(a, kind="stable"), np.argsort(b, kind="stable")
-    a_sorted, b_sorted = a[order_a], b[order_b]
-    cum_lo_a = np.concatenate([[0.0], np.cumsum(lof[order_a])])
-    cum_w_a = np.concatenate([[0.0], np.cumsum(wf[order_a])])
-    finite_b = np.isfinite(hif[order_b])
-    cum_hi_b = np.concatenate([[0.0], np.cumsum(np.where(finite_b, hif[order_b], 0.0))])
-    cum_w_b = np.concatenate([[0.0], np.cumsum(wf[order_b])])
-    total_lo = cum_lo_a[-1]
-
-    def g(lam: FloatArray) -> FloatArray:
-        na = np.searchsorted(a_sorted, lam, side="left")
-        nb = np.searchsorted(b_sorted, lam, side="right")
-        out: FloatArray = (
-            (total_lo - cum_lo_a[na]) + lam * (cum_w_a[na] - cum_w_b[nb]) + cum_hi_b[nb]
-        )
-        return out
-
-    points = np.unique(np.concatenate([[0.0], a, b[np.isfinite(b)]]))
-    values = g(points)
-    k = int(np.searchsorted(values, remaining, side="left"))
-    if k == 0:
-        lam = float(points[0])
-    elif k >= points.size:
-        last = float(points[-1])
-        slope = float(cum_w_a[-1] - cum_w_b[np.searchsorted(b_sorted, last, side="right")])
-        # past the last breakpoint only uncapped towns still grow; none left means all capped
-        lam = last + (remaining - float(values[-1])) / slope if slope > 0 else last
-    else:
-        t0, t1 = float(points[k - 1]), float(points[k])
-        g0, g1 = float(values[k - 1]), float(values[k])
-        lam = t0 + (remaining - g0) * (t1 - t0) / (g1 - g0)
+    lam = CappedPath.of(wf, lof, hif).scale(remaining)
     x[free] = np.clip(lam * wf, lof, hif)
     return x, lam
