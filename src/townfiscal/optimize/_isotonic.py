@@ -40,6 +40,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from townfiscal._levels import levels
+from townfiscal.optimize._model import _propagate_order
 
 if TYPE_CHECKING:
     from townfiscal.optimize._model import Assembly
@@ -74,25 +75,6 @@ def scalable(asm: Assembly) -> bool:
                 and np.all(np.abs(center - width) <= 1e-12 * width))
 
 
-def _propagated(rank: IntArray, inside: NDArray[np.bool_], lo: FloatArray, hi: FloatArray
-                ) -> tuple[FloatArray, FloatArray]:
-    """Bounds tightened by the weak order: no town above a needier town's cap, nor below a
-    less needy town's floor."""
-    g = int(rank[inside].max()) + 1
-    r = rank[inside]
-    glo = np.full(g, -np.inf)
-    np.maximum.at(glo, r, lo[inside])
-    ghi = np.full(g, np.inf)
-    np.minimum.at(ghi, r, hi[inside])
-    # the floors of strictly less needy ranks; the caps of strictly needier ones
-    below = np.concatenate([np.maximum.accumulate(glo[::-1])[::-1][1:], [-np.inf]])
-    above = np.concatenate([[np.inf], np.minimum.accumulate(ghi)[:-1]])
-    plo, phi = lo.copy(), hi.copy()
-    plo[inside] = np.maximum(lo[inside], below[r])
-    phi[inside] = np.minimum(hi[inside], above[r])
-    return plo, phi
-
-
 def ordered_optimum(asm: Assembly) -> OrderedOptimum | None:
     """The exact optimum of a :func:`scalable` objective under per-town bounds, the fund and
     ``asm``'s one order (its other rows are not read), or ``None`` if the sort within the
@@ -105,7 +87,9 @@ def ordered_optimum(asm: Assembly) -> OrderedOptimum | None:
     idx = np.flatnonzero(inside)
     out = np.flatnonzero(~inside)
     lo, hi = asm.lower, asm.upper
-    plo, phi = _propagated(rank, inside, lo, hi) if idx.size >= 2 else (lo, hi)
+    # bounds tightened by the order: no town above a needier town's cap, nor below a less needy
+    # town's floor (the pre-checks have already reported any that cross)
+    plo, phi, _ = _propagate_order(asm, asm.orderings[0], lo, hi)
     # the first guess of λ: the order left out
     lam = float(levels(np.zeros(n), width, plo, phi, np.zeros(n, dtype=np.int64),
                        [asm.fund])[0])
