@@ -174,6 +174,7 @@ def _kkt_solve(kkt: Any, rhs: FloatArray) -> FloatArray:
         if not np.isfinite(err) or err <= 1e-11 * scale or step == 3:
             break
         sol = sol + lu.solve(residual)
-    if np.isfinite(err) and err <= 1e-9 * scale:  # as close as pivoting gets on such systems
+    if np.isfinite(err) and err <= 1e-11 * scale:
         return sol
+    # refinement stalled (an ill-conditioned active set): pivoting is slower but more accurate
     return spla.splu(kkt).solve(rhs)  # type: ignore[no-any-return]
