@@ -163,6 +163,25 @@ def build_pulp(d: dict[str, Any]) -> pulp.LpProblem:
     return prob
 
 
+def _order_and_group_rows(d: dict[str, Any]) -> list[tuple[sp.csr_array, Any, Any]]:
+    """The order chain's rows (x_k ≥ x_k+1) and the city rows (Σ ≤ cap) over the amounts,
+    each with its lower and upper bounds."""
+    n = d["n"]
+    out: list[tuple[sp.csr_array, Any, Any]] = []
+    if d["chain"] is not None:
+        ch = d["chain"]
+        k = n - 1
+        a = sp.csr_array((np.tile([1.0, -1.0], k), (np.repeat(np.arange(k), 2),
+                                                       np.stack([ch[:-1], ch[1:]], 1).ravel())),
+                         shape=(k, n))
+        out.append((a, np.zeros(k), np.full(k, np.inf)))
+    if d["groups"] is not None:
+        g, gh = d["groups"]
+        a = sp.csr_array((np.ones(n), (g, np.arange(n))), shape=(gh.size, n))
+        out.append((a, np.full(gh.size, -np.inf), gh))
+    return out
+
+
 def build_sparse(d: dict[str, Any]) -> dict[str, Any]:
     """The same LP as arrays: columns [x | p | m], rows [deviation | fund | order | group]."""
     n = d["n"]
@@ -171,21 +190,11 @@ def build_sparse(d: dict[str, Any]) -> dict[str, Any]:
     blocks = [[eye, -eye, eye], [sp.csr_array(np.ones((1, n))), zero, zero]]
     lo_rows = [d["t"], [d["fund"]]]
     hi_rows = [d["t"], [d["fund"]]]
-    if d["chain"] is not None:
-        ch = d["chain"]
-        k = n - 1
-        a = sp.csr_array((np.tile([1.0, -1.0], k), (np.repeat(np.arange(k), 2),
-                                                       np.stack([ch[:-1], ch[1:]], 1).ravel())),
-                         shape=(k, n))
+    for a, lo, hi in _order_and_group_rows(d):
+        k = a.shape[0]
         blocks.append([a, sp.csr_array((k, n)), sp.csr_array((k, n))])
-        lo_rows.append(np.zeros(k))
-        hi_rows.append(np.full(k, np.inf))
-    if d["groups"] is not None:
-        g, gh = d["groups"]
-        a = sp.csr_array((np.ones(n), (g, np.arange(n))), shape=(gh.size, n))
-        blocks.append([a, sp.csr_array((gh.size, n)), sp.csr_array((gh.size, n))])
-        lo_rows.append(np.full(gh.size, -np.inf))
-        hi_rows.append(gh)
+        lo_rows.append(lo)
+        hi_rows.append(hi)
     matrix = sp.bmat(blocks, format="csc")
     return {
         "A": matrix,
@@ -222,18 +231,10 @@ def build_qp(d: dict[str, Any]) -> dict[str, Any]:
     n = d["n"]
     blocks = [sp.csr_array(np.ones((1, n)))]
     lo_rows, hi_rows = [[d["fund"]]], [[d["fund"]]]
-    if d["chain"] is not None:
-        ch = d["chain"]
-        k = n - 1
-        blocks.append(sp.csr_array((np.tile([1.0, -1.0], k), (
-            np.repeat(np.arange(k), 2), np.stack([ch[:-1], ch[1:]], 1).ravel())), shape=(k, n)))
-        lo_rows.append(np.zeros(k))
-        hi_rows.append(np.full(k, np.inf))
-    if d["groups"] is not None:
-        g, gh = d["groups"]
-        blocks.append(sp.csr_array((np.ones(n), (g, np.arange(n))), shape=(gh.size, n)))
-        lo_rows.append(np.full(gh.size, -np.inf))
-        hi_rows.append(gh)
+    for a, lo, hi in _order_and_group_rows(d):
+        blocks.append(a)
+        lo_rows.append(lo)
+        hi_rows.append(hi)
     t = np.maximum(d["t"], 1e-4)
     return {"A": sp.vstack(blocks, format="csc"), "c": np.full(n, -2.0), "hessian": 2.0 / t,
             "offset": float(t.sum()),
