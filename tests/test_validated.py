@@ -196,3 +196,25 @@ def test_changing_a_result_table_leaves_the_next_computation_alone(towns):
     pd.testing.assert_frame_equal(again, expected)
     alloc = tf.allocate(towns, "guangdong-2020", fund=2_000_000_000)
     assert not alloc.formula.eligible.flags.writeable
+
+
+def test_tables_are_keyed_without_pyarrow():
+    """A plain install has no pyarrow (it comes with the parquet extra): pandas then keeps
+    text in Python, and reading the example, keying it and allocating still work."""
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['pyarrow'] = None\n"
+            "import pandas as pd\n"
+            "import townfiscal as tf\n"
+            "from townfiscal.towns import content_key\n"
+            "text = pd.DataFrame({'name': pd.array(['甲镇', '乙乡'], dtype=pd.StringDtype("
+            "'python'))})\n"
+            "assert content_key(text) is not None\n"
+            "towns = tf.load_example()\n"
+            "assert content_key(towns) is not None\n"
+            "print(int(tf.allocate(towns, 'guangdong-2020').amounts.sum()))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "2000000000"

@@ -86,8 +86,11 @@ def _feed(h: Any, values: pd.Series | pd.Index) -> bool:
         return dtype == np.dtype(object) and _feed_text(h, values.to_numpy())
     if not pd.api.types.is_string_dtype(dtype):
         return False
+    # the buffers only where pyarrow holds them: pandas' python-backed strings (no pyarrow
+    # installed, as with a plain `pip install townfiscal`) also offer __arrow_array__, which
+    # would then import pyarrow
     arrow = getattr(values.array, "__arrow_array__", None)
-    if arrow is not None:
+    if arrow is not None and getattr(dtype, "storage", None) == "pyarrow":
         return _feed_arrow(h, arrow())
     return _feed_text(h, values.to_numpy(dtype=object))
 
