@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from numbers import Real
 from typing import TYPE_CHECKING, Any
 
+from townfiscal._domains import domain_of
 from townfiscal._errors import Problem
 from townfiscal.towns import COLUMNS, KINDS, ZONES
 
@@ -20,6 +21,9 @@ DIRECTIONS = ("higher", "lower")
 NORMALISATIONS = ("mean_ratio",)
 """How a factor's values become coefficients (see :mod:`townfiscal.rules`)."""
 
+WEIGHT_TOLERANCE = 1e-9
+"""How far the factor weights' sum may be from 1 (float noise of decimal weights)."""
+
 _FACTOR_KEYS = {"weight", "numerator", "denominator", "direction", "symbol", "label"}
 
 
@@ -28,12 +32,23 @@ def _number(v: Any) -> bool:
 
 
 def check_policy(policy: Policy) -> list[Problem]:
-    """Every problem with a policy's parameters, as :class:`~townfiscal.Problem` (column = path)."""
+    """Every problem with a policy's parameters, as :class:`~townfiscal.Problem` (column = path).
+
+    Each number is checked against its declared domain (see
+    :data:`townfiscal.PARAMETER_DOMAINS`): type, finiteness, sign and a plausible range, the
+    problem naming the path, the value and the bound. The factor weights must add up to 1.
+    """
     numeric = {c.name for c in COLUMNS if c.kind in {"people", "money", "area"}}
     problems: list[Problem] = []
 
     def bad(path: str, message: str) -> None:
         problems.append(Problem(message, column=path, value=policy.get(path)))
+
+    def within(path: str, declared: str | None = None) -> bool:
+        """Whether the value at *path* is inside its declared domain (else: a problem)."""
+        found = domain_of(declared or path).problems(policy.get(path), path=path)
+        problems.extend(found)
+        return not found
 
     def require(path: str) -> bool:
         if path not in policy:
@@ -63,19 +78,15 @@ def check_policy(policy: Policy) -> list[Problem]:
     names = sorted({p.path.split(".")[1] for p in policy.under("factors")})
     if not names:
         problems.append(Problem("the policy defines no factors", column="factors"))
-    total_weight = 0.0
+    weights: dict[str, float] = {}
     for name in names:
         base = f"factors.{name}"
         for p in policy.under(base):
             key = p.path[len(base) + 1 :]
             if key not in _FACTOR_KEYS:
                 bad(p.path, f"unknown factor key; expected {', '.join(sorted(_FACTOR_KEYS))}")
-        if require(f"{base}.weight"):
-            w = policy[f"{base}.weight"]
-            if not _number(w) or w < 0:
-                bad(f"{base}.weight", "must be a number >= 0")
-            else:
-                total_weight += float(w)
+        if require(f"{base}.weight") and within(f"{base}.weight"):
+            weights[f"{base}.weight"] = float(policy[f"{base}.weight"])
         for key in ("numerator", "denominator"):
             path = f"{base}.{key}"
             if key == "numerator" and not require(path):
@@ -84,15 +95,21 @@ def check_policy(policy: Policy) -> list[Problem]:
                 bad(path, f"must name a numeric column: {', '.join(sorted(numeric))}")
         if require(f"{base}.direction") and policy[f"{base}.direction"] not in DIRECTIONS:
             bad(f"{base}.direction", f"must be one of {', '.join(DIRECTIONS)}")
-    if names and total_weight <= 0:
+    total_weight = sum(weights.values())
+    if names and len(weights) == len(names) and total_weight <= 0:
         problems.append(Problem("factor weights must not all be zero", column="factors"))
+    elif names and len(weights) == len(names) and abs(total_weight - 1.0) > WEIGHT_TOLERANCE:
+        terms = " + ".join(f"{v:g}" for v in weights.values())
+        problems.append(Problem(
+            f"the factor weights add up to {terms} = {total_weight:.6g}, not 1: each weight "
+            "is its factor's share of the composite coefficient, so a reform that raises one "
+            "lowers others by as much (or scale all of them by 1 / their sum)",
+            column="factors", value=round(total_weight, 12)))
 
     if require("normalisation.method") and policy["normalisation.method"] not in NORMALISATIONS:
         bad("normalisation.method", f"must be one of {', '.join(NORMALISATIONS)}")
     if "normalisation.cap" in policy:
-        cap = policy["normalisation.cap"]
-        if not _number(cap) or cap <= 0:
-            bad("normalisation.cap", "must be a number > 0")
+        within("normalisation.cap")
 
     if require("regional_coefficient"):
         rc = policy["regional_coefficient"]
@@ -108,41 +125,35 @@ def check_policy(policy: Policy) -> list[Problem]:
                             value=zone,
                         )
                     )
-                elif not _number(value) or value <= 0:
-                    problems.append(
-                        Problem(
-                            f"coefficient for {zone} must be a number > 0",
-                            column="regional_coefficient",
-                            value=value,
-                        )
-                    )
+                else:
+                    within_zone = domain_of(f"regional_coefficient.{zone}")
+                    problems.extend(within_zone.problems(value,
+                                                         path=f"regional_coefficient.{zone}"))
 
     floor, cap = policy.get("growth_control.floor"), policy.get("growth_control.cap")
-    if floor is not None and (not _number(floor) or floor < -1):
-        bad("growth_control.floor", "must be a number >= -1 (a change against last year)")
-    if cap is not None and (not _number(cap) or cap < -1):
-        bad("growth_control.cap", "must be a number >= -1 (a change against last year)")
-    if _number(floor) and _number(cap) and cap < floor:
+    floor_ok = "growth_control.floor" not in policy or within("growth_control.floor")
+    cap_ok = "growth_control.cap" not in policy or within("growth_control.cap")
+    if floor_ok and cap_ok and _number(floor) and _number(cap) and cap < floor:
         bad("growth_control.cap", f"is below growth_control.floor ({floor})")
     if policy.get("growth_control.new_towns", "exempt") != "exempt":
         bad("growth_control.new_towns", "only 'exempt' is supported")
 
-    fund = policy.get("fund.default")
-    if fund is not None and (not _number(fund) or fund <= 0):
-        bad("fund.default", "must be a positive number of yuan")
-    unit = policy.get("rounding.unit")
-    if unit is not None and (not isinstance(unit, int) or unit < 1):
-        bad("rounding.unit", "must be a whole number of yuan >= 1")
+    if "fund.default" in policy:
+        within("fund.default")
+    if "rounding.unit" in policy:
+        within("rounding.unit")
 
     if policy.method == "tier_standard":
-        if require("tiers.base") and (
-            not _number(policy["tiers.base"]) or policy["tiers.base"] <= 0
-        ):
-            bad("tiers.base", "must be a positive number of yuan")
+        if require("tiers.base"):
+            within("tiers.base")
         if require("tiers.multipliers"):
             m = policy["tiers.multipliers"]
-            if not isinstance(m, tuple) or not m or any(not _number(v) or v < 0 for v in m):
+            if not isinstance(m, tuple) or not m:
                 bad("tiers.multipliers", "must be a non-empty list of numbers >= 0, tier 1 first")
+            else:
+                each = domain_of("tiers.multipliers[]")
+                for i, v in enumerate(m):
+                    problems.extend(each.problems(v, path=f"tiers.multipliers[{i}]"))
         if require("tiers.split") and policy["tiers.split"] != "equal_count":
             bad("tiers.split", "only 'equal_count' is supported")
     return problems
