@@ -132,6 +132,9 @@ class Policy:
         The measure's title in English and (where known) in Chinese.
     effective:
         The date the rules take effect.
+    effective_source:
+        Where :attr:`effective` comes from: a published date, or ``"assumption: <why>"``
+        where the measure's date of effect is not known; ``None`` if the file does not say.
     method:
         How coefficients become amounts: ``"factor_share"`` (a share of the fund) or
         ``"tier_standard"`` (tier standards).
@@ -167,6 +170,7 @@ class Policy:
     supersedes: str | None = None
     description: str = ""
     derived_from: str | None = None
+    effective_source: str | None = None
 
     def __getitem__(self, path: str) -> Any:
         return self.parameter(path).value
@@ -282,6 +286,7 @@ class Policy:
             "title": self.title,
             "title_zh": self.title_zh,
             "effective": self.effective.isoformat(),
+            "effective_source": self.effective_source,
             "method": self.method,
             "document": self.document,
             "supersedes": self.supersedes,
@@ -319,7 +324,7 @@ def _rebuild_policy(fields: dict[str, Any]) -> Policy:
 # --- loading -------------------------------------------------------------------------------
 
 _TOP_REQUIRED = ("id", "title", "effective", "method", "document", "parameters")
-_TOP_ALLOWED = {*_TOP_REQUIRED, "title_zh", "supersedes", "description"}
+_TOP_ALLOWED = {*_TOP_REQUIRED, "title_zh", "supersedes", "description", "effective_source"}
 _LEAF_ALLOWED = {"value", "source", "unit", "description"}
 
 
@@ -405,6 +410,7 @@ def policy_from_mapping(data: Mapping[str, Any], *, what: str = "policy") -> Pol
         title_zh=data.get("title_zh"),
         supersedes=data.get("supersedes"),
         description=str(data.get("description", "")).strip(),
+        effective_source=data.get("effective_source"),
     )
     _check_schema(policy, what)
     return policy

@@ -18,8 +18,11 @@ __all__ = ["DIRECTIONS", "NORMALISATIONS", "check_policy"]
 DIRECTIONS = ("higher", "lower")
 """Factor directions: ``higher`` — a larger value means more need; ``lower`` — a smaller one."""
 
-NORMALISATIONS = ("mean_ratio",)
-"""How a factor's values become coefficients (see :mod:`townfiscal.rules`)."""
+NORMALISATIONS = ("mean_ratio", "share")
+"""How a factor's values become coefficients: ``mean_ratio`` (value ÷ mean, or mean ÷ value
+where less is needier, capped at ``normalisation.cap``) or ``share`` (the town's share of the
+total of the value, or of its inverse; the cap does not apply); see
+:func:`townfiscal.rules.factor_coefficients`."""
 
 WEIGHT_TOLERANCE = 1e-9
 """How far the factor weights' sum may be from 1 (float noise of decimal weights)."""

@@ -93,11 +93,17 @@ def formula_steps(comp: FormulaComputation, code: str) -> list[Step]:
         inputs = f"{spec.numerator} {row[spec.numerator]:,.0f}"
         if spec.denominator:
             inputs += f" / {spec.denominator} {row[spec.denominator]:,.0f} = {value:,.6g}"
-        ratio = (
-            f"value / mean = {value:,.4g} / {mean:,.4g}"
-            if spec.direction == "higher"
-            else (f"mean / value = {mean:,.4g} / {value:,.4g}")
-        )
+        share = pol["normalisation.method"] == "share"
+        if share:
+            ratio = (f"share of the total = {value:,.4g} / {mean:,.6g}"
+                     if spec.direction == "higher"
+                     else f"share of the total of 1/value = (1 / {value:,.4g}) / {mean:,.6g}")
+        else:
+            ratio = (
+                f"value / mean = {value:,.4g} / {mean:,.4g}"
+                if spec.direction == "higher"
+                else (f"mean / value = {mean:,.4g} / {value:,.4g}")
+            )
         cap = pol.get("normalisation.cap")
         capped = cap is not None and coef >= float(cap) - 1e-12
         steps.append(
@@ -105,7 +111,9 @@ def formula_steps(comp: FormulaComputation, code: str) -> list[Step]:
                 f"factor {spec.symbol}: {spec.label}",
                 f"{inputs}; coefficient {ratio}" + (f", capped at {cap}" if capped else ""),
                 coef,
-                note=f"mean over the {n} eligible towns: {mean:,.6g}",
+                note=(f"total of {'1/value' if spec.direction == 'lower' else 'the value'} "
+                      f"over the {n} eligible towns: {mean:,.6g}" if share
+                      else f"mean over the {n} eligible towns: {mean:,.6g}"),
                 parameters=tuple(
                     parameter_refs(
                         pol,

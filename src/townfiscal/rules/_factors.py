@@ -80,24 +80,63 @@ def factor_values(towns: pd.DataFrame | Mapping[str, FloatArray], spec: FactorSp
 
 
 def factor_arrays(
-    columns: Mapping[str, FloatArray], specs: Sequence[FactorSpec], cap: float
+    columns: Mapping[str, FloatArray],
+    specs: Sequence[FactorSpec],
+    cap: float,
+    method: str = "mean_ratio",
+    labels: Any = None,
 ) -> tuple[dict[str, FloatArray], dict[str, float]]:
     """:func:`factor_coefficients` on arrays: *columns* holds the pool's values by column.
 
-    Returns ``{"value_<name>": …, "coef_<name>": …}`` in factor order, and each factor's pool
-    mean.
+    *method* is the policy's ``normalisation.method`` and *labels* the pool's town codes
+    (used only to name the towns at fault in an error). Returns
+    ``{"value_<name>": …, "coef_<name>": …}`` in factor order, and each factor's pool mean
+    (``mean_ratio``) or pool total of the shared quantity (``share``).
+
+    Raises
+    ------
+    ValueError
+        When a factor's value is undefined for a town (a zero or negative denominator, which
+        :func:`townfiscal.validate` rejects before any computation), or when a "less is
+        needier" factor is zero where no finite coefficient exists (``share``, or
+        ``mean_ratio`` without a cap). Each town at fault is named.
     """
     out: dict[str, FloatArray] = {}
     means: dict[str, float] = {}
+
+    def fault(spec: FactorSpec, bad: npt.NDArray[np.bool_], why: str) -> ValueError:
+        where = np.flatnonzero(bad)
+        names = [str(labels[i]) if labels is not None else f"position {i}" for i in where[:10]]
+        more = f" and {where.size - 10} more" if where.size > 10 else ""
+        return ValueError(f"factor {spec.name!r} ({spec.formula}): {why} for "
+                          f"{', '.join(names)}{more}")
+
     for spec in specs:
         v = factor_values(columns, spec)
-        m = float(np.mean(v)) if v.size else np.nan
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = v / m if spec.direction == "higher" else m / v
-        ratio = np.where(np.isnan(ratio), cap, ratio)  # 0/0: no value at all counts as neediest
+        undefined = np.isnan(v)
+        if undefined.any():
+            raise fault(spec, undefined, "no value (a zero or negative denominator)")
+        zero = v <= 0
+        if spec.direction == "lower" and zero.any() and (method == "share" or np.isinf(cap)):
+            raise fault(spec, zero, "a zero value, and less is needier: no finite coefficient")
+        with np.errstate(divide="ignore"):
+            x = v if spec.direction == "higher" else 1.0 / v  # inf where v == 0 (capped below)
+        if method == "share":
+            total = float(np.sum(x))
+            # every value zero: no town differs, so each has the same share
+            coef = x / total if total > 0 else np.full(x.size, 1.0 / max(x.size, 1))
+            means[spec.name] = total
+        else:
+            m = float(np.mean(v)) if v.size else np.nan
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = v / m if spec.direction == "higher" else m / v
+            if m == 0:  # every value zero: each town is at the mean
+                ratio = np.ones_like(v)
+            # a zero value of a "less is needier" factor is the neediest there is: the cap
+            coef = np.minimum(np.where(zero & (spec.direction == "lower"), cap, ratio), cap)
+            means[spec.name] = m
         out[f"value_{spec.name}"] = v
-        out[f"coef_{spec.name}"] = np.minimum(ratio, cap)
-        means[spec.name] = m
+        out[f"coef_{spec.name}"] = coef
     return out, means
 
 
@@ -130,16 +169,20 @@ def factor_coefficients(
     ``mean_ratio`` normalisation (an assumption; see the policy's source): with m the
     unweighted mean of the factor's value over the pool, the coefficient is ``value / m``
     when more means needier and ``m / value`` when less means needier, capped at
-    ``normalisation.cap`` (so a tiny denominator cannot dominate).
+    ``normalisation.cap`` (so a tiny denominator cannot dominate); a zero value of a "less is
+    needier" factor gets the cap. ``share`` normalisation: the coefficient is the town's
+    share of the pool total of the value (more is needier) or of its inverse (less is
+    needier), so the weighted sum is a weighted sum of shares.
 
     Returns the table (``value_<name>``, ``coef_<name>`` columns, pool rows only) and the
-    pool mean of each factor.
+    pool mean (``mean_ratio``) or pool total (``share``) of each factor.
     """
     specs = factor_specs(policy)
     cap = float(policy.get("normalisation.cap", np.inf))
     read = {c for s in specs for c in (s.numerator, s.denominator) if c}
     arrays = {c: towns[c].to_numpy(dtype=np.float64)[pool] for c in read}
-    columns, means = factor_arrays(arrays, specs, cap)
+    columns, means = factor_arrays(arrays, specs, cap, policy["normalisation.method"],
+                                   towns.index[pool])
     return pd.DataFrame(columns, index=towns.index[pool]), means
 
 

@@ -145,7 +145,8 @@ def _prepare(towns: pd.DataFrame, pol: Policy) -> _Prepared:
     read = {c for spec in specs for c in (spec.numerator, spec.denominator) if c}
     coefs, means = factor_arrays(
         {c: towns[c].to_numpy(dtype=np.float64)[take] for c in read}, specs,
-        float(pol.get("normalisation.cap", np.inf)))
+        float(pol.get("normalisation.cap", np.inf)), pol["normalisation.method"],
+        towns.index[take])
     regional = regional_arrays(towns["zone"].to_numpy(dtype=object)[take], pol)
     coefficient = composite_arrays(coefs, regional, specs)
     prior = (
