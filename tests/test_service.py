@@ -17,7 +17,7 @@ from townfiscal.cli import build_parser
 from townfiscal.service import ServiceConfig, create_app
 
 FUND = 3_677_500
-NO_GROWTH_CONTROL = {"growth_control.floor": -1.0, "growth_control.cap": 100.0}
+NO_GROWTH_CONTROL = {"growth_control.floor": None, "growth_control.cap": None}
 
 
 def rows(frame: pd.DataFrame) -> list[dict[str, Any]]:

@@ -222,7 +222,7 @@ def test_allocation_with_posted_towns_and_an_objective(client, hand):
 def test_a_reform_changes_the_allocation(client, hand):
     """changes= reforms the policy before allocating; the run records the reformed policy."""
     body = {"policy": "guangdong-2020", "fund": 3_677_500, "towns": rows(hand)}
-    off = {"growth_control.floor": -1.0, "growth_control.cap": 100.0}
+    off = {"growth_control.floor": None, "growth_control.cap": None}
     r = client.post("/allocations", json={**body, "changes": off})
     assert r.status_code == 201
     assert r.json()["policy"] == "guangdong-2020+changes"
