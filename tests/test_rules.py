@@ -201,5 +201,7 @@ def test_the_minority_transfer_runs_on_the_same_engine(example):
     expected = {c for c in example.index[kinds] if c[:6] in counties} | townships
     assert set(fa.index) == expected
     assert int(fa["amount"].sum()) == 100_000_000
-    area = fa["value_area"]
-    np.testing.assert_allclose(fa["coef_area"], np.minimum(area / area.mean(), 3.0))
+    area, capacity = fa["value_area"], fa["value_capacity_per_capita"]
+    np.testing.assert_allclose(fa["coef_area"], area / area.sum())  # shares, as the measure says
+    np.testing.assert_allclose(fa["coef_capacity_per_capita"],
+                               (1 / capacity) / (1 / capacity).sum())
