@@ -1,8 +1,9 @@
 """Shanwei moves 2,230 posts down to its towns and subdistricts (财随事转): what follows.
 
-The seed article (Southern Daily, 2020-09-10) reports that Shanwei moved 469 county-level
-stations under town management and, with them, 2,230 posts (+57% town-level staffing). This
-script:
+The seed article (南方新闻网, Southern Daily's news site, 2020-09-10) reports that Shanwei put
+469 agencies that the departments of the city and its counties (市縣兩級部門) had stationed in the
+towns and subdistricts (派駐機構) under local management and, with them, moved 2,230 posts
+(+57% town-level staffing). This script:
 
 1. spreads the 2,230 posts over Shanwei's towns and subdistricts (an assumption, see
    ``shanwei-2020.toml``) and moves them with :func:`townfiscal.devolve`, costing each post with

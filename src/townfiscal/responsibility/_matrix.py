@@ -200,6 +200,7 @@ class _Catalogue:
     regions_source: str
     tiers_members_source: str
     categories: dict[str, dict[str, str]]
+    rule_source: dict[str, str] = attrs.field(factory=dict)  # item -> where its rule comes from
 
 
 def _read_catalogue(doc: Mapping[str, Any], r: _Reader) -> _Catalogue:
@@ -257,6 +258,7 @@ def _read_catalogue(doc: Mapping[str, Any], r: _Reader) -> _Catalogue:
                                 "name_zh": str(cat.get("name_zh", ""))}
     rows: list[dict[str, Any]] = []
     central: dict[str, dict[str, Any]] = {}
+    rule_source: dict[str, str] = {}
     for iid, item in dict(doc.get("items", {})).items():
         where = f"items.{iid}"
         if not isinstance(item, Mapping):
@@ -270,6 +272,8 @@ def _read_catalogue(doc: Mapping[str, Any], r: _Reader) -> _Catalogue:
         if rule not in RULES:
             r.add(f"unknown rule; expected one of {', '.join(RULES)}", row=where,
                   column="rule", value=rule)
+        if item.get("rule_source"):
+            rule_source[str(iid)] = str(item["rule_source"]).strip()
         spec = item.get("central")
         if rule == "five_tier":
             if spec is not None:
@@ -297,7 +301,7 @@ def _read_catalogue(doc: Mapping[str, Any], r: _Reader) -> _Catalogue:
     return _Catalogue(items=items, central=central, tier_shares=tuple(tier_shares),
                       tier_source=tier_source, tier_of=tier_of, region_of=region_of,
                       regions_source=regions_source, tiers_members_source=members_source,
-                      categories=categories)
+                      categories=categories, rule_source=rule_source)
 
 
 def _check_central_spec(spec: Mapping[str, Any], form: str, where: str, r: _Reader) -> None:
@@ -595,6 +599,9 @@ class ResponsibilityMatrix:
             if rule == "five_tier" and tier and len(cat.tier_shares) == N_TIERS:
                 central[i] = cat.tier_shares[tier - 1]
                 central_src[i] = f"{cat.tier_source} ({province}: tier {tier})"
+                if iid in cat.rule_source:  # the share holds only if the item is five_tier
+                    central_src[i] = (f"{cat.rule_source[iid]}; the tier's share: "
+                                      f"{central_src[i]}")
             elif iid in cat.central and tier and region:
                 spec = cat.central[iid]
                 central[i] = _central_share(spec, tier, region)
