@@ -1,28 +1,77 @@
 """Finishing touches to the generated OpenAPI document.
 
-Litestar derives the document from the routes and the attrs request/response classes. Two
-things it cannot see are added here: the constraint and objective schemas (derived from the
-library's attrs classes by the codec) and the workbook download
-``GET /allocations/{allocation_id}.xlsx``, served by the same route as the JSON.
+Litestar derives the document from the routes and the msgspec structs of
+:mod:`townfiscal.service._models`. What it cannot see is added here, once per document:
+
+- the towns table's row schema (canonical or Chinese headers, the required columns), the
+  bundled policy ids, the fund's bounds;
+- the constraint and objective schemas, derived from the library's attrs classes by the
+  codec, wherever a request or a stored run holds them;
+- the per-factor columns of a formula row (``value_<factor>``, ``coef_<factor>``);
+- every error status each operation can answer, with the error body, an example and
+  ``Retry-After`` where it applies; the ``error`` codes, each with its meaning;
+- the workbook download ``GET /allocations/{allocation_id}.xlsx`` (served by the same route
+  as the JSON), as binary content that generated clients return as bytes;
+- realistic examples, from the bundled Guangdong example (:mod:`._examples`).
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from townfiscal.policy import list_policies
 from townfiscal.service._codec import Codec
-from townfiscal.service._compute import MAX_FUND
+from townfiscal.service._examples import (
+    ERROR_EXAMPLES,
+    INFEASIBLE_EXAMPLE,
+    REQUEST_EXAMPLES,
+    SCHEMA_EXAMPLES,
+)
+from townfiscal.service._models import ERROR_CODES
 from townfiscal.towns import COLUMNS
 
-__all__ = ["XLSX", "patch_openapi"]
+__all__ = ["MAX_OFFSET", "XLSX", "error_statuses", "patch_openapi"]
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+MAX_OFFSET = 2**63 - 1
+"""The largest ``offset`` of a listing (a signed 64-bit SQL integer)."""
+
 _PATCHED = "x-townfiscal-patched"
+_MAX_FUND = 10**15  # the service's MAX_FUND (townfiscal.service._compute)
+
+_STATUS_TEXT = {
+    400: "Malformed request (e.g. a Host the service does not serve)",
+    401: "Missing or wrong bearer token",
+    403: "Cross-site request refused",
+    404: "No such resource",
+    409: "Conflict with the stored state",
+    413: "Request body, or a list or text in it, over the service's limit",
+    415: "Request body not sent as application/json",
+    422: "Invalid request (every problem listed) or infeasible constraints",
+    503: "The service cannot answer now (deadline, queue full, solver or database); "
+    "retry after Retry-After seconds",
+}
+_NOT_FOUND = {
+    "/policies/{policy_id}": "No such policy",
+    "/allocations/{allocation_id}": "No such allocation run",
+    "/allocations/{allocation_id}.xlsx": "No such allocation run",
+    "/allocations/{allocation_id}/explain/{code}": "No such allocation run, or no such town in it",
+}
+_CONFLICT = {
+    "/allocations/{allocation_id}.xlsx": "This version of the library no longer reproduces "
+    "the stored run's amounts (its JSON is still at GET /allocations/{allocation_id})",
+    "/allocations/{allocation_id}/explain/{code}": "This version of the library no longer "
+    "reproduces the stored run's amounts",
+}
 
 
-def _error_ref() -> dict[str, Any]:
-    return {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+def _ref(name: str) -> dict[str, Any]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"anyOf": [schema, {"type": "null"}]}
 
 
 def _town_row() -> dict[str, Any]:
@@ -36,6 +85,7 @@ def _town_row() -> dict[str, Any]:
             schema["pattern"] = r"^[1-9][0-9]{8}$"
         schema["description"] = f"{col.zh}: {col.description}"
         props[col.name] = schema
+    required = [c.name for c in COLUMNS if c.required]
     return {
         "type": "object",
         "title": "TownRow",
@@ -43,96 +93,211 @@ def _town_row() -> dict[str, Any]:
             "One township-level unit. Canonical English names or the Chinese headers ("
             + ", ".join(c.zh for c in COLUMNS)
             + ") are accepted; money in yuan unless `unit` is `wan` or the header says (万元). "
-            "Required: " + ", ".join(c.name for c in COLUMNS if c.required) + "."
+            "Required (under either name): " + ", ".join(required) + "."
         ),
         "properties": props,
         "additionalProperties": {"type": ["string", "number", "boolean", "null"]},
+        "x-required-columns": required,
+        "examples": [REQUEST_EXAMPLES["FormulaRequest"]["towns"][1]["towns"][0]],
     }
 
 
-def _error_responses(doc: dict[str, Any], secured: bool) -> None:
-    """Errors as this service answers them: 422 (not Litestar's 400) and 401 with a token."""
-    for item in doc.get("paths", {}).values():
-        for op in item.values():
+def error_statuses(path: str, method: str, op: dict[str, Any], *, secured: bool) -> list[int]:
+    """The error statuses the operation *method* *path* can answer (besides 500)."""
+    out = {503}
+    if "requestBody" in op:
+        out |= {413, 415, 422}
+    if any(p.get("in") == "query" for p in op.get("parameters", [])):
+        out.add(422)
+    if path in _NOT_FOUND:
+        out.add(404)
+    if path in _CONFLICT or (path == "/allocations" and method == "post"):
+        out.add(409)
+    if secured and op.get("security") != [{}]:
+        out.add(401)
+    return sorted(out)
+
+
+def _error_response(status: int, description: str) -> dict[str, Any]:
+    summary, body = ERROR_EXAMPLES[status]
+    examples = {str(body["error"]): {"summary": summary, "value": body}}
+    if status == 422:
+        summary, body = INFEASIBLE_EXAMPLE
+        examples["infeasible"] = {"summary": summary, "value": body}
+    response: dict[str, Any] = {
+        "description": description,
+        "content": {"application/json": {"schema": _ref("ErrorBody"), "examples": examples}},
+    }
+    if status == 503:
+        response["headers"] = {
+            "Retry-After": {
+                "description": "Seconds to wait before retrying",
+                "schema": {"type": "integer", "minimum": 0},
+            }
+        }
+    return response
+
+
+def _responses(doc: dict[str, Any], secured: bool) -> None:
+    """Every error status each operation can answer, with the error body and an example."""
+    for path, item in doc.get("paths", {}).items():
+        for method, op in item.items():
             if not isinstance(op, dict) or "responses" not in op:
                 continue
             responses = op["responses"]
-            had_400 = responses.pop("400", None) is not None
-            if (had_400 or "requestBody" in op) and "422" not in responses:
-                responses["422"] = {
-                    "description": "Invalid request (every problem listed)",
-                    "content": _error_ref(),
-                }
-            if secured and op.get("security") != [{}]:
-                responses["401"] = {
-                    "description": "Missing or wrong bearer token",
-                    "content": _error_ref(),
-                }
+            responses.pop("400", None)  # Litestar's 400 is answered as 422 here
+            for status in error_statuses(path, method, op, secured=secured):
+                if status == 503 and path == "/health":
+                    responses["503"] = {
+                        "description": "The database does not answer (the body says so)",
+                        "content": {"application/json": {"schema": _ref("Health"), "example": {
+                            "status": "degraded", "version": "0.1.0",
+                            "database": "unavailable"}}},
+                    }
+                    continue
+                description = _STATUS_TEXT[status]
+                if status == 404:
+                    description = _NOT_FOUND[path]
+                elif status == 409:
+                    description = _CONFLICT.get(
+                        path, "The Idempotency-Key was used before with another body"
+                    )
+                responses[str(status)] = _error_response(status, description)
 
 
-def patch_openapi(doc: dict[str, Any], codec: Codec | None, *, secured: bool = False) -> None:
-    """Add the constraint/objective schemas and the workbook path to *doc* (once, in place)."""
-    if doc.get(_PATCHED):
-        return
-    doc[_PATCHED] = True
-    schemas = doc.setdefault("components", {}).setdefault("schemas", {})
-    paths = doc.setdefault("paths", {})
-    schemas["TownRow"] = _town_row()
+def _strip_examples(schema: Any) -> None:
+    """Drop the filler examples Litestar makes up for response models."""
+    if isinstance(schema, dict):
+        schema.pop("examples", None)
+        for value in schema.values():
+            _strip_examples(value)
+    elif isinstance(schema, list):
+        for value in schema:
+            _strip_examples(value)
+
+
+def _error_code(schemas: dict[str, Any]) -> None:
+    for name in ("ErrorBody", "Problem", "Conflict"):
+        _strip_examples(schemas.get(name))
+    lines = [f"- `{code.value}` ({status}): {meaning}" for code, (status, meaning)
+             in ERROR_CODES.items()]
+    schemas["ErrorCode"] = {
+        "type": "string",
+        "title": "ErrorCode",
+        "enum": [code.value for code in ERROR_CODES],
+        "description": "What went wrong, as a fixed code:\n\n" + "\n".join(lines),
+    }
+    body = schemas["ErrorBody"]
+    body["examples"] = [ERROR_EXAMPLES[422][1]]
+
+
+def _requests(schemas: dict[str, Any], codec: Codec | None) -> None:
     for name, schema in schemas.items():
         props = schema.get("properties", {})
-        if name.endswith("Request") and "towns" in props:
-            props["policy"] = {
-                "type": "string",
-                "enum": list_policies(),
-                "description": "A bundled policy id (GET /policies)",
+        if not (name.endswith("Request") and "towns" in props and "unit" in props):
+            continue
+        schema["additionalProperties"] = False
+        props["policy"] = {
+            "type": "string",
+            "enum": list_policies(),
+            "description": "A bundled policy id (GET /policies)",
+            "examples": ["guangdong-2020"],
+        }
+        props["towns"] = {
+            **_nullable({"type": "array", "minItems": 1, "items": _ref("TownRow")}),
+            "description": "The towns table as rows; omitted or null: the bundled example",
+        }
+        props["unit"]["description"] = "The unit of money columns whose header does not say"
+        if "fund" in props:
+            props["fund"] = {
+                **_nullable({"type": "integer", "minimum": 1, "maximum": _MAX_FUND}),
+                "description": "The fund, yuan (default: the policy's fund.default)",
+                "examples": [2_000_000_000],
             }
-            props["towns"] = {
-                "anyOf": [
-                    {
-                        "type": "array",
-                        "minItems": 1,
-                        "items": {"$ref": "#/components/schemas/TownRow"},
-                    },
-                    {"type": "null"},
-                ],
-                "description": "The towns table as rows; omitted or null: the bundled example",
+        if codec is not None and "constraints" in props:
+            props["constraints"] = {
+                "type": "array",
+                "items": _ref("Constraint"),
+                "default": [],
+                "description": 'Constraints from the catalogue, e.g. {"type": "HoldHarmless"}',
             }
-            if "fund" in props:
-                props["fund"] = {
-                    "anyOf": [
-                        {"type": "integer", "minimum": 1, "maximum": MAX_FUND},
-                        {"type": "null"},
-                    ],
-                    "description": "The fund, yuan (default: the policy's fund.default)",
+        if codec is not None and "objective" in props:
+            props["objective"] = {
+                **_nullable(_ref("Objective")),
+                "description": (
+                    "The objective (default: Proportional, the unique allocation closest to "
+                    "the formula amounts in Σ (x − t)² / t, which spreads every adjustment in "
+                    "proportion)"
+                ),
+            }
+    stored = schemas.get("StoredRequest")
+    if stored is not None and codec is not None:
+        stored["properties"]["constraints"] = {"type": "array", "items": _ref("Constraint")}
+        stored["properties"]["objective"] = _nullable(_ref("Objective"))
+
+
+def _formula_row(schemas: dict[str, Any]) -> None:
+    row = schemas.get("FormulaTown")
+    if row is None:
+        return
+    number = _nullable({"type": "number"})
+    row["patternProperties"] = {"^(value|coef)_[a-z0-9_]+$": number}
+    row["additionalProperties"] = number
+
+
+def _examples(doc: dict[str, Any], schemas: dict[str, Any]) -> None:
+    for name, example in SCHEMA_EXAMPLES.items():
+        if name in schemas:
+            schemas[name]["examples"] = [copy.deepcopy(example)]
+    for item in doc.get("paths", {}).values():
+        for op in item.values():
+            if not isinstance(op, dict):
+                continue
+            media = op.get("requestBody", {}).get("content", {}).get("application/json")
+            if media is None:
+                continue
+            name = str(media.get("schema", {}).get("$ref", "")).rsplit("/", 1)[-1]
+            if name in REQUEST_EXAMPLES:
+                media["examples"] = {
+                    key: {"summary": summary, "value": copy.deepcopy(value)}
+                    for key, (summary, value) in REQUEST_EXAMPLES[name].items()
                 }
-            props["changes"] = {
-                "anyOf": [{"type": "object"}, {"type": "null"}],
-                "description": "A reform: {dotted parameter path: new value} "
-                "(see GET /policies/{id})",
-            }
-    if codec is not None and "AllocationRequest" in schemas:
-        _allocations(schemas, paths, codec)
-    _error_responses(doc, secured)
 
 
-def _allocations(schemas: dict[str, Any], paths: dict[str, Any], codec: Codec) -> None:
-    schemas.update(codec.schemas())
-    props = schemas["AllocationRequest"]["properties"]
-    props["constraints"] = {
-        "type": "array",
-        "items": {"$ref": "#/components/schemas/Constraint"},
-        "description": 'Constraints from the catalogue, e.g. {"type": "HoldHarmless"}',
-    }
-    props["objective"] = {
-        "anyOf": [{"$ref": "#/components/schemas/Objective"}, {"type": "null"}],
-        "description": ("The objective (default: Proportional, the unique allocation closest "
-                        "to the formula amounts in Σ (x − t)² / t, which spreads every "
-                        "adjustment in proportion)"),
-    }
+def _parameters(doc: dict[str, Any]) -> None:
+    """Bounds of the query parameters, and path parameters' shapes."""
+    for item in doc.get("paths", {}).values():
+        for op in item.values():
+            if not isinstance(op, dict):
+                continue
+            for param in op.get("parameters", []):
+                schema = param.setdefault("schema", {})
+                if param.get("in") == "query" and param["name"] == "offset":
+                    schema["maximum"] = MAX_OFFSET
+                    param.setdefault("description", "How many runs to skip")
+                elif param.get("in") == "query" and param["name"] == "limit":
+                    param.setdefault("description", "How many runs to return")
+                elif param.get("in") == "path" and param["name"] == "code":
+                    param.setdefault("description", "A town's 9-digit code")
+                    param.setdefault("example", "441581101")
+                elif param.get("in") == "path" and param["name"] == "policy_id":
+                    param.setdefault("example", "guangdong-2020")
+                for key in ("minimum", "maximum"):
+                    if isinstance(schema.get(key), float) and schema[key].is_integer():
+                        schema[key] = int(schema[key])
+
+
+def _workbook(paths: dict[str, Any]) -> None:
+    binary = {"type": "string", "format": "binary"}
     paths["/allocations/{allocation_id}.xlsx"] = {
         "get": {
             "tags": ["allocations"],
             "summary": "The allocation as an Excel workbook (分配表)",
+            "description": (
+                "One row per town, the shadow prices and the provenance, as an .xlsx file. "
+                "The body is sent as " + XLSX + ", or as application/octet-stream when the "
+                "request's Accept header asks for that instead."
+            ),
             "operationId": "AllocationsAllocationIdXlsx",
             "parameters": [
                 {
@@ -145,9 +310,37 @@ def _allocations(schemas: dict[str, Any], paths: dict[str, Any], codec: Codec) -
             "responses": {
                 "200": {
                     "description": "The workbook: one row per town, shadow prices, provenance",
-                    "content": {XLSX: {"schema": {"type": "string", "format": "binary"}}},
+                    "headers": {
+                        "Content-Disposition": {
+                            "description": 'attachment; filename="allocation-<id>.xlsx"',
+                            "schema": {"type": "string"},
+                        }
+                    },
+                    "content": {
+                        XLSX: {"schema": binary},
+                        "application/octet-stream": {"schema": binary},
+                    },
                 },
-                "404": {"description": "No such allocation", "content": _error_ref()},
             },
         }
     }
+
+
+def patch_openapi(doc: dict[str, Any], codec: Codec | None, *, secured: bool = False) -> None:
+    """Complete *doc* as the module says (once, in place)."""
+    if doc.get(_PATCHED):
+        return
+    doc[_PATCHED] = True
+    schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+    paths = doc.setdefault("paths", {})
+    schemas["TownRow"] = _town_row()
+    if codec is not None:
+        schemas.update(codec.schemas())
+        _workbook(paths)
+    _requests(schemas, codec)
+    _formula_row(schemas)
+    if "ErrorBody" in schemas:
+        _error_code(schemas)
+    _parameters(doc)
+    _responses(doc, secured)
+    _examples(doc, schemas)
