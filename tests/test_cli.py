@@ -72,8 +72,10 @@ def test_validate_reports_every_problem_and_exits_1(tmp_path, hand, capsys):
     assert main(["validate", str(path)]) == 1
     err = capsys.readouterr().err
     assert "2 problems" in err
-    assert "row 441521100, column 'registered_population', value -1.0" in err
-    assert "row 441402101, column 'zone', value 'mars'" in err
+    # each problem names the file, the row as Excel numbers it, the header and the value
+    assert ("bad.csv, row 2 (441521100), column 'registered_population', value -1.0: must not "
+            "be negative") in err
+    assert "bad.csv, row 3 (441402101), column 'zone', value 'mars'" in err
 
 
 def test_validate_accepts_a_good_file(tmp_path, hand, capsys):

@@ -13,6 +13,7 @@ from townfiscal._errors import (
     InfeasibleError,
     MissingExtraError,
     Problem,
+    UnreadableFileError,
     ValidationError,
 )
 from townfiscal._rounding import round_to_total
@@ -53,7 +54,14 @@ from townfiscal.rules import (
     read_towns,
     validate_towns,
 )
-from townfiscal.towns import COLUMNS, KINDS, ZONES, kind_from_code, load_example
+from townfiscal.towns import (
+    COLUMNS,
+    KINDS,
+    ZONES,
+    PlausibilityWarning,
+    kind_from_code,
+    load_example,
+)
 
 if TYPE_CHECKING:
     from townfiscal._version import __version__
@@ -138,6 +146,7 @@ __all__ = [
     "MissingExtraError",
     "NeedOrder",
     "Parameter",
+    "PlausibilityWarning",
     "Policy",
     "Problem",
     "Programme",
@@ -151,6 +160,7 @@ __all__ = [
     "Step",
     "TierOrder",
     "Trace",
+    "UnreadableFileError",
     "ValidationError",
     "__version__",
     "allocate",

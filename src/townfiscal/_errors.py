@@ -7,9 +7,20 @@ from typing import Any
 
 import attrs
 
-__all__ = ["Conflict", "InfeasibleError", "MissingExtraError", "Problem", "ValidationError"]
+__all__ = [
+    "Conflict",
+    "InfeasibleError",
+    "MissingExtraError",
+    "Problem",
+    "UnreadableFileError",
+    "ValidationError",
+]
 
 _MAX_LISTED = 200
+
+
+def _row_numbers(rows: Iterable[int]) -> tuple[int, ...]:
+    return tuple(int(r) for r in rows)
 
 
 @attrs.frozen
@@ -32,6 +43,17 @@ class Problem:
     value:
         The offending value as read (in the unit of its column, e.g. yuan or km²), or
         ``None``.
+    file, sheet:
+        For a problem found in a file: the file's name and the sheet read (``None`` for a
+        CSV file).
+    lines:
+        For a problem found in a file: the rows at fault as the spreadsheet numbers them
+        (1-based, title and header lines counted: what Excel shows; a CSV file's line
+        numbers). Two rows for a duplicate code, one otherwise; empty for a whole-table
+        problem.
+    header:
+        For a problem found in a file: the column's header as written there
+        (``"可用财力（万元）"``), beside the canonical :attr:`column`.
 
     Examples
     --------
@@ -40,31 +62,62 @@ class Problem:
     row 441581101, column 'area_km2', value -3.0: must not be negative
     >>> p.to_dict()["column"]
     'area_km2'
+
+    Read from a workbook, a problem names the place a clerk looks at:
+
+    >>> print(Problem("duplicate code", row="441521101", column="code", value="4415…",
+    ...               file="t.xlsx", sheet="乡镇", lines=(5, 22), header="代码"))
+    t.xlsx, sheet '乡镇', rows 5 and 22 (441521101), column '代码', value '4415…': duplicate code
     """
 
     message: str
     row: str | None = None
     column: str | None = None
     value: Any = None
+    file: str | None = None
+    sheet: str | None = None
+    lines: tuple[int, ...] = attrs.field(default=(), converter=_row_numbers)
+    header: str | None = None
 
     def __str__(self) -> str:
         where = []
-        if self.row is not None:
-            where.append(f"row {self.row}")
-        if self.column is not None:
-            where.append(f"column {self.column!r}")
+        if self.file is not None or self.lines:
+            place = [] if self.file is None else [self.file]
+            if self.sheet is not None:
+                place.append(f"sheet {self.sheet!r}")
+            if self.lines:
+                rows = [str(n) for n in self.lines]
+                label = ("row " + rows[0] if len(rows) == 1
+                         else "rows " + ", ".join(rows[:-1]) + " and " + rows[-1])
+                if self.row is not None and not self.row.startswith("#"):
+                    label += f" ({self.row})"
+                place.append(label)
+            where.append(", ".join(place))
+            if self.header is not None or self.column is not None:
+                where.append(f"column {self.header if self.header is not None else self.column!r}")
+        else:
+            if self.row is not None:
+                where.append(f"row {self.row}")
+            if self.column is not None:
+                where.append(f"column {self.column!r}")
         if self.value is not None:
             where.append(f"value {self.value!r}")
         return f"{', '.join(where)}: {self.message}" if where else self.message
 
     def to_dict(self) -> dict[str, Any]:
-        """The problem as a JSON-friendly dict."""
+        """The problem as a JSON-friendly dict (with ``file``, ``sheet``, ``lines`` and
+        ``header`` when it was found in a file)."""
         value = self.value
         if value is not None and not isinstance(value, str | int | float | bool):
             value = str(value)
         elif isinstance(value, float) and value != value:  # NaN is not JSON
             value = "NaN"
-        return {"row": self.row, "column": self.column, "value": value, "message": self.message}
+        out: dict[str, Any] = {"row": self.row, "column": self.column, "value": value,
+                               "message": self.message}
+        if self.file is not None or self.lines:
+            out.update(file=self.file, sheet=self.sheet, lines=list(self.lines),
+                       header=self.header)
+        return out
 
 
 class ValidationError(ValueError):
@@ -116,6 +169,36 @@ class ValidationError(ValueError):
             "what": self.what,
             "problems": [p.to_dict() for p in self.problems],
         }
+
+
+class UnreadableFileError(ValidationError):
+    """A file that cannot be read as a table at all: empty, corrupt, or something else under a
+    table's name (a PDF or a Word document renamed ``.xlsx``).
+
+    Its message is one line saying what the file seems to be; :attr:`problems` holds that
+    line as one :class:`Problem` (with the file's name), so code that handles
+    :class:`ValidationError` handles this too.
+
+    Examples
+    --------
+    >>> err = UnreadableFileError("towns.xlsx", "it is a PDF document, not a workbook")
+    >>> print(err)
+    cannot read towns.xlsx: it is a PDF document, not a workbook
+    >>> err.problems[0].file
+    'towns.xlsx'
+    """
+
+    def __init__(self, file: str, reason: str) -> None:
+        super().__init__([Problem(reason, file=file)], what=f"file {file}")
+        self.file = file
+        self.reason = reason
+        self.args = (f"cannot read {file}: {reason}",)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.file, self.reason))
 
 
 @attrs.frozen

@@ -27,7 +27,7 @@ from townfiscal.optimize._solver import DEFAULT_TIME_LIMIT, solver_output
 from townfiscal.policy import Policy
 from townfiscal.rules._explain import formula_steps
 from townfiscal.rules._formula import FormulaComputation, compute_formula
-from townfiscal.towns import VALIDATED, content_key
+from townfiscal.towns import VALIDATED, content_key, source_of
 
 __all__ = ["Allocation", "allocate", "data_hash", "register_writer"]
 
@@ -441,6 +441,9 @@ def allocate(
         "model": res.size,
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
+    source = source_of(towns)
+    if source is not None:  # read from a file: which file, sheet, header row, unit, skips
+        provenance["towns_source"] = source
     amounts = pd.Series(res.amounts, index=table.index, name="amount", dtype="int64")
     return Allocation(
         amounts=amounts, fund=int(comp.fund), status=res.status,

@@ -31,27 +31,42 @@ def read_towns(
     *,
     unit: Unit = "yuan",
     sheet: str | int | None = None,
+    header_row: int | None = None,
     policy: Policy | None = None,
 ) -> pd.DataFrame:
     """Read and validate a towns table from a file or a DataFrame.
 
-    Accepts ``.csv`` (UTF-8, with or without BOM), ``.xlsx`` and ``.parquet`` files, with the
-    canonical English headers or the Chinese ones an analyst's workbook has (行政区划代码, 名称,
-    县(市、区), 地级市, 区域, 户籍人口, 常住人口, 财政供养人口, 面积, 可用财力, 一般公共预算支出,
-    上年补助). Money columns are in yuan unless *unit* is ``"wan"`` (万元, 10,000 yuan);
-    a header marked ``(万元)`` or ``(元)`` overrides *unit* for its column. Zones and kinds may
-    be written in Chinese (东翼, 北部生态发展区, 镇, 乡, 街道 …).
+    Reads the workbooks and CSV files finance bureaus send, as they are (see
+    :doc:`/reading-workbooks`): ``.xlsx``/``.xlsm``, ``.xls`` and ``.ods`` workbooks,
+    ``.csv`` in UTF-8 (with or without BOM), GBK/GB18030 or UTF-16, and ``.parquet``. It finds
+    the data sheet (passing over a 说明 sheet) and the header row (under title and
+    ``单位：万元`` lines), skips blank rows, 合计/小计/总计 rows and notes under the table, and
+    records what it found in ``towns.attrs["townfiscal.source"]``.
+
+    Headers may be the canonical English ones or the Chinese ones an analyst's workbook has
+    (行政区划代码, 名称, 县(市、区), 地级市, 区域, 户籍人口, 常住人口, 财政供养人口, 面积, 可用财力,
+    一般公共预算支出, 上年补助). Money columns are in yuan unless *unit* is ``"wan"`` (万元,
+    10,000 yuan); a unit line above the headers (``单位：万元``) overrides *unit*, and a header
+    marked ``(万元)`` or ``(元)`` overrides both for its column. Zones and kinds may be
+    written in Chinese (东翼, 北部生态发展区, 镇, 乡, 街道 …). Codes may be numbers, written
+    with full-width digits, or 12-digit 统计用区划代码 ending in 000 (cut to their 9-digit
+    township code); numbers may have thousands separators and full-width digits.
 
     Parameters
     ----------
     source:
         A path or a DataFrame.
     unit:
-        ``"yuan"`` or ``"wan"``: the unit of money columns whose header does not say.
+        ``"yuan"`` or ``"wan"``: the unit of money columns whose header does not say, when no
+        unit line does either.
     sheet:
-        For ``.xlsx``: the sheet name or index. By default the towns sheet of an allocation
-        table written by :func:`~townfiscal.write_allocation` (``乡镇基础数据``) when the
-        workbook has one, else the first sheet.
+        For a workbook: the sheet name or 0-based index. By default the towns sheet of an
+        allocation table written by :func:`~townfiscal.write_allocation` (``乡镇基础数据``)
+        when the workbook has one, else the visible sheet whose top rows hold the most known
+        headers.
+    header_row:
+        The header row as Excel numbers it (1-based, title lines counted); by default the
+        row among the top 40 with the most known headers.
     policy:
         When given, also check what the policy's formula needs (see :func:`validate_towns`).
 
@@ -62,15 +77,30 @@ def read_towns(
     Raises
     ------
     ValidationError
-        Listing every problem found (file-level, header, row, column and value).
+        Listing every problem found; for a file, each names the file, the sheet, the row as
+        Excel numbers it, the header as written and the value.
+    UnreadableFileError
+        A file that is empty, damaged or not a table (a PDF renamed ``.xlsx``): one line
+        saying what it seems to be.
     FileNotFoundError
         When the file does not exist.
 
+    Warns
+    -----
+    PlausibilityWarning
+        One warning listing values no Chinese town has (the bounds and their reasons are on
+        :doc:`/reading-workbooks`),
+        money columns whose scale suggests the wrong unit, and a 合计 row that disagrees with
+        the rows above it.
+
     Examples
     --------
-    >>> towns = read_towns("towns.xlsx", unit="wan")  # doctest: +SKIP
+    >>> towns = read_towns("测算表.xlsx", header_row=3)  # doctest: +SKIP
+    >>> towns.attrs["townfiscal.source"]["sheet"]  # doctest: +SKIP
+    '乡镇数据'
     """
-    towns = _towns.read_towns(source, unit=unit, sheet=sheet)
+    towns = _towns.read_towns_report(source, unit=unit, sheet=sheet, header_row=header_row,
+                                     stacklevel=4)[0]
     if policy is not None:
         what = ("towns table" if isinstance(source, pd.DataFrame)
                 else f"towns file {Path(source).name}")

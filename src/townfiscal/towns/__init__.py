@@ -15,19 +15,32 @@ from townfiscal.towns._columns import (
 )
 from townfiscal.towns._content import VALIDATED, content_key, is_marked, mark
 from townfiscal.towns._example import example_path, load_example
-from townfiscal.towns._read import TOWNS_SHEET, read_towns
+from townfiscal.towns._plausible import BOUNDS, PlausibilityWarning
+from townfiscal.towns._read import (
+    SOURCE,
+    TOWNS_SHEET,
+    read_towns,
+    read_towns_report,
+    source_of,
+)
 from townfiscal.towns._synthetic import GUANGDONG_ZONES, SEED, divisions, synthetic_figures
 from townfiscal.towns._validate import validate_keyed, validate_towns
+from townfiscal.towns._workbook import ReadReport, SkippedRow, read_table
 
 __all__ = [
+    "BOUNDS",
     "COLUMNS",
     "GUANGDONG_ZONES",
     "KINDS",
     "SEED",
+    "SOURCE",
     "TOWNS_SHEET",
     "VALIDATED",
     "ZONES",
     "Column",
+    "PlausibilityWarning",
+    "ReadReport",
+    "SkippedRow",
     "Unit",
     "canonical_zone",
     "content_key",
@@ -37,7 +50,10 @@ __all__ = [
     "kind_from_code",
     "load_example",
     "mark",
+    "read_table",
     "read_towns",
+    "read_towns_report",
+    "source_of",
     "synthetic_figures",
     "validate_keyed",
     "validate_towns",

@@ -107,6 +107,13 @@ _YUAN = {"元", "yuan", "cny", "rmb"}
 _NON_UNITS = {"市、区"}  # parentheses that belong to the header itself: 县(市、区)
 
 
+def known_header(text: str) -> bool:
+    """Whether *text* is a header of a canonical column (``"可用财力（万元）"``, ``"code"``)."""
+    m = _UNIT_RE.match(text)
+    return (_ALIASES.get(_fold(text)) is not None
+            or (m is not None and _ALIASES.get(_fold(m["base"])) is not None))
+
+
 def _fold(text: str) -> str:
     return re.sub(r"[\s_\-]+", "", text).lower().replace("（", "(").replace("）", ")")
 
@@ -173,9 +180,13 @@ def kind_from_code(codes: Iterable[str] | pd.Series) -> pd.Series:
 
 
 def _rename(
-    frame: pd.DataFrame, unit: Unit, problems: list[Problem]
+    frame: pd.DataFrame, unit: Unit, problems: list[Problem],
+    written: dict[str, str] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, float]]:
-    """Map headers to canonical names; return the frame and each money column's yuan factor."""
+    """Map headers to canonical names; return the frame and each money column's yuan factor.
+
+    *written*, when given, receives each canonical name's header as written.
+    """
     renames: dict[Any, str] = {}
     scale: dict[str, float] = {}
     seen: dict[str, Any] = {}
@@ -198,6 +209,8 @@ def _rename(
             continue
         seen[canonical] = header
         renames[header] = canonical
+        if written is not None:
+            written[canonical] = text
         if _BY_NAME[canonical].kind == "money":
             if marker is None:
                 scale[canonical] = 10_000.0 if unit == "wan" else 1.0

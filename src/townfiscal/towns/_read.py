@@ -1,80 +1,114 @@
-"""Reading a towns table from a file: csv, xlsx or parquet, English or Chinese headers."""
+"""Reading a towns table from a file — a bureau's workbook or CSV as it is — or a DataFrame."""
 
 from __future__ import annotations
 
+import warnings
 from os import PathLike
-from pathlib import Path
+from typing import Any
 
+import attrs
 import pandas as pd
 
-from townfiscal._errors import MissingExtraError, Problem, ValidationError
-from townfiscal.towns._columns import Unit
+from townfiscal._errors import Problem, ValidationError
+from townfiscal.towns._columns import Unit, known_header
 from townfiscal.towns._content import VALIDATED
-from townfiscal.towns._validate import validate_towns
+from townfiscal.towns._plausible import PlausibilityWarning, implausible, message
+from townfiscal.towns._validate import Origin, validate_towns
+from townfiscal.towns._workbook import ReadReport, read_table
 
-__all__ = ["TOWNS_SHEET", "read_towns"]
+__all__ = ["SOURCE", "TOWNS_SHEET", "read_towns", "read_towns_report", "source_of"]
+
+TOWNS_SHEET = "乡镇基础数据"
+"""The name of the towns sheet in an allocation table (分配表) workbook."""
+
+SOURCE = "townfiscal.source"
+"""The ``attrs`` key under which a table read from a file keeps what the reader found there
+(:meth:`ReadReport.to_dict`: file, format, sheet, header row, unit, skipped rows, encoding,
+warnings)."""
+
 
 def read_towns(
     source: str | PathLike[str] | pd.DataFrame,
     *,
     unit: Unit = "yuan",
     sheet: str | int | None = None,
+    header_row: int | None = None,
 ) -> pd.DataFrame:
     """Read a towns table from a file (or take a DataFrame) and validate it.
 
     The towns wing's reader, which knows no policy: :func:`townfiscal.read_towns` (documented
     there) adds the check of what a policy needs.
     """
+    return read_towns_report(source, unit=unit, sheet=sheet, header_row=header_row)[0]
+
+
+def read_towns_report(
+    source: str | PathLike[str] | pd.DataFrame,
+    *,
+    unit: Unit = "yuan",
+    sheet: str | int | None = None,
+    header_row: int | None = None,
+    stacklevel: int = 3,
+) -> tuple[pd.DataFrame, ReadReport | None]:
+    """:func:`read_towns` that also returns the :class:`ReadReport` (``None`` for a DataFrame).
+
+    The findings of the plausibility checks and of the 合计 check are one
+    :class:`PlausibilityWarning` (and in the report's ``warnings`` and the table's attrs).
+    """
     if isinstance(source, pd.DataFrame):
-        return validate_towns(source, unit=unit)
-    path = Path(source)
-    if not path.exists():
-        raise FileNotFoundError(f"no such towns file: {path}")
-    suffix = path.suffix.lower()
-    try:
-        if suffix in {".csv", ".txt"}:
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-        elif suffix in {".xlsx", ".xlsm"}:
-            frame = pd.read_excel(
-                path, sheet_name=_towns_sheet(path) if sheet is None else sheet,
-                dtype=object, engine="openpyxl")
-        elif suffix == ".parquet":
-            try:
-                frame = pd.read_parquet(path)
-            except ImportError as exc:  # pandas names no module: pyarrow is the extra's
-                raise MissingExtraError.needs("reading a .parquet file", "pyarrow",
-                                              "parquet") from exc
-        else:
-            raise ValidationError(
-                [
-                    Problem(
-                        f"unsupported file type {suffix!r}; use .csv, .xlsx or .parquet",
-                        value=str(path),
-                    )
-                ],
-                what=f"towns file {path.name}",
-            )
-    except (ValidationError, MissingExtraError):
-        raise
-    except (ValueError, KeyError, OSError, ImportError) as exc:
-        raise ValidationError(
-            [Problem(f"cannot read the file: {exc}", value=str(path))],
-            what=f"towns file {path.name}",
-        ) from exc
+        towns = validate_towns(source, unit=unit)
+        findings = implausible(towns)
+        if findings:
+            warnings.warn(message(findings, "towns table"), PlausibilityWarning,
+                          stacklevel=stacklevel)
+        return towns, None
+    frame, report = read_table(source, sheet=sheet, header_row=header_row, known=known_header,
+                               prefer_sheet=TOWNS_SHEET, what="towns file")
     # a file is untrusted input: a mark it brings (parquet keeps pandas' attrs) is not ours
     frame.attrs.pop(VALIDATED, None)
-    return validate_towns(frame, unit=unit, what=f"towns file {path.name}")
+    what = f"towns file {report.file}"
+    if report.unit_text is not None and report.unit is None:
+        raise ValidationError([Problem(
+            "the unit line names a unit the library does not read; write the money in 元 or "
+            "万元", file=report.file, sheet=report.sheet, value=report.unit_text)], what=what)
+    origin = Origin(file=report.file, sheet=report.sheet, lines=report.lines,
+                    headers=report.headers, header_row=report.header_row)
+    towns = validate_towns(frame, unit=report.unit or unit, what=what, origin=origin)
+    written = _written(report)
+    where = f"{report.file}, " + (f"sheet {report.sheet!r}, " if report.sheet else "")
+    findings = [*report.warnings,
+                *implausible(towns, lines=report.lines, headers=written, where=where)]
+    report = attrs.evolve(report, warnings=tuple(findings))
+    towns.attrs[SOURCE] = report.to_dict()
+    if findings:
+        warnings.warn(message(findings, what), PlausibilityWarning, stacklevel=stacklevel)
+    return towns, report
 
 
-TOWNS_SHEET = "乡镇基础数据"
-"""The name of the towns sheet in an allocation table (分配表) workbook."""
+def _written(report: ReadReport) -> dict[str, str]:
+    """The headers as written, by the canonical name each means."""
+    from townfiscal.towns._columns import _ALIASES, _UNIT_RE, _fold
+
+    out: dict[str, Any] = {}
+    for h in report.headers:
+        m = _UNIT_RE.match(h)
+        name = _ALIASES.get(_fold(h)) or (_ALIASES.get(_fold(m["base"])) if m else None)
+        if name is not None and name not in out:
+            out[name] = h
+    return out
 
 
-def _towns_sheet(path: Path) -> str | int:
-    from openpyxl import load_workbook
-
-    workbook = load_workbook(path, read_only=True)
-    try:
-        return TOWNS_SHEET if TOWNS_SHEET in workbook.sheetnames else 0
-    finally:
-        workbook.close()
+def source_of(towns: Any) -> dict[str, Any] | None:
+    """What a towns table read from a file says of that file, for an allocation's provenance:
+    a small flat JSON-friendly dict (file, format, sheet, header row, unit, encoding, data
+    rows, the rows skipped), or ``None`` for a table not read from a file."""
+    info = getattr(towns, "attrs", {}).get(SOURCE)
+    if not isinstance(info, dict):
+        return None
+    out = {k: info.get(k) for k in ("file", "format", "sheet", "header_row", "unit",
+                                    "encoding", "rows")}
+    skipped = [f"{s['line']} {s['kind']}" for s in info.get("skipped", [])]
+    if info.get("blank_rows"):
+        skipped.append(f"{info['blank_rows']} blank")
+    out["skipped"] = "; ".join(skipped)
+    return {k: v for k, v in out.items() if v not in (None, "")}

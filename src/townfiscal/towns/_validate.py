@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any
 
+import attrs
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from townfiscal._errors import Problem, ValidationError
@@ -24,14 +27,33 @@ from townfiscal.towns._columns import (
     kind_from_code,
 )
 from townfiscal.towns._content import VALIDATED, content_key, is_marked, mark
+from townfiscal.towns._workbook import numbers
 
-__all__ = ["validate_keyed", "validate_towns"]
+__all__ = ["Origin", "validate_keyed", "validate_towns"]
+
+
+@attrs.frozen(eq=False)
+class Origin:
+    """Where a table's rows came from, so that problems name the place in the file.
+
+    ``lines`` holds each row's number as Excel shows it; ``headers`` the headers as written,
+    in the table's column order; ``header_row`` the row they are in.
+    """
+
+    file: str
+    sheet: str | None
+    lines: npt.NDArray[np.int64]
+    headers: Sequence[str]
+    header_row: int
+
+#: Full-width digits (and the marks written with them) as the ASCII ones.
+_DIGITS = str.maketrans("０１２３４５６７８９，．－＋　", "0123456789,.-+ ")
 
 def _as_text(series: pd.Series) -> pd.Series:
     """Strings, stripped; blanks for missing values; ``441521100.0`` (Excel) as ``441521100``."""
     obj = series.astype(object)
     missing = obj.isna().to_numpy(dtype=bool)
-    text = obj.astype(str).str.strip().astype(object)
+    text = obj.astype(str).str.translate(_DIGITS).str.strip().astype(object)
     dotted = text.str.endswith(".0").to_numpy(dtype=bool)
     if dotted.any():
         text[dotted] = text[dotted].str.replace(r"^(\d+)\.0+$", r"\1", regex=True)
@@ -39,10 +61,24 @@ def _as_text(series: pd.Series) -> pd.Series:
 
 
 def _as_number(series: pd.Series) -> pd.Series:
+    """Numbers; text such as ``"１２,３４５"`` (full-width digits, thousands separators) read as
+    the number it writes; anything else NaN."""
     if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
         return series.astype(np.float64)
-    text = _as_text(series).str.replace(",", "", regex=False)
-    return pd.to_numeric(text.where(text != "", None), errors="coerce").astype(np.float64)
+    return numbers(series)
+
+
+def _codes(series: pd.Series) -> tuple[pd.Series, npt.NDArray[np.bool_]]:
+    """Codes as 9-digit text: ``441521101.0`` (a number in Excel) and full-width digits
+    read as written, a 12-digit 统计用区划代码 ending in 000 cut to its 9-digit township code;
+    also which codes were 12 digits that do not end in 000 (a village's code)."""
+    codes = _as_text(series)
+    twelve = codes.str.fullmatch(r"[1-9]\d{11}").to_numpy(dtype=bool)
+    if not twelve.any():
+        return codes, twelve
+    township = twelve & codes.str.endswith("000").to_numpy(dtype=bool)
+    codes = codes.where(~township, codes.str[:9])
+    return codes, twelve & ~township
 
 
 def _map_labels(raw: pd.Series, table: Mapping[str, str]) -> pd.Series:
@@ -56,6 +92,7 @@ def validate_towns(
     *,
     unit: Unit = "yuan",
     what: str = "towns table",
+    origin: Origin | None = None,
 ) -> pd.DataFrame:
     """Check a towns table and return a clean copy indexed by ``code``.
 
@@ -65,8 +102,11 @@ def validate_towns(
     The copy it returns carries a mark (see :mod:`townfiscal.towns._content`): a table whose
     mark still matches its content — one this function returned, or a copy or an unpickled
     copy of it, unchanged since — is accepted without checking it again.
+
+    With *origin* (a table read from a file), each problem names the file, the sheet, the
+    rows as Excel numbers them and the headers as written.
     """
-    towns, key = validate_keyed(frame, unit=unit, what=what)
+    towns, key = validate_keyed(frame, unit=unit, what=what, origin=origin)
     towns.attrs = copy.deepcopy({k: v for k, v in frame.attrs.items() if k != VALIDATED})
     return mark(towns, key)
 
@@ -76,6 +116,7 @@ def validate_keyed(
     *,
     unit: Unit = "yuan",
     what: str = "towns table",
+    origin: Origin | None = None,
 ) -> tuple[pd.DataFrame, str | None]:
     """:func:`validate_towns`, returning the clean copy unmarked, with no ``attrs``, and its
     content key apart (``None`` when it has none).
@@ -83,7 +124,7 @@ def validate_keyed(
     For the library's own hot paths: pandas deep-copies a frame's ``attrs`` into every
     column read from it, so the working copy is left bare; the caller marks it when done.
     """
-    if unit == "yuan":
+    if unit == "yuan" and origin is None:
         key = is_marked(frame)
         if key is None and _already_clean(frame):
             # A table in canonical form (as this function returns it) passes every check
@@ -97,62 +138,81 @@ def validate_keyed(
     df = frame.copy()
     if df.index.name is not None and _ALIASES.get(_fold(str(df.index.name))) == "code":
         df = df.reset_index()
-    df, scale = _rename(df, unit, problems)
+    written: dict[str, str] = {}
+    df, scale = _rename(df, unit, problems, written)
+    if origin is not None:  # the table-level problems so far: say where
+        problems[:] = [attrs.evolve(p, file=origin.file, sheet=origin.sheet,
+                                    header=written.get(p.column or "", p.value),
+                                    value=None if p.value == written.get(p.column or "")
+                                    else p.value)
+                       for p in problems]
     # Two headers for one column were reported by _rename; check only the first of them.
     df = df.loc[:, ~df.columns.duplicated()]
     df = df.reset_index(drop=True)
 
     missing = [c.name for c in COLUMNS if c.required and c.name not in df.columns]
+    found = ""
+    if missing and origin is not None:
+        shown = ", ".join(repr(h) for h in origin.headers[:20])
+        found = (f"; the headers read (row {origin.header_row}) are {shown}"
+                 if origin.headers else "")
     for name in missing:
         col = _BY_NAME[name]
-        problems.append(
-            Problem(f"required column is missing (header {col.name!r} or {col.zh!r})", column=name)
-        )
+        problems.append(Problem(
+            f"required column is missing (header {col.name!r} or {col.zh!r}){found}",
+            column=name, file=None if origin is None else origin.file,
+            sheet=None if origin is None else origin.sheet))
 
     # Row labels: the code when it is well formed, else the 1-based data row number.
-    codes = (
-        _as_text(df["code"]) if "code" in df.columns else pd.Series([""] * len(df), dtype=object)
-    )
+    if "code" in df.columns:
+        codes, village = _codes(df["code"])
+    else:
+        codes, village = pd.Series([""] * len(df), dtype=object), np.zeros(len(df), bool)
     well_formed = codes.str.fullmatch(_CODE_RE.pattern[1:-1]).to_numpy(dtype=bool)
-    numbers = pd.Series(np.arange(1, len(df) + 1), dtype=object).map("#{}".format)
-    labels = np.where(well_formed, codes.to_numpy(dtype=object), numbers.to_numpy(dtype=object))
+    positions = pd.Series(np.arange(1, len(df) + 1), dtype=object).map("#{}".format)
+    labels = np.where(well_formed, codes.to_numpy(dtype=object), positions.to_numpy(dtype=object))
+
+    def problem(message: str, i: int | np.integer[Any], column: str, value: Any = None,
+                also: Sequence[int] = ()) -> Problem:
+        """A problem with row *i* (and rows *also*) of the table, in *column*."""
+        if origin is None:
+            return Problem(message, row=labels[i], column=column, value=value)
+        return Problem(message, row=labels[i] if well_formed[i] else None, column=column,
+                       value=value, file=origin.file, sheet=origin.sheet,
+                       lines=tuple(int(origin.lines[k]) for k in (i, *also)),
+                       header=written.get(column))
 
     if "code" in df.columns:
         for i in np.flatnonzero(~well_formed):
-            problems.append(
-                Problem(
-                    "code must be 9 digits (NBS township code)",
-                    row=labels[i],
-                    column="code",
-                    value=codes.iloc[i],
-                )
-            )
-        dup = codes.duplicated(keep=False) & (codes != "")
-        for i in np.flatnonzero(dup.to_numpy()):
-            problems.append(
-                Problem("duplicate code", row=labels[i], column="code", value=codes.iloc[i])
-            )
+            message = ("a 12-digit code (统计用区划代码) of a village-level unit: the towns "
+                       "table takes township codes, 9 digits (or 12 ending in 000)"
+                       if village[i] else "code must be 9 digits (NBS township code)")
+            problems.append(problem(message, i, "code", codes.iloc[i]))
+        dup = (codes.duplicated(keep=False) & (codes != "")).to_numpy()
+        if dup.any():
+            where = np.flatnonzero(dup)
+            for _, rows in pd.Series(where).groupby(codes.iloc[where].to_numpy(), sort=False):
+                first, *rest = rows.tolist()
+                message = "duplicate code"
+                if origin is None:
+                    n = [str(k + 1) for k in rows.tolist()]
+                    message += f" (rows {', '.join(n[:-1])} and {n[-1]})"
+                problems.append(problem(message, first, "code", codes.iloc[first], also=rest))
         df["code"] = codes
 
     for name in ("name", "county", "city"):
         if name in df.columns:
             text = _as_text(df[name])
             for i in np.flatnonzero((text == "").to_numpy()):
-                problems.append(Problem("must not be empty", row=labels[i], column=name))
+                problems.append(problem("must not be empty", i, name))
             df[name] = text
 
     if "zone" in df.columns:
         raw = _as_text(df["zone"])
         mapped = _map_labels(raw, _ZONE_ALIASES)
         for i in np.flatnonzero(mapped.isna().to_numpy()):
-            problems.append(
-                Problem(
-                    f"unknown zone; expected one of {', '.join(ZONES)}",
-                    row=labels[i],
-                    column="zone",
-                    value=raw.iloc[i],
-                )
-            )
+            problems.append(problem(f"unknown zone; expected one of {', '.join(ZONES)}", i,
+                                    "zone", raw.iloc[i]))
         df["zone"] = mapped
 
     default_kind = kind_from_code(codes)
@@ -161,14 +221,8 @@ def validate_keyed(
         mapped = _map_labels(raw, _KIND_ALIASES)
         unknown = mapped.isna() & (raw != "")
         for i in np.flatnonzero(unknown.to_numpy()):
-            problems.append(
-                Problem(
-                    f"unknown kind; expected one of {', '.join(KINDS)}",
-                    row=labels[i],
-                    column="kind",
-                    value=raw.iloc[i],
-                )
-            )
+            problems.append(problem(f"unknown kind; expected one of {', '.join(KINDS)}", i,
+                                    "kind", raw.iloc[i]))
         df["kind"] = mapped.where(mapped.notna(), default_kind)
     else:
         df["kind"] = default_kind
@@ -182,21 +236,17 @@ def validate_keyed(
         optional_blank = blank & (col.name == "prior_amount" or not col.required)
         bad_text = values.isna() & ~blank
         for i in np.flatnonzero(bad_text.to_numpy()):
-            problems.append(
-                Problem("not a number", row=labels[i], column=col.name, value=raw.iloc[i])
-            )
+            problems.append(problem("not a number", i, col.name, raw.iloc[i]))
         for i in np.flatnonzero((blank & ~optional_blank).to_numpy()):
-            problems.append(Problem("missing value", row=labels[i], column=col.name))
+            problems.append(problem("missing value", i, col.name))
         arr = values.to_numpy(dtype=np.float64)
         with np.errstate(invalid="ignore"):
             nonfinite = np.isinf(arr)
             negative = arr < 0
         for i in np.flatnonzero(nonfinite):
-            problems.append(Problem("not finite", row=labels[i], column=col.name, value=arr[i]))
+            problems.append(problem("not finite", i, col.name, arr[i]))
         for i in np.flatnonzero(negative & ~nonfinite):
-            problems.append(
-                Problem("must not be negative", row=labels[i], column=col.name, value=float(arr[i]))
-            )
+            problems.append(problem("must not be negative", i, col.name, float(arr[i])))
         df[col.name] = values * scale.get(col.name, 1.0)
 
     if problems:
