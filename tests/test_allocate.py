@@ -173,7 +173,7 @@ def test_need_order_and_max_min(example: pd.DataFrame) -> None:
 def test_to_excel(bureau: tf.Allocation, tmp_path: Path) -> None:
     """The workbook has the allocation table (分配表), shadow prices and provenance."""
     path = bureau.to_excel(tmp_path / "alloc.xlsx")
-    sheets = pd.read_excel(path, sheet_name=None, index_col=0)
+    sheets = pd.read_excel(path, sheet_name=None, index_col=0, engine="openpyxl")
     assert set(sheets) == {"分配表", "市县汇总", "参数", "来源", "乡镇基础数据", "影子价格"}
     towns = sheets["分配表"].drop(index="合计")
     assert int(towns["分配金额(元)"].sum()) == FUND

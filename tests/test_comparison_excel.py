@@ -41,7 +41,7 @@ def test_the_workbook_has_chinese_headers_and_every_town(comparison: tf.Comparis
 def test_city_totals_add_up_to_the_fund(comparison: tf.Comparison, tmp_path: Path) -> None:
     """分市汇总: one row per city and a 合计 row equal to the fund in every scenario."""
     path = comparison.to_excel(tmp_path / "比较表.xlsx")
-    frame = pd.read_excel(path, sheet_name="分市汇总", index_col=0)
+    frame = pd.read_excel(path, sheet_name="分市汇总", index_col=0, engine="openpyxl")
     assert frame.loc["合计"].tolist() == [FUND, FUND]
     cities = frame.drop(index="合计")
     assert len(cities) == comparison.table["city"].nunique()
@@ -52,7 +52,7 @@ def test_the_summary_sheet_names_its_measures_in_chinese(comparison: tf.Comparis
                                                          tmp_path: Path) -> None:
     """方案汇总: a row per scenario; the 119 towns the floor raises gain against the formula."""
     path = comparison.to_excel(tmp_path / "比较表.xlsx")
-    frame = pd.read_excel(path, sheet_name="方案汇总", index_col=0)
+    frame = pd.read_excel(path, sheet_name="方案汇总", index_col=0, engine="openpyxl")
     assert list(frame.index) == ["公式", "保底120万"]
     assert frame.loc["保底120万", "补助合计(元)"] == FUND
     assert frame.loc["保底120万", "较基准增加镇数"] == 119

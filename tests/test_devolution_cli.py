@@ -18,7 +18,7 @@ def test_devolve_prints_counties_and_writes_three_tables(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "1,230 posts to 2 towns from 2 counties, 147,600,000 yuan a year" in text
     assert "汕尾市海丰县" in text
-    got = pd.read_excel(tr, dtype={"code": str}).set_index("code")
+    got = pd.read_excel(tr, dtype={"code": str}, engine="openpyxl").set_index("code")
     assert got.loc["441521101", "amount"] == 3_600_000
     assert got.loc["441523100", "amount"] == 144_000_000
     ch = pd.read_csv(cmp, dtype={"code": str}, encoding="utf-8-sig").set_index("code")

@@ -345,7 +345,8 @@ def test_split_to_excel_round_trips(gd, tmp_path):
     s = tf.split_expenditure(pd.DataFrame({"item": ["free_textbooks"], "amount": [7],
                                            "zone": ["north"]}), gd)
     s.to_excel(tmp_path / "split.xlsx")
-    back = pd.read_excel(tmp_path / "split.xlsx", sheet_name="totals", index_col=0)
+    back = pd.read_excel(tmp_path / "split.xlsx", sheet_name="totals", index_col=0,
+                         engine="openpyxl")
     assert int(back.loc["central", "yuan"]) == 7
 
 
