@@ -23,7 +23,7 @@ from townfiscal.service._models import (
     FundRangeRequest,
     FundRangeResult,
 )
-from townfiscal.towns import load_example
+from townfiscal.towns import COLUMNS, load_example
 
 __all__ = [
     "MAX_FUND",
@@ -40,6 +40,20 @@ MAX_FUND = 10**15
 """The largest fund the service accepts, yuan: amounts are int64 and must not overflow."""
 
 _SCALARS = (str, int, float, bool, type(None))
+_TEXT = {n for c in COLUMNS if c.kind in {"text", "category"} for n in (c.name, c.zh)}
+_CODE = {n for c in COLUMNS if c.kind == "code" for n in (c.name, c.zh)}
+
+
+def _cell_problem(key: str, value: Any) -> str | None:
+    """What is wrong with one posted cell's JSON type, if anything: text columns take
+    text, the code text or a whole number, the rest a number, text or null."""
+    if not isinstance(value, _SCALARS):
+        return "must be a number, text or null"
+    if key in _TEXT and not isinstance(value, str | None):
+        return "must be text"
+    if key in _CODE and (isinstance(value, bool) or not isinstance(value, str | int | None)):
+        return "must be text (9 digits) or a whole number"
+    return None
 
 
 @functools.lru_cache(maxsize=1)
@@ -93,15 +107,10 @@ def _towns(
         problems.append(Problem("no rows: give at least one town, or omit towns", column="towns"))
         return None
     bad = [
-        Problem(
-            "must be a number, text or null",
-            row=f"#{i + 1}",
-            column=str(key),
-            value=str(value)[:80],
-        )
+        Problem(message, row=f"#{i + 1}", column=str(key), value=str(value)[:80])
         for i, row in enumerate(rows)
         for key, value in row.items()
-        if not isinstance(value, _SCALARS)
+        if (message := _cell_problem(key, value)) is not None
     ]
     if bad:
         problems.extend(bad)

@@ -77,12 +77,16 @@ def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
 def _town_row() -> dict[str, Any]:
     props: dict[str, Any] = {}
     for col in COLUMNS:
+        schema: dict[str, Any]
         if col.kind in {"people", "money", "area"}:
-            schema: dict[str, Any] = {"type": ["number", "string", "null"]}
+            schema = {"type": ["number", "string", "null"]}
+        elif col.kind == "code":
+            schema = {"anyOf": [
+                {"type": "string", "pattern": r"^[1-9][0-9]{8}$"},
+                {"type": "integer", "minimum": 100_000_000, "maximum": 999_999_999},
+            ]}
         else:
-            schema = {"type": "string"}
-        if col.name == "code":
-            schema["pattern"] = r"^[1-9][0-9]{8}$"
+            schema = {"type": "string" if col.required else ["string", "null"]}
         schema["description"] = f"{col.zh}: {col.description}"
         props[col.name] = schema
     required = [c.name for c in COLUMNS if c.required]
@@ -163,6 +167,19 @@ def _responses(doc: dict[str, Any], secured: bool) -> None:
                         path, "The Idempotency-Key was used before with another body"
                     )
                 responses[str(status)] = _error_response(status, description)
+
+
+def _unions(node: Any) -> None:
+    """Unions as ``anyOf``: Litestar writes ``oneOf``, which a whole number fails for
+    ``int | float`` (it matches both); a discriminated union keeps its ``oneOf``."""
+    if isinstance(node, dict):
+        if "oneOf" in node and "discriminator" not in node:
+            node["anyOf"] = node.pop("oneOf")
+        for value in node.values():
+            _unions(value)
+    elif isinstance(node, list):
+        for value in node:
+            _unions(value)
 
 
 def _strip_examples(schema: Any) -> None:
@@ -333,6 +350,7 @@ def patch_openapi(doc: dict[str, Any], codec: Codec | None, *, secured: bool = F
     doc[_PATCHED] = True
     schemas = doc.setdefault("components", {}).setdefault("schemas", {})
     paths = doc.setdefault("paths", {})
+    _unions(doc)
     schemas["TownRow"] = _town_row()
     if codec is not None:
         schemas.update(codec.schemas())
