@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 import unicodedata
+import warnings
 from pathlib import Path
+from typing import TextIO
 
 import pandas as pd
 
+from townfiscal.policy import Policy
 from townfiscal.rules import read_towns
-from townfiscal.towns import ZONES, example_path
+from townfiscal.towns import SOURCE, ZONES, PlausibilityWarning, Unit, example_path
 
 __all__ = [
     "CLIError",
@@ -21,6 +25,9 @@ __all__ = [
     "money",
     "pad",
     "policy_arg",
+    "read_reported",
+    "sheet_args",
+    "source_description",
     "summary",
     "towns_arg",
     "write_table",
@@ -86,14 +93,37 @@ def towns_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--towns",
         metavar="FILE",
-        help="towns table (.csv/.xlsx/.parquet); default: the bundled Guangdong example",
+        help="towns table (.xlsx/.xls/.ods/.csv/.parquet); default: the bundled Guangdong "
+             "example",
     )
     p.add_argument(
         "--unit",
         choices=["yuan", "wan"],
         default="yuan",
-        help="unit of money columns whose header does not say (default: yuan)",
+        help="unit of money columns whose header does not say, when no 单位 line above the "
+             "headers does (default: yuan)",
     )
+    sheet_args(p)
+
+
+def sheet_args(p: argparse.ArgumentParser, what: str = "towns file") -> None:
+    """``--sheet`` and ``--header-row``, for when the reader's detection guesses wrong."""
+    p.add_argument("--sheet", metavar="NAME",
+                   help=f"the {what}'s sheet, by name or 0-based number (default: the sheet "
+                        "whose top rows hold the known headers)")
+    p.add_argument("--header-row", type=_row_number, metavar="N",
+                   help=f"the {what}'s header row as Excel numbers it (default: found among "
+                        "the top 40 rows)")
+
+
+def _row_number(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a row number: {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"rows are numbered from 1, as in Excel: {text!r}")
+    return n
 
 
 def policy_arg(p: argparse.ArgumentParser) -> None:
@@ -137,7 +167,61 @@ def money(text: str) -> float:
 
 
 def load_towns(args: argparse.Namespace) -> pd.DataFrame:
-    return read_towns(args.towns or example_path(), unit=args.unit)
+    """The towns table the command names (default: the bundled example).
+
+    For a file of the user's, what the reader found (sheet, header row, unit, rows skipped)
+    and its warnings are printed to stderr, so that a wrong guess is seen at once.
+    """
+    if not args.towns:
+        return read_towns(example_path(), unit=args.unit)
+    return read_reported(args.towns, unit=args.unit, sheet=getattr(args, "sheet", None),
+                         header_row=getattr(args, "header_row", None))
+
+
+def read_reported(path: str, *, unit: Unit = "yuan", sheet: str | None = None,
+                  header_row: int | None = None, policy: Policy | None = None,
+                  out: TextIO | None = None) -> pd.DataFrame:
+    """Read a towns file, printing what was found and every warning (to stderr by default)."""
+    stream = sys.stderr if out is None else out
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", PlausibilityWarning)
+        towns = read_towns(path, unit=unit, sheet=sheet, header_row=header_row, policy=policy)
+    report = source_description(towns)
+    if report:
+        print(report, file=stream)
+    for w in caught:
+        if issubclass(w.category, PlausibilityWarning):
+            print(f"warning: {w.message}", file=sys.stderr)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return towns
+
+
+def source_description(towns: pd.DataFrame) -> str:
+    """What the reader found in the towns file, as :meth:`ReadReport.describe` says it."""
+    info = towns.attrs.get(SOURCE)
+    if not isinstance(info, dict):
+        return ""
+    where = f"read {info['file']} ({info['format']}"
+    where += f", {info['encoding']})" if info.get("encoding") else ")"
+    lines = [where]
+    if info.get("sheet") is not None:
+        lines.append(f"  sheet {info['sheet']!r}: {info.get('sheet_reason', '')}")
+    if info.get("header_row"):
+        lines.append(f"  headers in row {info['header_row']}")
+    if info.get("unit_text"):
+        lines.append(f"  unit line {info['unit_text']!r}: money in "
+                     f"{'万元' if info.get('unit') == 'wan' else '元'}")
+    lines.append(f"  {info.get('rows', 0):,} units")
+    skipped = info.get("skipped") or []
+    if skipped:
+        lines.append("  skipped " + "; ".join(f"row {s['line']} ({s['kind']}: {s['text']})"
+                                              for s in skipped[:8])
+                     + (" …" if len(skipped) > 8 or info.get("skipped_more") else ""))
+    if info.get("blank_rows"):
+        lines.append(f"  skipped {info['blank_rows']} blank rows")
+    lines += [f"  note: {n}" for n in info.get("notes", [])]
+    return "\n".join(lines)
 
 
 def by_group(table: pd.DataFrame, amount: pd.Series, by: str) -> str:

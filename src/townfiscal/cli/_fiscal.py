@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from townfiscal._errors import Problem, ValidationError
 from townfiscal.cli._common import (
     CLIError,
     load_towns,
     money,
     pad,
     policy_arg,
+    sheet_args,
     towns_arg,
     write_table,
 )
@@ -31,40 +31,32 @@ from townfiscal.responsibility._matrix import (
 )
 from townfiscal.responsibility._programmes import get_programmes, transfers
 from townfiscal.responsibility._split import split_expenditure
+from townfiscal.towns import read_table as read_any_table
+from townfiscal.towns._workbook import SUFFIXES
 
 __all__ = ["add_subcommands", "read_table"]
 
 _LEVEL_ZH = {"central": "中央", "province": "省", "city": "市", "county": "县", "town": "镇"}
 
 
-def read_table(path: str | Path, *, sheet: str | int = 0) -> pd.DataFrame:
-    """A ``.csv`` (UTF-8, BOM or not) or ``.xlsx`` table with every cell read as text, so that
-    codes keep their digits; blank cells are missing values. Thousands separators in numbers
-    are removed by the functions that read the numbers.
+def read_table(path: str | Path, *, sheet: str | int | None = None,
+               header_row: int | None = None) -> pd.DataFrame:
+    """A table from a file, read by the library's one reader
+    (:func:`townfiscal.towns.read_table`): ``.xlsx``, ``.xls``, ``.ods`` or ``.csv`` in any
+    of the encodings it detects, its sheet and header row found under any title lines, with
+    totals, notes and blank rows left out. Every cell is text, so that codes keep their
+    digits (a number stored in Excel as ``441521101`` reads ``"441521101"``); thousands
+    separators in numbers are removed; blank cells are missing values.
 
     Raises:
         FileNotFoundError: no such file.
-        ValidationError: an unsupported file type or an unreadable file.
+        UnreadableFileError: an empty, damaged or mislabelled file (one line saying what it
+            seems to be).
+        ValidationError: an unsupported file type, or a sheet or header row the file lacks.
     """
-    p = Path(path)
-    if not p.exists():
-        raise FileNotFoundError(f"no such file: {p}")
-    suffix = p.suffix.lower()
-    try:
-        if suffix in {".csv", ".txt"}:
-            frame = pd.read_csv(p, dtype=str, encoding="utf-8-sig")
-        elif suffix in {".xlsx", ".xlsm"}:
-            frame = pd.read_excel(p, sheet_name=sheet, dtype=str, engine="openpyxl")
-        else:
-            raise ValidationError([Problem(f"unsupported file type {suffix!r}; use .csv or "
-                                           ".xlsx", value=str(p))], what=f"file {p.name}")
-    except ValidationError:
-        raise
-    except (ValueError, KeyError, OSError) as exc:
-        raise ValidationError([Problem(f"cannot read the file: {exc}", value=str(p))],
-                              what=f"file {p.name}") from exc
-    for col in frame.columns:
-        frame[col] = frame[col].map(_clean_cell, na_action="ignore")
+    frame, _ = read_any_table(path, sheet=sheet, header_row=header_row)
+    for j in range(frame.shape[1]):
+        frame.isetitem(j, frame.iloc[:, j].map(_clean_cell, na_action="ignore"))
     return frame
 
 
@@ -72,6 +64,10 @@ _NUMBER = re.compile(r"^\s*-?\d{1,3}(,\d{3})+(\.\d+)?\s*$")
 
 
 def _clean_cell(v: object) -> object:
+    if isinstance(v, float):
+        return str(int(v)) if v.is_integer() else repr(v)
+    if isinstance(v, int) and not isinstance(v, bool):
+        return str(v)
     if not isinstance(v, str):
         return v
     return v.replace(",", "").strip() if _NUMBER.match(v) else v.strip()
@@ -79,7 +75,7 @@ def _clean_cell(v: object) -> object:
 
 def _matrix(arg: str) -> ResponsibilityMatrix:
     p = Path(arg)
-    if p.suffix.lower() in {".csv", ".xlsx"}:
+    if p.suffix.lower() in SUFFIXES:
         return ResponsibilityMatrix.from_frame(read_table(p), id=p.stem)
     return get_responsibility(arg)
 
@@ -205,6 +201,7 @@ def add_subcommands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     _matrix_arg(p)
     p.add_argument("--towns", metavar="FILE",
                    help="towns table to look zones up by code (when the spending has none)")
+    sheet_args(p)
     p.add_argument("--unit", choices=["yuan", "wan"], default="yuan",
                    help="unit of the amount column when its header does not say")
     p.add_argument("--out", metavar="FILE", help="write the split rows (.csv or .xlsx)")

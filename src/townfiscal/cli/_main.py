@@ -19,6 +19,8 @@ from townfiscal.cli._common import (
     load_towns,
     pad,
     policy_arg,
+    read_reported,
+    sheet_args,
     summary,
     towns_arg,
     write_table,
@@ -26,7 +28,7 @@ from townfiscal.cli._common import (
 from townfiscal.cli._fiscal import add_subcommands
 from townfiscal.optimize import SolverError
 from townfiscal.policy import get_policy, list_policies
-from townfiscal.rules import eligibility, explain_formula, formula_allocation, read_towns
+from townfiscal.rules import eligibility, explain_formula, formula_allocation
 
 __all__ = ["build_parser", "main"]
 
@@ -83,7 +85,8 @@ def _cmd_explain(args: argparse.Namespace) -> int:
 def _cmd_validate(args: argparse.Namespace) -> int:
     policy = get_policy(args.policy) if args.policy else None
     try:
-        towns = read_towns(args.file, unit=args.unit, policy=policy)
+        towns = read_reported(args.file, unit=args.unit, sheet=args.sheet,
+                              header_row=args.header_row, policy=policy, out=sys.stdout)
     except ValidationError as exc:
         print(str(exc), file=sys.stderr)
         return 1
@@ -218,10 +221,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_cmd_explain)
 
     p = sub.add_parser("validate", help="check a towns file; exit status 1 when invalid")
-    p.add_argument("file", help="the towns file (.csv, .xlsx or .parquet)")
+    p.add_argument("file", help="the towns file (.xlsx, .xls, .ods, .csv or .parquet)")
     p.add_argument("--unit", choices=["yuan", "wan"], default="yuan",
                    help="the unit of the file's money columns without a unit in their header "
-                        "(default: yuan)")
+                        "or a 单位 line above the headers (default: yuan)")
+    sheet_args(p)
     p.add_argument("--policy", metavar="ID", help="also check what this policy needs")
     p.set_defaults(handler=_cmd_validate)
 

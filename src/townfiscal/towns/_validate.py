@@ -151,17 +151,19 @@ def validate_keyed(
     df = df.reset_index(drop=True)
 
     missing = [c.name for c in COLUMNS if c.required and c.name not in df.columns]
-    found = ""
-    if missing and origin is not None:
-        shown = ", ".join(repr(h) for h in origin.headers[:20])
-        found = (f"; the headers read (row {origin.header_row}) are {shown}"
-                 if origin.headers else "")
     for name in missing:
         col = _BY_NAME[name]
         problems.append(Problem(
-            f"required column is missing (header {col.name!r} or {col.zh!r}){found}",
+            f"required column is missing (header {col.name!r} or {col.zh!r})",
             column=name, file=None if origin is None else origin.file,
             sheet=None if origin is None else origin.sheet))
+    if missing and origin is not None:  # say once which headers were read, and from where
+        shown = ", ".join(repr(h) for h in origin.headers[:20])
+        more = f" and {len(origin.headers) - 20} more" if len(origin.headers) > 20 else ""
+        problems.append(Problem(
+            f"the headers read are {shown}{more}; if they are in another row or sheet, "
+            "give it (header_row= and sheet=, or --header-row and --sheet)",
+            file=origin.file, sheet=origin.sheet, lines=(origin.header_row,)))
 
     # Row labels: the code when it is well formed, else the 1-based data row number.
     if "code" in df.columns:
