@@ -45,8 +45,8 @@ MAX_GROWTH = 3.0
 """The largest change against last year a growth bound may allow: +300%."""
 
 _MONEY = (
-    "a sum of money in yuan; above 10^15 yuan (about eight times China's annual GDP) it can "
-    "only be a slip, e.g. fen typed for yuan"
+    "yuan; above 10^15 (about eight times China's annual GDP) a figure can only be a slip, "
+    "e.g. fen typed for yuan"
 )
 _GROWTH = (
     "a change against last year as a fraction (0.15 = +15%); -1 is -100%, and above +300% "
@@ -86,6 +86,8 @@ class Domain:
     per_town:
         Whether the value may also be given per town (a Series or mapping by town code, or
         the name of a column of the towns table); each town's value is then checked.
+    infinite_is_none:
+        Whether ``+inf`` is accepted, meaning no bound (a cap of ``inf``).
 
     Examples
     --------
@@ -105,6 +107,7 @@ class Domain:
     exclusive_minimum: bool = False
     optional: bool = False
     per_town: bool = False
+    infinite_is_none: bool = False
 
     def bounds(self) -> str:
         """The bounds in words: ``"> 0 and <= 1e15"``."""
@@ -137,6 +140,7 @@ class Domain:
             "unit": self.unit,
             "optional": self.optional,
             "per_town": self.per_town,
+            "infinite_is_none": self.infinite_is_none,
             "reason": self.reason,
         }
 
@@ -159,6 +163,8 @@ def value_problem(domain: Domain, value: Any) -> str | None:
     if math.isnan(v):
         return "must be a number, not NaN"
     if math.isinf(v):
+        if v > 0 and domain.infinite_is_none:
+            return None
         return "must be a finite number"
     if domain.kind == "integer" and not (isinstance(value, Integral) or v == int(v)):
         return "must be a whole number"
@@ -195,12 +201,13 @@ def array_problems(domain: Domain, codes: Iterable[Any], values: Any, *, path: s
     import numpy as np
 
     v = np.asarray(values, dtype=np.float64)
-    bad = np.isinf(v)
+    none = (v == np.inf) if domain.infinite_is_none else np.zeros(v.shape, dtype=bool)
+    bad = np.isinf(v) & ~none
     with np.errstate(invalid="ignore"):
         if domain.minimum is not None:
             bad |= (v <= domain.minimum) if domain.exclusive_minimum else (v < domain.minimum)
         if domain.maximum is not None:
-            bad |= v > domain.maximum
+            bad |= (v > domain.maximum) & ~none
     if domain.kind == "integer":
         bad |= np.isfinite(v) & (v != np.round(v))
     where = np.flatnonzero(bad)[:limit]
@@ -311,18 +318,21 @@ PARAMETER_DOMAINS: Mapping[str, Domain] = _declare(
     # --- arguments of the library's functions ---------------------------------------------
     Domain("fund", "integer", 0, MAX_YUAN, _MONEY, "yuan", exclusive_minimum=True),
     Domain("Floor.amount", "number", 0, MAX_YUAN,
-           f"no amount is below 0, so a negative floor binds nothing; {_MONEY}", "yuan",
+           "yuan; a negative floor binds nothing (no amount is below 0), and above 10^15 "
+           "(about eight times China's annual GDP) a figure can only be a slip", "yuan",
            per_town=True),
     Domain("Cap.amount", "number", 0, MAX_YUAN,
-           f"no amount can be below 0, so a negative cap cannot be met; {_MONEY}", "yuan",
-           per_town=True),
+           "yuan; a negative cap cannot be met (no amount is below 0), and above 10^15 "
+           "(about eight times China's annual GDP) a figure can only be a slip; inf: no cap",
+           "yuan", per_town=True, infinite_is_none=True),
     Domain("HoldHarmless.ratio", "number", 0, 1 + MAX_GROWTH,
            "a share of last year's amount (0.95 = 95%); above 4 (+300%) a figure is almost "
            "surely a percentage typed as a fraction", "× last year", per_town=True),
     Domain("GrowthCap.rate", "number", -1, MAX_GROWTH, _GROWTH, "fraction", per_town=True),
     Domain("GrowthCap.no_prior", "number", 0, MAX_YUAN, _MONEY, "yuan", optional=True),
     Domain("GroupTotal.lo", "number", 0, MAX_YUAN, _MONEY, "yuan", optional=True),
-    Domain("GroupTotal.hi", "number", 0, MAX_YUAN, _MONEY, "yuan", optional=True),
+    Domain("GroupTotal.hi", "number", 0, MAX_YUAN, f"{_MONEY}; inf or None: no cap", "yuan",
+           optional=True, infinite_is_none=True),
     Domain("CapacityFloor.share", "number", 0, 1,
            "a share of the county's average capacity per person (0.65 = 65%); above 1 every "
            "town would have to be above its own county's average", "fraction"),

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from townfiscal._errors import Conflict, InfeasibleError
+from townfiscal._errors import Conflict, InfeasibleError, Problem, ValidationError
 
 __all__ = ["rebalance_groups", "round_to_total"]
 
@@ -16,6 +16,9 @@ IntArray = npt.NDArray[np.int64]
 
 # Amounts within this many yuan of a whole unit count as that unit (float64 noise from a solver).
 _TOLERANCE = 1e-6
+# The most yuan the amounts and the total may come to (their absolute values summed): below it
+# every partial sum of whole units is exact in float64.
+_MAX_EXACT = float(2**52)
 
 
 def round_to_total(
@@ -34,7 +37,9 @@ def round_to_total(
     the unit); then the units still missing (or in excess) are handed out one at a time to the
     amounts with the largest (smallest) remainders that have room. Ties go to the larger
     amount, then to the earlier position, so the result is deterministic and an ordering of
-    the real amounts (``x[i] >= x[j]``) survives whenever the bounds allow it.
+    the real amounts (``x[i] >= x[j]``) survives whenever the bounds allow it. The units are
+    handed out in O(n log n), however far the amounts are from the total: the work never
+    depends on the amounts' magnitude.
 
     Parameters
     ----------
@@ -58,6 +63,9 @@ def round_to_total(
     InfeasibleError
         When *total* is not a multiple of *unit*, a bound pair leaves no whole unit between
         them, or the bounds cannot reach *total*.
+    ValidationError
+        When the amounts (rounded down into their bounds) and the total come to more than
+        2**52 yuan in absolute value, where float64 no longer holds whole yuan exactly.
 
     Examples
     --------
@@ -105,6 +113,12 @@ def round_to_total(
     scaled = values / unit
     base = np.floor(scaled + _TOLERANCE)
     base = np.minimum(np.maximum(base, lo_units), hi_units)
+    magnitude = (float(np.abs(base).sum()) + abs(target_units)) * unit
+    if not magnitude <= _MAX_EXACT:
+        raise ValidationError([Problem(
+            f"the amounts and the total come to {magnitude:.3g} yuan, beyond {_MAX_EXACT:.3g} "
+            "(2**52) yuan, where float64 arithmetic no longer holds whole yuan exactly",
+            column="amounts", value=float(magnitude))], what="amounts to round")
     remainder = scaled - base
 
     missing = target_units - float(base.sum())
@@ -146,20 +160,41 @@ def _hand_out(
     count: int,
     step: float,
 ) -> FloatArray:
-    """Give *count* steps, one per pass to each amount with room, largest *key* first."""
-    base = base.copy()
-    room = room.copy()
-    while count > 0:
-        candidates = np.flatnonzero(room > 0)
-        # lexsort sorts by the last key first: remainder (desc), then amount (desc), then position.
-        order = candidates[np.lexsort((candidates, -tiebreak[candidates], -key[candidates]))]
-        chosen = order[:count]
-        base[chosen] += step
-        room[chosen] -= 1
-        key = key.copy()
-        key[chosen] -= 1.0
-        count -= chosen.size
-    return base
+    """Give *count* steps of one unit, at most *room* to each amount, largest *key* first.
+
+    The steps go out in passes: each pass gives one step to every amount with room left,
+    largest *key* first (ties: larger *tiebreak*, then earlier position), and only the last
+    pass runs out before it reaches them all. That result is computed at once, in
+    O(n log n) whatever *count* and the rooms are: ``R`` full passes give each amount
+    ``min(room, R)``, where ``R`` is the most passes with ``Σ min(room, R) <= count`` (read
+    off the sorted rooms), and the steps left over go to the first amounts, in key order,
+    among those with room past ``R``. *count* must not exceed ``Σ room`` (the caller checks).
+    """
+    out = base.copy()
+    if count <= 0 or base.size == 0:
+        return out
+    # no amount can take more than count steps: capping makes every room finite
+    r = np.clip(room, 0.0, float(count))
+    srt = np.sort(r)
+    m = srt.size
+    prefix = np.concatenate([[0.0], np.cumsum(srt)[:-1]])
+    # steps given after srt[j] full passes: the rooms below it in full, srt[j] for the rest
+    given_at = prefix + srt * (m - np.arange(m))
+    k = int(np.searchsorted(given_at, float(count), side="right"))
+    r0, g0 = (float(srt[k - 1]), float(given_at[k - 1])) if k else (0.0, 0.0)
+    left = m - int(np.searchsorted(srt, r0, side="right"))  # amounts with room past r0
+    passes, extra = r0, 0
+    if left:
+        more, extra = divmod(int(count - g0), left)
+        passes = r0 + more
+    steps = np.minimum(r, passes)
+    if extra:
+        open_ = np.flatnonzero(r > passes)
+        # lexsort sorts by the last key first: key (desc), then amount (desc), then position
+        order = open_[np.lexsort((open_, -tiebreak[open_], -key[open_]))]
+        steps[order[:extra]] += 1.0
+    out += step * steps
+    return out
 
 
 def _cannot_reach(total: int, reachable: float, side: str) -> InfeasibleError:

@@ -15,6 +15,7 @@ import attrs
 import numpy as np
 import pandas as pd
 
+from townfiscal._domains import PARAMETER_DOMAINS, argument_problems, array_problems
 from townfiscal._errors import Conflict, InfeasibleError, Problem, ValidationError
 from townfiscal.optimize._context import (
     AuxRows,
@@ -52,8 +53,34 @@ def _money_repr(value: Any) -> str:
     return f"<{type(value).__name__} of {len(value)}>"
 
 
+def _check(family: str, problems: list[Problem] | None = None, **arguments: Any) -> None:
+    """Each argument against its declared domain (``<family>.<argument>`` in
+    :data:`~townfiscal.PARAMETER_DOMAINS`); one :class:`ValidationError` listing every problem
+    (and *problems* found otherwise), naming the argument, the value and the bound."""
+    found = list(problems or [])
+    for name, value in arguments.items():
+        found += argument_problems(f"{family}.{name}", value)
+    if found:
+        raise ValidationError(found, what=family)
+
+
+def _name_problem(family: str, name: str, value: Any) -> list[Problem]:
+    """A column name must be text."""
+    if isinstance(value, str) and value:
+        return []
+    return [Problem(f"must name a column of the towns table (text), not "
+                    f"{type(value).__name__}", column=f"{family}.{name}", value=value)]
+
+
 class Constraint:
-    """Base class of the catalogue. ``family`` names the constraint in reports."""
+    """Base class of the catalogue. ``family`` names the constraint in reports.
+
+    Every argument is checked when the constraint is built, against the domain declared for
+    it in :data:`~townfiscal.PARAMETER_DOMAINS` (``Floor.amount``, ``GrowthCap.rate``, …):
+    a number of the right sign within a plausible range, a Series by town code whose every
+    value is, or a column name (whose values are checked when the constraint meets a towns
+    table). A :class:`~townfiscal.ValidationError` lists every problem at once.
+    """
 
     family: ClassVar[str] = "Constraint"
 
@@ -86,11 +113,14 @@ class Floor(Constraint):
     family: ClassVar[str] = "Floor"
     amount: PerTown
 
+    def __attrs_post_init__(self) -> None:
+        _check("Floor", amount=self.amount)
+
     def __repr__(self) -> str:
         return f"Floor({_money_repr(self.amount)})"
 
     def compile(self, ctx: ModelContext) -> list[Primitive]:
-        lo = ctx.per_town(self.amount, what="Floor")
+        lo = ctx.per_town(self.amount, what="Floor", domain="Floor.amount")
         return [TownBounds(self.name, lower=lo,
                            describe=f"at least {_money_repr(self.amount)} yuan")]
 
@@ -108,11 +138,14 @@ class Cap(Constraint):
     family: ClassVar[str] = "Cap"
     amount: PerTown
 
+    def __attrs_post_init__(self) -> None:
+        _check("Cap", amount=self.amount)
+
     def __repr__(self) -> str:
         return f"Cap({_money_repr(self.amount)})"
 
     def compile(self, ctx: ModelContext) -> list[Primitive]:
-        hi = ctx.per_town(self.amount, what="Cap")
+        hi = ctx.per_town(self.amount, what="Cap", domain="Cap.amount")
         return [TownBounds(self.name, upper=hi,
                            describe=f"at most {_money_repr(self.amount)} yuan")]
 
@@ -133,9 +166,12 @@ class HoldHarmless(Constraint):
     family: ClassVar[str] = "HoldHarmless"
     ratio: float | pd.Series = 1.0
 
+    def __attrs_post_init__(self) -> None:
+        _check("HoldHarmless", ratio=self.ratio)
+
     def compile(self, ctx: ModelContext) -> list[Primitive]:
         prior = ctx.column("prior_amount", what="HoldHarmless")
-        ratio = ctx.per_town(self.ratio, what="HoldHarmless ratio")
+        ratio = ctx.per_town(self.ratio, what="HoldHarmless ratio", domain="HoldHarmless.ratio")
         return [TownBounds(self.name, lower=ratio * prior,
                            describe=f"at least {self.ratio!r} × last year's amount")]
 
@@ -162,9 +198,12 @@ class GrowthCap(Constraint):
     rate: float | pd.Series
     no_prior: float | None = None
 
+    def __attrs_post_init__(self) -> None:
+        _check("GrowthCap", rate=self.rate, no_prior=self.no_prior)
+
     def compile(self, ctx: ModelContext) -> list[Primitive]:
         prior = ctx.column("prior_amount", what="GrowthCap")
-        rate = ctx.per_town(self.rate, what="GrowthCap rate")
+        rate = ctx.per_town(self.rate, what="GrowthCap rate", domain="GrowthCap.rate")
         none = ~(prior > 0)  # NaN or zero last year: no base to grow from
         hi = np.where(none, np.nan, (1.0 + rate) * prior)
         if self.no_prior is not None:
@@ -227,6 +266,9 @@ class NeedOrder(Constraint):
     family: ClassVar[str] = "NeedOrder"
     by: str = "coefficient"
 
+    def __attrs_post_init__(self) -> None:
+        _check("NeedOrder", _name_problem("NeedOrder", "by", self.by))
+
     def compile(self, ctx: ModelContext) -> list[Primitive]:
         key = ctx.column(self.by, what="NeedOrder")
         return [Ordering(self.name, _dense_rank(key),
@@ -277,6 +319,29 @@ class GroupTotal(Constraint):
     lo: float | pd.Series | Mapping[str, float] | None = None
     hi: float | pd.Series | Mapping[str, float] | None = None
 
+    def __attrs_post_init__(self) -> None:
+        problems = _name_problem("GroupTotal", "by", self.by)
+        for name in ("lo", "hi"):
+            value = getattr(self, name)
+            domain = PARAMETER_DOMAINS[f"GroupTotal.{name}"]
+            if isinstance(value, pd.Series | Mapping):  # by group label
+                series = pd.Series(value, dtype=object)
+                numeric = pd.to_numeric(series, errors="coerce")
+                problems += [Problem("must be a number", row=str(g), column=f"GroupTotal.{name}",
+                                     value=series[g])
+                             for g in series.index[series.notna() & numeric.isna()][:200]]
+                problems += array_problems(domain, series.index.astype(str),
+                                           numeric.to_numpy(np.float64),
+                                           path=f"GroupTotal.{name}")
+            else:
+                problems += domain.problems(value, path=f"GroupTotal.{name}")
+        scalars = all(isinstance(v, int | float) and not isinstance(v, bool)
+                      for v in (self.lo, self.hi))
+        if not problems and scalars and float(self.lo) > float(self.hi):  # type: ignore[arg-type]
+            problems.append(Problem(f"is above GroupTotal.hi ({self.hi!r}): no total fits",
+                                    column="GroupTotal.lo", value=self.lo))
+        _check("GroupTotal", problems)
+
     @property
     def name(self) -> str:
         return f"GroupTotal[{self.by}]"
@@ -320,6 +385,13 @@ class CapacityFloor(Constraint):
     share: float
     population: str = "supported_population"
     reference: Literal["before", "after"] = "before"
+
+    def __attrs_post_init__(self) -> None:
+        problems = _name_problem("CapacityFloor", "population", self.population)
+        if self.reference not in ("before", "after"):
+            problems.append(Problem("must be 'before' or 'after'",
+                                    column="CapacityFloor.reference", value=self.reference))
+        _check("CapacityFloor", problems, share=self.share)
 
     def _county_totals(self, ctx: ModelContext) -> tuple[FloatArray, FloatArray, IntArray,
                                                            tuple[str, ...]]:
@@ -412,14 +484,11 @@ class Rounding(Constraint):
     exact: Literal["auto", "milp", "largest_remainder"] = "auto"
 
     def __attrs_post_init__(self) -> None:
-        if int(self.unit) != self.unit or self.unit < 1:
-            raise ValidationError([Problem("the rounding unit must be a positive whole number "
-                                           "of yuan", column="unit", value=self.unit)],
-                                  what="Rounding")
+        problems = []
         if self.exact not in ("auto", "milp", "largest_remainder"):
-            raise ValidationError([Problem("exact must be 'auto', 'milp' or "
-                                           "'largest_remainder'", value=self.exact)],
-                                  what="Rounding")
+            problems.append(Problem("must be 'auto', 'milp' or 'largest_remainder'",
+                                    column="Rounding.exact", value=self.exact))
+        _check("Rounding", problems, unit=self.unit)
 
     def compile(self, ctx: ModelContext) -> list[Primitive]:
         return []

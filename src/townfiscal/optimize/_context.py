@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from townfiscal._domains import PARAMETER_DOMAINS, array_problems
 from townfiscal._errors import Problem, ValidationError
 
 if TYPE_CHECKING:  # imported where a sparse matrix is built, not with the module
@@ -91,15 +92,24 @@ class ModelContext:
                          column=name)], what=what)
         return self.towns[name].astype(str).to_numpy(dtype=object)
 
-    def per_town(self, value: Any, *, what: str, allow_nan: bool = True) -> FloatArray:
+    def per_town(self, value: Any, *, what: str, allow_nan: bool = True,
+                 domain: str | None = None) -> FloatArray:
         """A scalar, a per-town Series (indexed by code) or a column name, as a float array.
 
         Codes missing from a Series get NaN (no value); codes in a Series that name no
         town in the model are reported as a :class:`ValidationError` unless they are in
-        ``all_towns`` (towns that exist but are not eligible are ignored).
+        ``all_towns`` (towns that exist but are not eligible are ignored). With *domain*
+        (a path of :data:`~townfiscal.PARAMETER_DOMAINS`), a column's values are checked
+        against it, naming each town at fault.
         """
         if isinstance(value, str):
-            return self.column(value, what=what)
+            out = self.column(value, what=what)
+            if domain is not None:
+                found = array_problems(PARAMETER_DOMAINS[domain], self.codes, out,
+                                       path=f"{domain} (column {value!r})")
+                if found:
+                    raise ValidationError(found, what=what)
+            return out
         if isinstance(value, pd.Series | Mapping):
             series = pd.Series(value) if isinstance(value, Mapping) else value
             series = series.copy()

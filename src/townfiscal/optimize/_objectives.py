@@ -17,6 +17,7 @@ import attrs
 import numpy as np
 import pandas as pd
 
+from townfiscal._domains import PARAMETER_DOMAINS
 from townfiscal._errors import Problem, ValidationError
 from townfiscal.optimize._context import (
     AuxRows,
@@ -35,6 +36,18 @@ __all__ = [
     "Proportional",
     "WeightedObjective",
 ]
+
+
+def _check(family: str, problems: list[Problem] | None = None, **arguments: Any) -> None:
+    """Each argument against its declared domain (``<family>.<argument>``), a
+    :class:`ValidationError` listing every problem (see :mod:`townfiscal._domains`)."""
+    from townfiscal._domains import argument_problems
+
+    found = list(problems or [])
+    for name, value in arguments.items():
+        found += argument_problems(f"{family}.{name}", value)
+    if found:
+        raise ValidationError(found, what=family)
 
 
 class Objective:
@@ -96,6 +109,13 @@ class WeightedObjective(Objective):
 
     parts: tuple[tuple[float, Objective], ...]
 
+    def __attrs_post_init__(self) -> None:
+        domain = PARAMETER_DOMAINS["WeightedObjective.weight"]
+        problems = [p for k, (w, _) in enumerate(self.parts)
+                    for p in domain.problems(w, path=f"WeightedObjective.weight[{k}]")]
+        if problems:
+            raise ValidationError(problems, what="WeightedObjective")
+
     @property
     def unit(self) -> str:  # type: ignore[override]
         units = {o.unit for _, o in self.parts}
@@ -147,6 +167,9 @@ class Proportional(Objective):
     """
 
     target: float | pd.Series | str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        _check("Proportional", target=self.target)
 
     def __repr__(self) -> str:
         return f"Proportional(target={_series_repr(self.target)})"
@@ -213,6 +236,9 @@ class MinDeviation(Objective):
     target: float | pd.Series | str | None = None
     relative: bool = False
 
+    def __attrs_post_init__(self) -> None:
+        _check("MinDeviation", target=self.target)
+
     def __repr__(self) -> str:
         return f"MinDeviation(target={_series_repr(self.target)}, relative={self.relative})"
 
@@ -256,6 +282,14 @@ class MinShortfall(Objective):
 
     need: float | pd.Series | str
     capacity: str | None = "fiscal_capacity"
+
+    def __attrs_post_init__(self) -> None:
+        problems: list[Problem] = []
+        capacity: object = self.capacity  # typed as text, but given at run time
+        if capacity is not None and not isinstance(capacity, str):
+            problems.append(Problem("must name a column of the towns table (text), or be None",
+                                    column="MinShortfall.capacity", value=self.capacity))
+        _check("MinShortfall", problems, need=self.need)
 
     def __repr__(self) -> str:
         return f"MinShortfall(need={_series_repr(self.need)}, capacity={self.capacity!r})"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 import warnings
 from collections.abc import Mapping, Sequence
@@ -17,6 +18,7 @@ from townfiscal._levels import levels, response
 from townfiscal._rounding import rebalance_groups, round_to_total
 from townfiscal.optimize._constraints import Constraint, Rounding
 from townfiscal.optimize._context import FloatArray, IntArray, ModelContext, Quadratic
+from townfiscal.optimize._ends import fund_ends
 from townfiscal.optimize._isotonic import ordered_optimum, scalable
 from townfiscal.optimize._model import (
     FUND,
@@ -486,6 +488,36 @@ def _polished_from_structure(quad: Assembly, qlow: Lowered, q: LinearProblem
     return qlow.x_yuan(done.z) if done.converged else None
 
 
+def _total_conflicts(asm: Assembly) -> list[Conflict]:
+    """The fund against the least and the most total the other constraints allow: a fund a
+    few yuan outside that range gives the elastic program a relaxation below its reporting
+    tolerance, yet the constraints that set the end are known exactly (as in ``fund_range``).
+    """
+    try:
+        least, most, least_by, most_by = fund_ends(asm)
+    except InfeasibleError:
+        return []
+    fund, unit = float(asm.fund), asm.unit
+    # whole rounding units, within a cent (the programs' ends carry HiGHS's tolerance)
+    most = math.floor((most + 0.01) / unit) * unit if math.isfinite(most) else most
+    least = math.ceil((least - 0.01) / unit) * unit
+    if fund > most:
+        by = ", ".join(most_by)
+        return [Conflict(
+            f"the fund is {fund:,.0f} yuan but the constraints that cap the total, {by}, "
+            f"allow at most {most:,.0f} yuan, {fund - most:,.0f} yuan less (tf.fund_range "
+            "gives the funds they allow): raise them or lower the fund",
+            constraints=(FUND, *most_by), required=fund, available=float(most))]
+    if asm.spend == "exact" and fund < least:
+        by = ", ".join(least_by)
+        return [Conflict(
+            f"the fund is {fund:,.0f} yuan but the constraints that floor the total, {by}, "
+            f"need at least {least:,.0f} yuan, {least - fund:,.0f} yuan more (tf.fund_range "
+            "gives the funds they allow): lower them or raise the fund",
+            constraints=(FUND, *least_by), required=float(least), available=fund)]
+    return []
+
+
 def _raise_elastic(asm: Assembly, solver: str, time_limit: float,
                    options: Mapping[str, Any] | None, scale: float) -> None:
     problem, meta = elastic_problem(asm, scale)
@@ -493,6 +525,8 @@ def _raise_elastic(asm: Assembly, solver: str, time_limit: float,
     details: list[Conflict] = []
     if sol.x is not None:
         details = elastic_conflicts(asm, sol.x, meta, scale)
+    if not details:
+        details = _total_conflicts(asm)
     if not details:
         details = [Conflict("the solver found the constraints infeasible, and no single family "
                             "explains it", constraints=tuple(sorted({m[0] for m in meta})))]

@@ -11,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from townfiscal._domains import PARAMETER_DOMAINS
 from townfiscal._errors import InfeasibleError, Problem, ValidationError
 from townfiscal._rounding import round_to_total
 from townfiscal.policy import Policy, get_policy
@@ -23,7 +24,7 @@ from townfiscal.rules._factors import (
 )
 from townfiscal.rules._growth import capped_proportional, growth_bounds
 from townfiscal.rules._towns import check_policy_needs
-from townfiscal.towns import mark, source_of, validate_keyed
+from townfiscal.towns import mark, validate_keyed
 
 __all__ = [
     "FormulaComputation",
@@ -78,15 +79,9 @@ def _fund_of(policy: Policy, fund: float | None) -> int | None:
     if fund is None:
         default = policy.get("fund.default")
         return None if default is None else int(default)
-    if not np.isfinite(fund) or fund <= 0 or float(fund) != int(fund):
-        raise ValidationError(
-            [
-                Problem(
-                    "the fund must be a positive whole number of yuan", column="fund", value=fund
-                )
-            ],
-            what="formula request",
-        )
+    problems = PARAMETER_DOMAINS["fund"].problems(fund)
+    if problems:  # a positive whole number of yuan, at most 10^15
+        raise ValidationError(problems, what="formula request")
     return int(fund)
 
 
@@ -230,7 +225,6 @@ def compute_formula(
     table and the same rules.
     """
     pol = get_policy(policy)
-    source = source_of(towns)
     towns, key = validate_keyed(towns)  # unmarked while the formula reads it: see the end
     prep = _prepared(towns, key, pol)
     index, coefficient = prep.index, prep.coefficient
@@ -286,8 +280,6 @@ def compute_formula(
     table.attrs.update(
         {"policy": pol.id, "policy_hash": pol.hash, "fund": amount_fund, "method": pol.method}
     )
-    if source is not None:  # read from a file: which file, sheet, header row, unit, skips
-        table.attrs["towns_source"] = source
     if key is not None:  # a table the library validated: passed in again, it is trusted
         mark(towns, key)
     return FormulaComputation(
