@@ -13,7 +13,7 @@ import pandas as pd
 
 import townfiscal as tf
 
-FUND = 2_000_000_000  # yuan, the 2020 budget (Southern Daily, 2020-09-10)
+FUND = 2_000_000_000  # yuan, the 2020 budget (seed: 南方新闻网, 2020-09-10)
 
 towns = tf.load_example()
 policy = tf.get_policy("guangdong-2020")

@@ -89,7 +89,7 @@ def test_plain_mean_against_aggregate_average_moves_a_town_by_up_to_064_percent(
 
 
 def test_ranking_from_small_to_large_would_move_four_towns_across_a_tier_boundary(towns):
-    """Ranking the need coefficient from small to large (从小到大) into five equal groups, tier
+    """Ranking the need coefficient from small to large into five equal groups, tier
     numbers reversed, gives the same tiers but for 4 of 1,002 towns at the boundaries."""
     fa = tf.formula_allocation(towns, "guangdong-2018")
     c, codes, n = fa["coefficient"].to_numpy(), fa.index.to_numpy(), len(fa)

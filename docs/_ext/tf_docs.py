@@ -22,6 +22,13 @@ Directives and roles (usable from MyST as ```` ```{tf-exec} ```` and ``{tf-eval}
     The table of a policy's parameters (value, published or assumption, source), read from the
     policy files during the build. Argument: policy id; option ``:prefix:`` (comma-separated
     dotted-path prefixes).
+``tf-legal-basis``
+    A measure's legal basis from its policy file: title, document (issuing body and number),
+    date and where it comes from, status (in force or superseded), the article (option
+    ``:article:``) and whether the project holds the article's text (option ``:copy:``).
+``tf-says-assumes``
+    Two boxes from a policy file: what the measures say (published values and their sources)
+    and what the library assumes (values and reasons). Options as for ``tf-policy-table``.
 ``tf-example``
     Run a script from ``examples/`` in a fresh directory and show its source, its output
     and any figures it saved.
@@ -585,6 +592,138 @@ class TfPolicyTable(SphinxDirective):
             tbody += row
         tgroup += tbody
         return [table]
+
+
+# ---------------------------------------------------------------------------------------------
+# tf-legal-basis and tf-says-assumes: what a measure says, what the library assumes
+# ---------------------------------------------------------------------------------------------
+
+_NO_COPY = (
+    "The project holds no copy of this article's text. The document number, the article and "
+    "the Chinese terms on this page come from the project's summary of the measures; "
+    "quotations marked as from the seed are from the 南方新闻网 (Southern Daily's news site) "
+    "article of 2020-09-10."
+)
+
+
+def policy_status(policy_id: str) -> str:
+    """In force or superseded, from the bundled policies' ``supersedes`` links."""
+    import townfiscal as tf
+
+    later = [q for q in map(tf.get_policy, tf.list_policies()) if q.supersedes == policy_id]
+    if later:
+        q = later[0]
+        return (f"superseded by {q.title_zh or q.title} ({q.id}, "
+                f"{q.effective.isoformat()})")
+    return "in force: the latest revision the project knows of (no bundled policy supersedes it)"
+
+
+def _field(name: str, body: str) -> nodes.field:
+    field = nodes.field()
+    field += nodes.field_name(name, name)
+    fbody = nodes.field_body()
+    fbody += nodes.paragraph(body, body)
+    field += fbody
+    return field
+
+
+class TfLegalBasis(SphinxDirective):
+    """A measure's legal basis as a Chinese reader cites it, read from its policy file:
+    title, issuing body and document number, date (with where the date comes from), status
+    (in force or superseded), the article, and whether the project holds the article's text."""
+
+    required_arguments = 1
+    option_spec: ClassVar[dict[str, Any]] = {
+        "article": directives.unchanged_required,
+        "copy": directives.unchanged,
+    }
+
+    def run(self) -> list[nodes.Node]:
+        import townfiscal as tf
+
+        try:
+            pol = tf.get_policy(self.arguments[0])
+            status = policy_status(pol.id)
+        except Exception as exc:
+            logger.warning("tf-legal-basis: %s: %s: %s", self.arguments[0],
+                           type(exc).__name__, exc, location=self.get_location())
+            return []
+        box = nodes.admonition(classes=["tf-legal-basis"])
+        box += nodes.title("Legal basis", "Legal basis")
+        fields = nodes.field_list()
+        title = f"{pol.title_zh} ({pol.title})" if pol.title_zh else (
+            f"{pol.title} (the document's Chinese title is in no copy the project holds)")
+        fields += _field("Measure", title)
+        fields += _field("Issued as", pol.document)
+        date = pol.effective.isoformat()
+        if pol.effective_source:
+            date += f" — {pol.effective_source}"
+        fields += _field("Date", date)
+        fields += _field("Status", status)
+        if self.options.get("article"):
+            fields += _field("Article", self.options["article"])
+        fields += _field("Text", self.options.get("copy") or _NO_COPY)
+        fields += _field("Policy file", f"{pol.id} (townfiscal/policy/files/{pol.id}.toml)")
+        box += fields
+        self.set_source_info(box)
+        return [box]
+
+
+class TfSaysAssumes(SphinxDirective):
+    """Two boxes from a policy file: the values the measure publishes, with their sources, and
+    the values this library assumes, with its reasons. Options as for ``tf-policy-table``."""
+
+    required_arguments = 1
+    option_spec: ClassVar[dict[str, Any]] = {
+        "prefix": directives.unchanged,
+        "exclude": directives.unchanged,
+    }
+
+    def run(self) -> list[nodes.Node]:
+        policy_id = self.arguments[0]
+        prefixes = [p.strip() for p in self.options.get("prefix", "").split(",") if p.strip()]
+        excluded = [p.strip() for p in self.options.get("exclude", "").split(",") if p.strip()]
+        try:
+            rows = [r for r in policy_rows(policy_id, prefixes)
+                    if not any(r[0].endswith("." + e) or r[0] == e for e in excluded)]
+        except Exception as exc:
+            logger.warning("tf-says-assumes: %s: %s: %s", policy_id, type(exc).__name__, exc,
+                           location=self.get_location())
+            return []
+        if not rows:
+            logger.warning("tf-says-assumes: no parameter of %s under %s", policy_id, prefixes,
+                           location=self.get_location())
+            return []
+        out: list[nodes.Node] = []
+        for status, heading, cls, empty in (
+            ("published", "What the measures say", "tf-says",
+             "The measures publish none of these values."),
+            ("assumption", "What this library assumes", "tf-assumes",
+             "None: every value here is published."),
+        ):
+            box = nodes.admonition(classes=[cls])
+            box += nodes.title(heading, heading)
+            items = [r for r in rows if r[2] == status]
+            if not items:
+                box += nodes.paragraph(empty, empty)
+            else:
+                bullets = nodes.bullet_list()
+                for path, value, _, source in items:
+                    reason = source
+                    if status == "assumption" and ":" in source:
+                        reason = source.split(":", 1)[1].strip()
+                    para = nodes.paragraph()
+                    para += nodes.literal(path, path)
+                    para += nodes.Text(f" = {value} — {reason}")
+                    item = nodes.list_item()
+                    item += para
+                    bullets += item
+                box += bullets
+            out.append(box)
+        container = nodes.container(classes=["tf-says-assumes"])
+        container.extend(out)
+        self.set_source_info(container)
+        return [container]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1205,6 +1344,8 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive("tf-exec", TfExec)
     app.add_directive("tf-math", TfMath)
     app.add_directive("tf-policy-table", TfPolicyTable)
+    app.add_directive("tf-legal-basis", TfLegalBasis)
+    app.add_directive("tf-says-assumes", TfSaysAssumes)
     app.add_directive("tf-example", TfExample)
     app.add_directive("tf-cli", TfCli)
     app.add_directive("tf-shell", TfShell)

@@ -24,7 +24,7 @@ from townfiscal.towns._validate import validate_towns
 __all__ = ["GUANGDONG_ZONES", "SEED", "divisions", "synthetic_figures"]
 
 SEED = 20200910
-"""Default seed: the date of the seed article (Southern Daily, 2020-09-10)."""
+"""Default seed: the date of the seed article (南方新闻网, Southern Daily's news site)."""
 
 GUANGDONG_ZONES: dict[str, str] = {
     # one core: the Pearl River Delta
