@@ -13,7 +13,7 @@ from townfiscal.cli import main
 
 
 def test_allocate_runs_as_the_readme_says(tmp_path):
-    """`townfiscal allocate` on the example prints the summary and writes one row per unit."""
+    """`townfiscal allocate` on the example prints the summary and writes the 分配表 as CSV."""
     out = tmp_path / "alloc.csv"
     proc = subprocess.run(
         [sys.executable, "-m", "townfiscal.cli", "allocate", "--out", str(out)],
@@ -23,20 +23,21 @@ def test_allocate_runs_as_the_readme_says(tmp_path):
     )
     assert "total             2,000,000,000 yuan" in proc.stdout
     assert "towns covered             1,002 of 1,757 units" in proc.stdout
-    table = pd.read_csv(out, dtype={"code": str}, encoding="utf-8-sig").set_index("code")
-    assert len(table) == 1757
-    assert int(table["amount"].sum()) == 2_000_000_000
-    assert (table.loc[~table["eligible"], "amount"] == 0).all()
+    table = pd.read_csv(out, dtype={"行政区划代码": str}, encoding="utf-8-sig")
+    assert len(table) == 1_002  # the towns the policy covers, as in the workbook
+    assert int(table["分配金额(元)"].sum()) == 2_000_000_000
+    assert set(table["类型"]) == {"镇", "乡"}
 
 
 def test_allocate_writes_excel_with_the_fund_exact(tmp_path, capsys):
-    """--out with .xlsx writes a workbook whose amounts add up to the fund."""
+    """--out with .xlsx writes the 分配表 workbook whose amounts add up to the fund."""
     out = tmp_path / "分配表.xlsx"
     assert main(["allocate", "--fund", "2,100,000,000", "--out", str(out)]) == 0
-    sheet = openpyxl.load_workbook(out).active
+    sheet = openpyxl.load_workbook(out)["分配表"]
     header = [c.value for c in sheet[1]]
-    col = header.index("amount")
-    assert sum(row[col] for row in sheet.iter_rows(min_row=2, values_only=True)) == 2_100_000_000
+    col = header.index("分配金额(元)")
+    rows = [r for r in sheet.iter_rows(min_row=2, values_only=True) if r[0] != "合计"]
+    assert sum(row[col] for row in rows) == 2_100_000_000
     assert "fund 2,100,000,000 yuan" in capsys.readouterr().out
 
 

@@ -12,6 +12,13 @@ indexed by town code with an ``amount`` column in integer yuan), its provenance 
 - **来源** — the provenance: policy id and hash, data hash, library and solver versions, date.
 - **乡镇基础数据** — the towns table itself, when given, readable by :func:`townfiscal.read_towns`
   (``tf.read_towns(path)`` picks that sheet by itself).
+- **影子价格** — from :meth:`Allocation.to_excel <townfiscal.Allocation.to_excel>` (and
+  ``townfiscal allocate --out`` with optimiser options): per constraint family its shadow price,
+  the towns it holds, the unit and the meaning.
+
+The sheets come in that order. Money is written as it is paid: whole yuan as integers (never
+``196100.0000000002``), bounds and optima to the fen; a town without a cap has a blank 上限,
+not the whole fund. Each provenance fact is one row.
 
 :func:`read_allocation` reads such a workbook back into an :class:`AllocationWorkbook` (the
 per-town table with canonical English column names, the provenance, the parameters, the towns).
@@ -22,6 +29,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import re
 from collections.abc import Mapping
 from functools import cache
 from os import PathLike
@@ -33,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from townfiscal._errors import Problem, ValidationError
+from townfiscal._files import atomic_path
 from townfiscal._version import version
 from townfiscal.optimize._allocation import Allocation, register_writer
 from townfiscal.policy import get_policy
@@ -58,6 +67,7 @@ SHEETS: Mapping[str, str] = {
     "parameters": "参数",
     "provenance": "来源",
     "towns": TOWNS_SHEET,
+    "shadow_prices": "影子价格",
 }
 
 # kind of a column decides its number format: yuan, wan (万元), people, ratio, pct, text
@@ -87,12 +97,17 @@ ALLOCATION_HEADERS: Mapping[str, _Spec] = {
     "optimum": ("线性规划最优解(元)", "yuan2"),
     "lower_dual": ("下限影子价格", "ratio"),
     "upper_dual": ("上限影子价格", "ratio"),
+    "eligible": ("是否补助对象", "text"),
+    "regional": ("区域系数", "ratio"),
+    "proportional": ("增幅控制前金额(元)", "yuan"),
+    "unrounded": ("取整前金额(元)", "yuan2"),
 }
 _FIRST = ("code", "name", "city", "county", "zone", "kind", "tier", "coefficient", "share")
 _FORMATS = {
     "yuan": "#,##0",
     "yuan2": "#,##0.00",
     "wan": "#,##0.00##",
+    "value": "#,##0.00",
     "int": "0",
     "ratio": "0.000000",
     "pct": "0.00%",
@@ -128,8 +143,13 @@ PROVENANCE_LABELS: Mapping[str, str] = {
     "model": "模型规模",
     "spend": "资金使用方式",
     "rounding": "取整方式",
+    "method": "计算方法",
     "written": "写出时间",
 }
+
+#: Provenance keys that say the same as another: an Allocation records ``policy`` and
+#: ``townfiscal``, a workbook ``policy_id`` and ``townfiscal_version``. One row each.
+_SAME_AS = {"policy": "policy_id", "townfiscal": "townfiscal_version"}
 
 
 @cache
@@ -277,6 +297,11 @@ def _prepare_table(table: pd.DataFrame, towns: pd.DataFrame | None) -> pd.DataFr
         with np.errstate(invalid="ignore", divide="ignore"):
             df["change_pct"] = np.where(prior > 0, (df["amount"] - prior) / prior, np.nan)
     df["amount_wan"] = df["amount"] / 10_000.0
+    if "upper" in df.columns:
+        # a cap of the whole fund or more (the optimiser's bound where no family caps a town)
+        # or an infinite one (no last year's amount to grow from) caps nothing: left blank
+        upper = pd.to_numeric(df["upper"], errors="coerce").astype(np.float64)
+        df["upper"] = upper.where(np.isfinite(upper) & (upper < int(df["amount"].sum())))
     if "binding" in df.columns:
         df["binding"] = df["binding"].map(_join_binding)
     first = [c for c in _FIRST if c in df.columns]
@@ -291,6 +316,37 @@ def _join_binding(v: Any) -> Any:
     if isinstance(v, list | tuple | set | frozenset):
         return "、".join(str(x) for x in v)
     return v
+
+
+#: Decimals kept per kind of number: yuan paid are whole, bounds and optima are kept to the fen,
+#: 万元 to the yuan; ratios, people and areas keep 12 significant digits (a float's last ones
+#: are noise).
+_DECIMALS = {"yuan": 2, "yuan2": 2, "wan": 4}
+
+
+def _tidy(values: pd.Series[Any], kind: str) -> list[Any]:
+    """A numeric column's cells as Python numbers without float noise: rounded to the kind's
+    decimals (12 significant digits for ratios), whole numbers as ``int``, missing as blank.
+    Other columns go through :func:`_cell` unchanged."""
+    if values.dtype.kind not in "fiu" or kind in {"text", "zone", "kind"}:
+        return [_cell(v) for v in values]
+    arr = values.to_numpy(dtype=np.float64, na_value=np.nan)
+    finite = np.isfinite(arr)
+    if kind in _DECIMALS:
+        arr = np.round(arr, _DECIMALS[kind])
+    else:  # 12 significant digits by each value's magnitude; below 1e-12 is solver noise
+        arr = np.where(np.abs(arr) < 1e-12, 0.0, arr)
+        magnitude = np.floor(np.log10(np.abs(np.where(finite & (arr != 0), arr, 1.0))))
+        # an integer over an exact power of ten divides to the closest float to the decimal
+        scale = 10.0 ** np.clip(11 - magnitude, 0, 22)
+        arr = np.round(arr * scale) / scale
+    whole = finite & (arr == np.round(arr)) & (np.abs(arr) < 2.0**53)
+    out: list[Any] = arr.tolist()
+    for i in np.flatnonzero(whole):
+        out[i] = int(arr[i])
+    for i in np.flatnonzero(~finite):
+        out[i] = _cell(float(values.iloc[i]) if values.dtype.kind == "f" else values.iloc[i])
+    return out
 
 
 def _cell(v: Any) -> Any:
@@ -337,36 +393,63 @@ def _width(kind: str, header: str) -> float:
     return float(max(base, 2 * len(header) + 2))
 
 
-def _write_table_sheet(wb: Workbook, df: pd.DataFrame) -> None:
+_CJK = re.compile(r"[（(]([^()（）]*[\u4e00-\u9fff][^()（）]*)[)）]")
+
+
+def _factor_headers(policy: Any) -> dict[str, _Spec]:
+    """Chinese headers of a formula allocation's per-factor columns (``value_<factor>``,
+    ``coef_<factor>``), from the Chinese in each factor's label ("registered population
+    (户籍人口)" gives 户籍人口(因素值) and 户籍人口系数)."""
+    out: dict[str, _Spec] = {}
+    for path, param in (getattr(policy, "parameters", None) or {}).items():
+        parts = str(path).split(".")
+        if len(parts) != 3 or parts[0] != "factors" or parts[2] != "label":
+            continue
+        label = str(getattr(param, "value", param))
+        found = _CJK.search(label)
+        zh = found.group(1) if found else label
+        out[f"value_{parts[1]}"] = (f"{zh}(因素值)", "value")
+        out[f"coef_{parts[1]}"] = (f"{zh}系数", "ratio")
+    return out
+
+
+def _sheet_columns(df: pd.DataFrame, policy: Any) -> tuple[list[_Spec], list[list[Any]]]:
+    """The 分配表 sheet's header and kind per column (code first) and its cells per column:
+    zones and kinds in Chinese, numbers without float noise."""
+    known = {**ALLOCATION_HEADERS, **_factor_headers(policy)}
+    specs = [ALLOCATION_HEADERS["code"]]
+    specs += [known.get(c, (c, "ratio" if df[c].dtype.kind == "f" else "text"))
+              for c in df.columns]
+    cells: list[list[Any]] = [[str(c) for c in df.index]]
+    for col, (_, kind) in zip(df.columns, specs[1:], strict=True):
+        if col == "zone":
+            cells.append([_cell(_ZONE_ZH.get(v, v)) for v in df[col]])
+        elif col == "kind":
+            cells.append([_cell(_KIND_ZH.get(v, v)) for v in df[col]])
+        elif df[col].dtype.kind == "b":
+            cells.append(["是" if v else "否" for v in df[col]])
+        else:
+            cells.append(_tidy(df[col], kind))
+    return specs, cells
+
+
+def _write_table_sheet(wb: Workbook, df: pd.DataFrame, policy: Any) -> None:
     from openpyxl.utils import get_column_letter
 
     ws = wb.create_sheet(SHEETS["allocation"])
-    columns = ["code", *df.columns]
-    specs = [
-        ALLOCATION_HEADERS.get(c, (c, "ratio" if df[c].dtype.kind == "f" else "text"))
-        if c != "code"
-        else ALLOCATION_HEADERS["code"]
-        for c in columns
-    ]
-    headers = [h for h, _ in specs]
+    specs, cells = _sheet_columns(df, policy)
     kinds = [k for _, k in specs]
-    _header_row(ws, headers, [_width(k, h) for h, k in specs])
-    for code, row in zip(df.index, df.itertuples(index=False, name=None), strict=True):
-        values = []
-        for col, v in zip(df.columns, row, strict=True):
-            if col == "zone":
-                v = _ZONE_ZH.get(v, v)
-            elif col == "kind":
-                v = _KIND_ZH.get(v, v)
-            values.append(_cell(v))
-        ws.append([code, *values])
+    _header_row(ws, [h for h, _ in specs], [_width(k, h) for h, k in specs])
+    for row in zip(*cells, strict=True):
+        ws.append(list(row))
     total: list[Any] = [_TOTAL]
-    for col in df.columns:
-        if col in {"amount", "prior_amount", "change", "target", "formula_amount"}:
-            s = df[col].astype(np.float64)
-            total.append(int(df["amount"].sum()) if col == "amount" else _cell(float(s.sum())))
+    for col, kind in zip(df.columns, kinds[1:], strict=True):
+        if col == "amount":
+            total.append(int(df["amount"].sum()))
         elif col == "amount_wan":
-            total.append(int(df["amount"].sum()) / 10_000.0)
+            total.append(_tidy(pd.Series([int(df["amount"].sum()) / 10_000.0]), kind)[0])
+        elif col in _SUMMED:
+            total.append(_tidy(pd.Series([df[col].astype(np.float64).sum()]), kind)[0])
         else:
             total.append(None)
     ws.append(total)
@@ -377,7 +460,11 @@ def _write_table_sheet(wb: Workbook, df: pd.DataFrame) -> None:
         cell.fill = total_fill
     _format_columns(ws, kinds, 2, last)
     ws.freeze_panes = "C2" if "name" in df.columns else "B2"
-    ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{last - 1}"
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(specs))}{last - 1}"
+
+
+#: Columns the 合计 row sums (besides the amount): money whose total means something.
+_SUMMED = frozenset({"prior_amount", "change", "target", "formula_amount", "proportional"})
 
 
 def _totals(df: pd.DataFrame) -> pd.DataFrame:
@@ -431,8 +518,9 @@ def _write_totals_sheet(wb: Workbook, df: pd.DataFrame) -> None:
     specs = [_TOTALS_HEADERS[c] for c in totals.columns]
     _header_row(ws, [h for h, _ in specs], [_width(k, h) for h, k in specs])
     font, _, total_fill = _styles()
-    for rec in totals.itertuples(index=False, name=None):
-        ws.append([_cell(v) for v in rec])
+    cells = [_tidy(totals[c], k) for c, (_, k) in zip(totals.columns, specs, strict=True)]
+    for rec in zip(*cells, strict=True):
+        ws.append(list(rec))
         if rec[0] != "县":
             for cell in ws[ws.max_row]:
                 cell.font = font
@@ -505,7 +593,14 @@ def _provenance_rows(prov: Mapping[str, Any], policy: Any, df: pd.DataFrame) -> 
             "policy_title", getattr(policy, "title_zh", None) or getattr(policy, "title", None)
         )
         out.setdefault("policy_hash", getattr(policy, "hash", None))
-    out.update(prov)
+    for key, value in prov.items():
+        same = _SAME_AS.get(key)
+        if same is None:
+            out[key] = value
+        elif out.get(same) in (None, value):
+            out[same] = value
+        else:  # they disagree: keep both, each under its own name
+            out[key] = value
     out.setdefault("fund", int(df["amount"].sum()))
     out.setdefault("towns", len(df))
     if "townfiscal_version" not in out:
@@ -540,18 +635,59 @@ def _write_towns_sheet(wb: Workbook, towns: pd.DataFrame) -> None:
         {"money": "yuan", "people": "people", "area": "area"}.get(c.kind, "text") for c in cols
     ]
     _header_row(ws, headers, [_width(k, h) for h, k in zip(headers, kinds, strict=True)])
-    data = towns[[c.name for c in cols if c.name != "code"]]
-    for code, row in zip(data.index, data.itertuples(index=False, name=None), strict=True):
-        values = [str(code)]
-        for c, v in zip(cols[1:], row, strict=True):
-            if c.name == "zone":
-                v = _ZONE_ZH.get(v, v)
-            elif c.name == "kind":
-                v = _KIND_ZH.get(v, v)
-            values.append(_cell(v))
-        ws.append(values)
+    cells = []
+    for c, kind in zip(cols[1:], kinds[1:], strict=True):
+        names = _ZONE_ZH if c.name == "zone" else _KIND_ZH if c.name == "kind" else None
+        cells.append([_cell(names.get(v, v)) for v in towns[c.name]] if names is not None
+                     else _tidy(towns[c.name], kind))
+    for code, *values in zip(towns.index, *cells, strict=True):
+        ws.append([str(code), *values])
     _format_columns(ws, kinds, 2, ws.max_row)
     ws.freeze_panes = "C2"
+
+
+#: Chinese names of the optimiser's constraint families (others are written as they are).
+FAMILY_NAMES: Mapping[str, str] = {
+    "Fund": "资金总额",
+    "Floor": "最低补助",
+    "Cap": "最高补助",
+    "HoldHarmless": "不低于上年",
+    "GrowthCap": "增幅上限",
+    "TierOrder": "档次顺序",
+    "NeedOrder": "需求顺序",
+    "GroupTotal": "分组总额",
+    "CapacityFloor": "人均财力下限",
+    "Rounding": "取整",
+}
+
+_SHADOW_HEADERS: Mapping[str, tuple[str, str, float]] = {
+    "family": ("约束", "text", 16),
+    "family_zh": ("约束名称", "text", 14),
+    "shadow_price": ("影子价格", "ratio", 14),
+    "binding": ("起作用镇数", "int", 12),
+    "unit": ("单位", "text", 30),
+    "meaning": ("含义", "text", 90),
+}
+
+
+def _write_shadow_prices_sheet(wb: Workbook, prices: pd.DataFrame) -> None:
+    """Per constraint family: its name, shadow price, towns held, unit and meaning."""
+    from openpyxl.styles import Alignment
+
+    ws = wb.create_sheet(SHEETS["shadow_prices"])
+    frame = prices.copy()
+    frame.insert(0, "family", [str(f) for f in frame.index])
+    frame.insert(1, "family_zh", [FAMILY_NAMES.get(str(f), str(f)) for f in frame.index])
+    cols = [c for c in _SHADOW_HEADERS if c in frame.columns]
+    cols += [c for c in frame.columns if c not in _SHADOW_HEADERS]
+    specs = [_SHADOW_HEADERS.get(c, (str(c), "text", 14.0)) for c in cols]
+    _header_row(ws, [h for h, _, _ in specs], [w for _, _, w in specs])
+    cells = [_tidy(frame[c], k) for c, (_, k, _) in zip(cols, specs, strict=True)]
+    for rec in zip(*cells, strict=True):
+        ws.append(list(rec))
+        ws.cell(row=ws.max_row, column=len(cols)).alignment = Alignment(wrap_text=True,
+                                                                         vertical="top")
+    _format_columns(ws, [k for _, k, _ in specs], 2, ws.max_row)
 
 
 def _write_frame_sheet(wb: Workbook, name: str, frame: pd.DataFrame) -> None:
@@ -570,6 +706,7 @@ def write_allocation(
     policy: Any = None,
     towns: pd.DataFrame | None = None,
     extra_sheets: Mapping[str, pd.DataFrame] | None = None,
+    shadow_prices: pd.DataFrame | None = None,
 ) -> Path:
     """Write the allocation table (分配表) as an Excel workbook.
 
@@ -582,7 +719,9 @@ def write_allocation(
         target, lower, upper, prior_amount, change, binding, and other columns (written
         under their own names).
     path
-        Where to write the ``.xlsx`` file (overwritten).
+        Where to write the ``.xlsx`` file (overwritten). A ``.csv`` name writes the 分配表
+        sheet alone (the same headers and cells, without the 合计 row), UTF-8 with a BOM so
+        that Excel opens the Chinese correctly.
     provenance
         Key → value (policy id and hash, data hash, versions, solver, time …); nested values
         are written as JSON. Given here, it wins over the Allocation's.
@@ -593,12 +732,16 @@ def write_allocation(
         The towns table: fills name/city/county/zone/prior_amount where the table lacks them,
         and is written to the 乡镇基础数据 sheet (the towns of the table only).
     extra_sheets
-        More sheets to add at the end, ``{sheet name: DataFrame}`` (index written first),
-        e.g. the shadow prices.
+        More sheets to add at the end, ``{sheet name: DataFrame}`` (index written first).
+    shadow_prices
+        The optimiser's shadow prices (:attr:`Allocation.shadow_prices
+        <townfiscal.Allocation.shadow_prices>`), written to the 影子价格 sheet with Chinese
+        headers; taken from the Allocation when not given.
 
     Returns
     -------
-    The path written.
+    The path written. It appears whole or not at all, with the permissions a new file gets
+    (the umask's, ``0644`` under the usual ``022``).
 
     Raises
     ------
@@ -620,9 +763,16 @@ def write_allocation(
     2000000000
     """
     table, prov, policy, towns = _as_parts(allocation, provenance, policy, towns)
+    if shadow_prices is None and not isinstance(allocation, pd.DataFrame):
+        shadow_prices = getattr(allocation, "shadow_prices", None)
     if isinstance(policy, str | PathLike):
         policy = get_policy(policy)
     df = _prepare_table(table, towns)
+    out = Path(path)
+    if out.suffix.lower() == ".csv":
+        return _write_csv(df, policy, out)
+    if out.suffix.lower() != ".xlsx":
+        raise ValueError(f"cannot write {out.name}: use an .xlsx (or .csv) file name")
     prov = _provenance_rows(prov, policy, df)
     from openpyxl import Workbook
 
@@ -630,16 +780,30 @@ def write_allocation(
     default = wb.active
     if default is not None:
         wb.remove(default)
-    _write_table_sheet(wb, df)
+    _write_table_sheet(wb, df, policy)
     _write_totals_sheet(wb, df)
     _write_parameters_sheet(wb, policy)
     _write_provenance_sheet(wb, prov)
     if towns is not None:
         _write_towns_sheet(wb, towns.loc[towns.index.intersection(df.index)].reindex(df.index))
+    if isinstance(shadow_prices, pd.DataFrame):
+        _write_shadow_prices_sheet(wb, shadow_prices)
     for name, frame in (extra_sheets or {}).items():
         _write_frame_sheet(wb, name, frame)
-    out = Path(path)
-    wb.save(out)
+    with atomic_path(out) as tmp:
+        wb.save(tmp)
+    return out
+
+
+def _write_csv(df: pd.DataFrame, policy: Any, out: Path) -> Path:
+    """The 分配表 sheet alone as CSV: the same headers and cells, no 合计 row, UTF-8 with a
+    BOM so that Excel reads the Chinese."""
+    specs, cells = _sheet_columns(df, policy)
+    # object columns keep whole yuan as integers beside blanks (a float column would not)
+    frame = pd.DataFrame({i: pd.Series(c, dtype=object) for i, c in enumerate(cells)})
+    frame.columns = pd.Index([h for h, _ in specs])
+    with atomic_path(out) as tmp:
+        frame.to_csv(tmp, index=False, encoding="utf-8-sig", lineterminator="\n")
     return out
 
 
@@ -742,12 +906,8 @@ def write_comparison(comparison: Any, path: str | PathLike[str]) -> Path:
     _format_columns(ws, kinds, 2, ws.max_row)
 
     out = Path(path)
-    tmp = out.with_name(f".{out.name}.partial")
-    try:
+    with atomic_path(out) as tmp:
         wb.save(tmp)
-        tmp.replace(out)
-    finally:
-        tmp.unlink(missing_ok=True)
     return out
 
 
@@ -896,7 +1056,7 @@ def read_allocation(path: str | PathLike[str]) -> AllocationWorkbook:
 
 def _allocation_workbook(allocation: Allocation, path: Path) -> Path:
     """:meth:`Allocation.to_excel`: the 分配表 with the shadow prices as a last sheet."""
-    return write_allocation(allocation, path, extra_sheets={"影子价格": allocation.shadow_prices})
+    return write_allocation(allocation, path)
 
 
 register_writer(".xlsx", _allocation_workbook)

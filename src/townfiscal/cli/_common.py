@@ -5,14 +5,15 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import unicodedata
 import warnings
 from pathlib import Path
 from typing import TextIO
 
+import numpy as np
 import pandas as pd
 
+from townfiscal._files import atomic_path
 from townfiscal.policy import Policy
 from townfiscal.rules import read_towns
 from townfiscal.towns import SOURCE, ZONES, PlausibilityWarning, Unit, example_path
@@ -23,6 +24,7 @@ __all__ = [
     "display_width",
     "load_towns",
     "money",
+    "out_path",
     "pad",
     "policy_arg",
     "read_reported",
@@ -63,7 +65,9 @@ def write_table(frame: pd.DataFrame, path: str | os.PathLike[str], *, sheet: str
     """Write *frame* to ``.csv`` (UTF-8 with BOM, so Excel reads the Chinese) or ``.xlsx``.
 
     The file appears whole or not at all: it is written beside the target and moved into
-    place when complete.
+    place when complete, with the permissions a new file gets (the umask's). Float columns
+    that hold whole numbers (yuan) are written as integers, other floats to 15 significant
+    digits.
 
     Raises
     ------
@@ -74,19 +78,46 @@ def write_table(frame: pd.DataFrame, path: str | os.PathLike[str], *, sheet: str
     suffix = target.suffix.lower()
     if suffix not in {".csv", ".xlsx"}:
         raise ValueError(f"cannot write {target.name}: use a .csv or .xlsx file name")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".townfiscal-", suffix=suffix, dir=target.parent)
-    os.close(fd)
-    try:
+    frame = _whole_money(frame)
+    with atomic_path(target) as tmp:
         if suffix == ".csv":
-            frame.to_csv(tmp, encoding="utf-8-sig", lineterminator="\n")
+            # 15 significant digits: a float's last digits are noise (0.30000000000000004)
+            frame.to_csv(tmp, encoding="utf-8-sig", lineterminator="\n", float_format="%.15g")
         else:
             frame.to_excel(tmp, sheet_name=sheet, engine="openpyxl")
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return target
+
+
+def out_path(path: str | os.PathLike[str]) -> Path:
+    """An ``--out`` file name, checked to be ``.csv`` or ``.xlsx`` before anything runs long.
+
+    Raises
+    ------
+    ValueError
+        For another file type.
+    """
+    target = Path(path)
+    if target.suffix.lower() not in {".csv", ".xlsx"}:
+        raise ValueError(f"cannot write {target.name}: use a .csv or .xlsx file name")
+    return target
+
+
+def _whole_money(frame: pd.DataFrame) -> pd.DataFrame:
+    """*frame* with each float column whose values are whole numbers up to float noise
+    (196100.0000000002, a sum of yuan) as integers; missing values stay missing."""
+    out = frame.copy()
+    for col in out.columns:
+        if out[col].dtype.kind != "f":
+            continue
+        arr = out[col].to_numpy(dtype=np.float64)
+        finite = np.isfinite(arr)
+        whole = np.round(arr[finite])
+        noise = np.maximum(1e-6, 8 * np.finfo(np.float64).eps * np.abs(whole))
+        if np.all(np.abs(arr[finite] - whole) <= noise):
+            ints = np.zeros(arr.size, dtype=np.int64)
+            ints[finite] = whole.astype(np.int64)
+            out[col] = pd.arrays.IntegerArray(ints, ~finite)
+    return out
 
 
 def towns_arg(p: argparse.ArgumentParser) -> None:

@@ -7,63 +7,53 @@ import sys
 import textwrap
 from collections.abc import Callable, Mapping, Sequence
 
-import pandas as pd
-
 from townfiscal._errors import InfeasibleError, ValidationError
 from townfiscal._version import version
+from townfiscal.analysis.report import write_allocation
 from townfiscal.cli import _optimize as optimizer
 from townfiscal.cli._common import (
     CLIError,
     by_group,
     display_width,
     load_towns,
+    out_path,
     pad,
     policy_arg,
     read_reported,
     sheet_args,
     summary,
     towns_arg,
-    write_table,
 )
 from townfiscal.cli._fiscal import add_subcommands
-from townfiscal.optimize import SolverError
+from townfiscal.optimize import SolverError, data_hash
 from townfiscal.policy import get_policy, list_policies
-from townfiscal.rules import eligibility, explain_formula, formula_allocation
+from townfiscal.rules import explain_formula, formula_allocation
 
 __all__ = ["build_parser", "main"]
 
 Handler = Callable[[argparse.Namespace], int]
 
 
-def _allocation_rows(
-    towns: pd.DataFrame, policy_id: str, fund: int | None
-) -> tuple[pd.DataFrame, pd.Series, str]:
-    policy = get_policy(policy_id)
-    fa = formula_allocation(towns, policy, fund=fund)
-    elig = eligibility(towns, policy)
-    out = towns[["name", "kind", "county", "city", "zone"]].copy()
-    out["eligible"] = elig["eligible"]
-    keep = [c for c in ("coefficient", "tier", "share", "prior_amount") if c in fa.columns]
-    out = out.join(fa[keep])
-    out["amount"] = fa["amount"].reindex(out.index, fill_value=0).astype("int64")
-    title = (
-        f"townfiscal allocate — policy {policy.id}, fund {int(fa.attrs['fund']):,} yuan "
-        "(formula amounts)"
-    )
-    return out, fa["amount"], title
-
-
 def _cmd_allocate(args: argparse.Namespace) -> int:
+    if args.out:
+        out_path(args.out)  # a wrong file type fails before the allocation runs
     towns = load_towns(args)
     if optimizer.requested(args):
         return optimizer.run(args, towns)
-    out, amounts, title = _allocation_rows(towns, args.policy, args.fund)
-    print(summary(towns, amounts, title))
+    policy = get_policy(args.policy)
+    fa = formula_allocation(towns, policy, fund=args.fund)
+    title = (f"townfiscal allocate — policy {policy.id}, fund {int(fa.attrs['fund']):,} yuan "
+             "(formula amounts)")
+    print(summary(towns, fa["amount"], title))
     if args.by:
-        print(by_group(towns, amounts, args.by))
+        print(by_group(towns, fa["amount"], args.by))
     if args.out:
-        path = write_table(out, args.out, sheet="分配表")
-        print(f"wrote {len(out):,} rows to {path}")
+        provenance = {"policy_id": policy.id, "policy_hash": policy.hash,
+                      "data_hash": data_hash(towns), "fund": int(fa.attrs["fund"]),
+                      "method": fa.attrs.get("method")}
+        path = write_allocation(fa, out_path(args.out), policy=policy, towns=towns,
+                                provenance=provenance)
+        print(f"wrote the 分配表 of {len(fa):,} towns to {path}")
     return 0
 
 
@@ -195,7 +185,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("allocate", help="allocate the fund over the towns and print a summary")
     towns_arg(p)
     policy_arg(p)
-    p.add_argument("--out", metavar="FILE", help="write one row per town (.csv or .xlsx)")
+    p.add_argument("--out", metavar="FILE",
+                   help="write the 分配表: an .xlsx workbook (per town, county and city totals, "
+                        "parameters, provenance, the towns, shadow prices) or its per-town "
+                        "sheet as .csv (UTF-8 with BOM)")
     p.add_argument("--by", choices=("city", "county"),
                    help="also print the towns, total, mean, least and most per city or county")
     optimizer.add_arguments(p)

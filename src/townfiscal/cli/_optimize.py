@@ -7,7 +7,8 @@ from typing import Any
 
 import pandas as pd
 
-from townfiscal.cli._common import by_group, money, summary, write_table
+from townfiscal.analysis.report import write_allocation
+from townfiscal.cli._common import by_group, money, out_path, summary
 from townfiscal.optimize import (
     Cap,
     CapacityFloor,
@@ -142,8 +143,8 @@ def run(args: argparse.Namespace, towns: pd.DataFrame) -> int:
         print(f"    {family:<18} {row['shadow_price']:>12.6g} {row['unit']:<34} "
               f"{int(row['binding']):>6} towns")
     if args.out:
-        path = write_table(alloc.to_frame(), args.out, sheet="分配表")
-        print(f"wrote {len(alloc.amounts):,} rows to {path}")
+        path = write_allocation(alloc, out_path(args.out))
+        print(f"wrote the 分配表 of {len(alloc.amounts):,} towns to {path}")
     return 0
 
 
