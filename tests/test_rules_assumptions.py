@@ -128,3 +128,13 @@ def test_a_zero_value_of_a_less_is_needier_factor_gets_the_cap_or_an_error():
     for cap, method in ((np.inf, "mean_ratio"), (3.0, "share")):
         with pytest.raises(ValueError, match=r"zero value, and less is needier.* for a$"):
             factor_arrays(columns, [spec], cap, method, ["a", "b", "c"])
+
+
+def test_the_trace_of_a_share_policy_shows_the_share_and_its_total(towns):
+    """explain_formula writes a share factor as value ÷ total (or 1/value ÷ total), not a mean."""
+    trace = tf.explain_formula(towns, "guangdong-minority-2014", "441825109",
+                               fund=MINORITY_FUND)
+    text = str(trace)
+    assert "share of the total of 1/value = (1 / 335.7) / 0.0348842 = 0.0854007" in text
+    assert "total of the value over the 30 eligible towns: 6,917.89" in text
+    assert "mean / value" not in text
