@@ -170,7 +170,8 @@ class _Fit:
 
 
 def bounded_pav(y: FloatArray, w: FloatArray, lo: FloatArray, hi: FloatArray,
-                max_rounds: int = 5_000) -> tuple[FloatArray, NDArray[np.int64], FloatArray]:
+                max_rounds: int | None = None
+                ) -> tuple[FloatArray, NDArray[np.int64], FloatArray]:
     """The weighted least-squares fit to ``y`` that falls along the array, within bounds that
     fall along it too: ``min Σ w (x − y)²``, ``x[0] ≥ x[1] ≥ …``, ``lo ≤ x ≤ hi``.
 
@@ -179,7 +180,9 @@ def bounded_pav(y: FloatArray, w: FloatArray, lo: FloatArray, hi: FloatArray,
     the optimum, so each pooling is final), and a block's best value is its weighted mean
     clipped to its first town's floor and its last town's cap (the bounds fall along the
     chain). Each round is a few array passes over the blocks left; on the 41,352-unit need
-    order it takes 27 rounds.
+    order it takes 27 rounds. A round that pools nothing ends the fit and every other round
+    pools at least two blocks into one, so there are at most ``len(y)`` rounds whatever the
+    values: *max_rounds* (default ``len(y)``) is that bound, and passing it raises.
 
     Returns the blocks' values, their sizes, and per block ``∂Σx/∂λ`` when ``y = λ·t`` and
     ``w = 1/t`` (``size² / Σw`` for a block no bound holds, else 0).
@@ -187,7 +190,8 @@ def bounded_pav(y: FloatArray, w: FloatArray, lo: FloatArray, hi: FloatArray,
     sw, swy = w.copy(), w * y
     blo, bhi = lo.copy(), hi.copy()
     count = np.ones(y.size, dtype=np.int64)
-    for _ in range(max_rounds):
+    rounds = y.size + 1 if max_rounds is None else max_rounds
+    for _ in range(rounds):
         mean = swy / sw
         v = np.clip(mean, blo, bhi)
         rise = v[:-1] < v[1:]
@@ -200,7 +204,9 @@ def bounded_pav(y: FloatArray, w: FloatArray, lo: FloatArray, hi: FloatArray,
         swy = np.add.reduceat(swy, first)
         count = np.add.reduceat(count, first)
         blo, bhi = blo[first], bhi[last]
-    raise RuntimeError("pool-adjacent-violators did not settle")
+    raise RuntimeError(f"pool-adjacent-violators did not settle in {rounds:,} rounds over "
+                       f"{y.size:,} values (each round pools two blocks or ends: input with "
+                       "NaN?)")
 
 
 def _settled(rank: IntArray, chain: IntArray, wish: FloatArray) -> bool:
