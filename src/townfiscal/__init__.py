@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from townfiscal._domains import PARAMETER_DOMAINS, Domain
 from townfiscal._errors import (
     Conflict,
     InfeasibleError,
@@ -126,6 +127,7 @@ __all__ = [
     "COLUMNS",
     "KINDS",
     "LEVELS",
+    "PARAMETER_DOMAINS",
     "ZONES",
     "Allocation",
     "AllocationWorkbook",
@@ -134,6 +136,7 @@ __all__ = [
     "Comparison",
     "Conflict",
     "Devolution",
+    "Domain",
     "ExpenditureSplit",
     "Floor",
     "GroupTotal",
