@@ -170,8 +170,8 @@ REQUEST_EXAMPLES: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {
                    {"policy": _POLICY, "fund": _FUND,
                     "changes": {"factors.registered_population.weight": 0.4,
                                 "factors.supported_population.weight": 0.3}}),
-        "towns": ("Your own towns table (one row shown; money in 万元)",
-                  {"policy": _POLICY, "unit": "wan", "towns": [{
+        "towns": ("Your own towns table (one town, 3 million yuan; money in 万元)",
+                  {"policy": _POLICY, "fund": 3_000_000, "unit": "wan", "towns": [{
                       "code": "441581101", "name": "甲子镇", "kind": "town",
                       "county": "陆丰市", "city": "汕尾市", "zone": "east_wing",
                       "registered_population": 96527, "resident_population": 70894,

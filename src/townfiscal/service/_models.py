@@ -52,6 +52,8 @@ __all__ = [
     "Provenance",
     "ShadowPrice",
     "StoredRequest",
+    "TownsPrior",
+    "TownsSource",
 ]
 
 Unit = Literal["yuan", "wan"]
@@ -285,6 +287,8 @@ class PolicyDetail(Struct, kw_only=True):
     title: str
     title_zh: str | None
     effective: Annotated[str, Meta(examples=["2020-08-27"])]
+    effective_source: Annotated[str | None,
+                                Meta(description="where the effective date comes from")] = None
     method: Annotated[str, Meta(examples=["factor_share"])]
     document: str
     supersedes: str | None
@@ -388,6 +392,35 @@ class ModelSize(Struct, kw_only=True):
     nonzeros: int
 
 
+class TownsSource(Struct, kw_only=True):
+    """The file a towns table was read from (each field only when it applies)."""
+
+    file: str | None = None
+    format: Annotated[str | None, Meta(examples=["csv"])] = None
+    sheet: str | int | None = None
+    header_row: Annotated[int | None, Meta(description="1-based row of the headers")] = None
+    unit: Annotated[str | None, Meta(examples=["wan"])] = None
+    encoding: str | None = None
+    rows: Annotated[int | None, Meta(description="data rows read")] = None
+    skipped: Annotated[str | None, Meta(description="rows skipped, and why")] = None
+
+
+class TownsPrior(Struct, kw_only=True):
+    """Where last year's amounts were rolled forward from (each field only when it applies)."""
+
+    file: str | None = None
+    kind: str | None = None
+    sheet: str | int | None = None
+    amount_header: str | None = None
+    unit: str | None = None
+    matched: Annotated[int | None, Meta(description="towns matched by code")] = None
+    total: Annotated[float | None, Meta(description="yuan")] = None
+    source_policy_id: str | None = None
+    source_fund: Annotated[float | None, Meta(description="yuan")] = None
+    appeared: Annotated[str | None, Meta(description="codes new this year (50 at most)")] = None
+    vanished: Annotated[str | None, Meta(description="codes gone this year (50 at most)")] = None
+
+
 class Provenance(Struct, kw_only=True):
     """What a run was made from and with: the policy and data (by hash), the constraints and
     objective, the method and solver, and the library versions."""
@@ -410,6 +443,10 @@ class Provenance(Struct, kw_only=True):
     model: ModelSize
     created: Annotated[str, Meta(description="when it was solved, ISO 8601 UTC")]
     status: Literal["optimal", "time_limit"]
+    towns_source: Annotated[TownsSource | None,
+                            Meta(description="the towns table's file, when read from one")] = None
+    towns_prior: Annotated[TownsPrior | None,
+                           Meta(description="last year's amounts, when rolled forward")] = None
 
 
 class AllocationTown(Struct, kw_only=True):

@@ -38,6 +38,7 @@ MAX_OFFSET = 2**63 - 1
 """The largest ``offset`` of a listing (a signed 64-bit SQL integer)."""
 
 _PATCHED = "x-townfiscal-patched"
+_REQUESTS = ("EligibilityRequest", "FormulaRequest", "FundRangeRequest", "AllocationRequest")
 _MAX_FUND = 10**15  # the service's MAX_FUND (townfiscal.service._compute)
 
 _STATUS_TEXT = {
@@ -211,7 +212,7 @@ def _error_code(schemas: dict[str, Any]) -> None:
 def _requests(schemas: dict[str, Any], codec: Codec | None) -> None:
     for name, schema in schemas.items():
         props = schema.get("properties", {})
-        if not (name.endswith("Request") and "towns" in props and "unit" in props):
+        if name not in _REQUESTS:
             continue
         schema["additionalProperties"] = False
         props["policy"] = {
