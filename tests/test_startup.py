@@ -11,7 +11,7 @@ import pytest
 #: Imported only by the calls that use them: solvers, sparse algebra, workbooks, plotting,
 #: the service stack and the test tools.
 HEAVY = ("scipy", "highspy", "pulp", "clarabel", "openpyxl", "matplotlib", "sqlalchemy",
-         "litestar", "uvicorn", "hypothesis", "dask", "distributed", "tqdm")
+         "litestar", "uvicorn", "hypothesis", "dask", "distributed", "tqdm", "python_calamine")
 
 
 def loaded_after(code: str) -> list[str]:

@@ -265,6 +265,13 @@ _NAMES = {"xlsx": "an Excel workbook (.xlsx)", "xls": "a legacy Excel workbook (
 _GB = {"gb2312", "gbk", "gb18030", "cp936", "hz", "hz_gb_2312", "gb_2312_80", "euc_cn"}
 
 
+#: What a table that is not UTF-8 or UTF-16 may be in: GB18030 (a superset of GB2312 and GBK,
+#: what Excel on mainland Chinese Windows writes), Big5 (traditional Chinese) and Windows'
+#: western code page. Detection among a few candidates is reliable on short files, where
+#: an open choice mistakes a few lines of GBK for Korean.
+_CANDIDATES = ["gb18030", "big5", "cp1252"]
+
+
 def _decode(data: bytes, name: str) -> tuple[str, str]:
     """The text of a CSV file and its encoding's name."""
     if data.startswith(codecs.BOM_UTF8):
@@ -275,9 +282,13 @@ def _decode(data: bytes, name: str) -> tuple[str, str]:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         pass
+    head = data[:4096]
+    if head.count(0) * 4 >= len(head):  # UTF-16 without a BOM: every other byte of ASCII is 0
+        encoding = "utf-16-le" if head[1::2].count(0) > head[0::2].count(0) else "utf-16-be"
+        return data.decode(encoding, "replace"), encoding
     from charset_normalizer import from_bytes
 
-    best = from_bytes(data).best()
+    best = from_bytes(data, cp_isolation=_CANDIDATES).best()
     encoding = (best.encoding if best is not None else "").lower().replace("-", "_")
     if encoding in _GB or not encoding:
         # GB18030 is a superset of GB2312 and GBK: decode with it whatever the detector
