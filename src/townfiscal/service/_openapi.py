@@ -252,6 +252,43 @@ def _requests(schemas: dict[str, Any], codec: Codec | None) -> None:
         stored["properties"]["objective"] = _nullable(_ref("Objective"))
 
 
+def _reform(schemas: dict[str, Any]) -> None:
+    """One named ``Reform`` (and ``ParameterValue``) for the requests, stored runs and policy
+    parameters, instead of a copy in each (generated clients get one model)."""
+    value: dict[str, Any] | None = None
+    for name in (*_REQUESTS, "StoredRequest"):
+        props = schemas.get(name, {}).get("properties", {})
+        if "changes" not in props:
+            continue
+        changes = props["changes"]
+        reform = next(s for s in changes["anyOf"] if s.get("type") == "object")
+        value = reform["additionalProperties"]
+        props["changes"] = {
+            **_nullable(_ref("Reform")),
+            "description": "A reform (null or omitted: the policy as published)",
+        }
+    if value is None:
+        return
+    schemas["ParameterValue"] = {
+        **value,
+        "title": "ParameterValue",
+        "description": "A policy parameter's value: a number, text or flag; a list "
+        "(eligibility.kinds, tiers.multipliers); or an object (eligibility.areas by code "
+        "prefix, regional_coefficient by zone)",
+    }
+    schemas["Reform"] = {
+        "type": "object",
+        "title": "Reform",
+        "description": "New values of a policy's parameters: {dotted parameter path: value}; "
+        "the paths and the values' types are those of GET /policies/{policy_id}",
+        "additionalProperties": _ref("ParameterValue"),
+        "examples": [{"factors.registered_population.weight": 0.4,
+                      "factors.supported_population.weight": 0.3}],
+    }
+    if "Parameter" in schemas:
+        schemas["Parameter"]["properties"]["value"] = _ref("ParameterValue")
+
+
 def _formula_row(schemas: dict[str, Any]) -> None:
     row = schemas.get("FormulaTown")
     if row is None:
@@ -355,6 +392,7 @@ def patch_openapi(doc: dict[str, Any], codec: Codec | None, *, secured: bool = F
         schemas.update(codec.schemas())
         _workbook(paths)
     _requests(schemas, codec)
+    _reform(schemas)
     _formula_row(schemas)
     if "ErrorBody" in schemas:
         _error_code(schemas)
