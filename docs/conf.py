@@ -10,13 +10,19 @@ pages are built (see ``_ext/tf_docs.py``).
 from __future__ import annotations
 
 import atexit
+import importlib.util
 import os
 import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
-from sphinx.errors import ConfigError
+from sphinx.application import Sphinx
+from sphinx.errors import ConfigError, ExtensionError
+from sphinx.util import logging
+
+logger = logging.getLogger(__name__)
 
 DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
@@ -115,9 +121,70 @@ html_title = f"townfiscal {release}"
 html_static_path = ["_static", str(_KATEX_STATIC)]
 html_css_files = ["townfiscal.css"]
 html_show_sourcelink = False
+# The CJK web font (below) joins furo's font stacks, ahead of the generic families so that
+# Chinese is drawn with it and not with whatever CJK font the reader's system picks; its
+# unicode-range (docs/_static/townfiscal.css) keeps it away from Latin text.
+_CJK_FAMILY = '"Townfiscal Sans CJK SC Web"'
 html_theme_options = {
     "navigation_with_keys": True,
+    "light_css_variables": {
+        "font-stack": (
+            f"-apple-system, BlinkMacSystemFont, Segoe UI, Helvetica, Arial, {_CJK_FAMILY}, "
+            "sans-serif, Apple Color Emoji, Segoe UI Emoji"
+        ),
+        "font-stack--monospace": (
+            '"SFMono-Regular", Menlo, Consolas, Monaco, Liberation Mono, Lucida Console, '
+            f"{_CJK_FAMILY}, monospace"
+        ),
+    },
 }
+
+
+def _cjk_web_font(app: Sphinx, exception: Exception | None) -> None:
+    """Cut the CJK web font from the bundled font, with exactly the characters the pages use.
+
+    Runs once every page is written (``tools/subset_cjk_font.py`` explains why the font is made
+    at build time); a CJK character the bundled font lacks fails the build.
+    """
+    if exception is not None or app.builder.format != "html":
+        return
+    spec = importlib.util.spec_from_file_location("subset_cjk_font", ROOT / "tools" /
+                                                  "subset_cjk_font.py")
+    if spec is None or spec.loader is None:
+        raise ExtensionError("tools/subset_cjk_font.py not found")
+    tool = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(tool)
+        n, size = tool.build_web_font(Path(app.outdir), Path(app.outdir) / "_static" / "fonts")
+    except ImportError as e:
+        raise ExtensionError(
+            f"the CJK web font needs fontTools and brotli ({e}): pip install -e '.[docs]'"
+        ) from e
+    except ValueError as e:
+        raise ExtensionError(str(e)) from e
+    logger.info("CJK web font: %d characters, %.1f kB", n, size / 1e3)
+
+
+def _preload_cjk_font(app: Sphinx, pagename: str, templatename: str,
+                      context: dict[str, Any], doctree: object) -> None:
+    """Preload the CJK web font on pages with Chinese text.
+
+    Loaded only when the layout first meets a Chinese character, the font can arrive after the
+    text was laid out with a fallback font lacking the glyphs, and Chromium may keep those
+    empty boxes (docs/tools/check_rendered.py saw it); preloaded, it is there from the start.
+    """
+    text = "".join(str(context.get(key) or "") for key in ("title", "body", "toc"))
+    if any(0x2E80 <= ord(c) <= 0x9FFF or 0xF900 <= ord(c) <= 0xFFEF or ord(c) >= 0x20000
+           for c in text):
+        href = context["pathto"]("_static/fonts/townfiscal-cjk.woff2", 1)
+        context["metatags"] = context.get("metatags", "") + (
+            f'\n<link rel="preload" href="{href}" as="font" type="font/woff2" crossorigin>'
+        )
+
+
+def setup(app: Sphinx) -> None:
+    app.connect("html-page-context", _preload_cjk_font)
+    app.connect("build-finished", _cjk_web_font)
 
 # -- townfiscal's own directives (``_ext/tf_docs.py``) -----------------------------------------
 tf_repo_root = str(ROOT)
