@@ -79,10 +79,11 @@ def docs(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON, name="docs_check")
 def docs_check(session: nox.Session) -> None:
-    """Build the docs, then check the rule pages in headless Chromium, offline.
+    """Build the docs, then check every page in headless Chromium, offline, without CJK fonts.
 
-    Every formula must be rendered by KaTeX with the local fonts and nothing fetched from the
-    network; screenshots go to docs/_build/screenshots. Needs Debian's `chromium` package.
+    Every formula must be rendered by KaTeX with the local fonts, every Chinese character drawn
+    with the docs' web font, nothing clipped at 1,280 px and nothing fetched from the network;
+    screenshots go to docs/_build/screenshots. Needs Debian's `chromium` package.
     """
     _build_docs(session)
     session.run("python", str(ROOT / "docs" / "tools" / "check_rendered.py"))
