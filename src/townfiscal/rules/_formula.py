@@ -48,6 +48,11 @@ def assign_tiers(coefficient: npt.ArrayLike, count: int, codes: npt.ArrayLike) -
     so group sizes differ by at most one town; ties are broken by code, so the result is
     deterministic.
 
+    The 2018 measures rank by composite coefficient from small to large. This library's
+    coefficient is oriented by need (larger = weaker), so ranking it largest first is the
+    article's order read from the other end, up to which group gets the extra town when the
+    count is not a multiple of *count* (an assumption; see the tiers-2018 rule page).
+
     >>> assign_tiers([0.9, 1.3, 1.1, 0.7, 1.0], 5, ["a", "b", "c", "d", "e"]).tolist()
     [4, 1, 2, 5, 3]
     """
