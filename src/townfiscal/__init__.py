@@ -53,6 +53,7 @@ from townfiscal.rules import (
     formula_allocation,
     make_towns,
     read_towns,
+    roll_forward,
     validate_towns,
 )
 from townfiscal.towns import (
@@ -60,8 +61,10 @@ from townfiscal.towns import (
     KINDS,
     ZONES,
     PlausibilityWarning,
+    RollForwardWarning,
     kind_from_code,
     load_example,
+    read_prior,
 )
 
 if TYPE_CHECKING:
@@ -157,6 +160,7 @@ __all__ = [
     "Projection",
     "Proportional",
     "ResponsibilityMatrix",
+    "RollForwardWarning",
     "Rounding",
     "SolverError",
     "SolverTimeLimitWarning",
@@ -186,8 +190,10 @@ __all__ = [
     "metrics",
     "project",
     "read_allocation",
+    "read_prior",
     "read_towns",
     "report",
+    "roll_forward",
     "round_to_total",
     "split_expenditure",
     "subsidy_change",

@@ -144,6 +144,8 @@ PROVENANCE_LABELS: Mapping[str, str] = {
     "spend": "资金使用方式",
     "rounding": "取整方式",
     "method": "计算方法",
+    "towns_source": "乡镇数据来源",
+    "towns_prior": "上年补助来源",
     "written": "写出时间",
 }
 

@@ -14,9 +14,18 @@ import numpy as np
 import pandas as pd
 
 from townfiscal._files import atomic_path
-from townfiscal.policy import Policy
-from townfiscal.rules import read_towns
-from townfiscal.towns import SOURCE, ZONES, PlausibilityWarning, Unit, example_path
+from townfiscal.policy import Policy, get_policy
+from townfiscal.rules import read_towns, roll_forward
+from townfiscal.towns import (
+    PRIOR,
+    SOURCE,
+    ZONES,
+    PlausibilityWarning,
+    RollForwardWarning,
+    Unit,
+    example_path,
+    read_prior,
+)
 
 __all__ = [
     "CLIError",
@@ -27,7 +36,9 @@ __all__ = [
     "out_path",
     "pad",
     "policy_arg",
+    "prior_args",
     "read_reported",
+    "roll_reported",
     "sheet_args",
     "source_description",
     "summary",
@@ -135,6 +146,21 @@ def towns_arg(p: argparse.ArgumentParser) -> None:
              "headers does (default: yuan)",
     )
     sheet_args(p)
+    prior_args(p)
+
+
+def prior_args(p: argparse.ArgumentParser) -> None:
+    """``--prior`` (last year's allocation table) and the options to read it."""
+    g = p.add_argument_group("last year's amounts (rolled forward into the towns table)")
+    g.add_argument("--prior", metavar="FILE",
+                   help="last year's 分配表 (as townfiscal allocate --out wrote it) or a "
+                        "bureau's table with a code and an amount column: its amounts replace "
+                        "the towns table's 上年补助, matched by code")
+    g.add_argument("--prior-column", metavar="HEADER",
+                   help="the amount column of the --prior table, when several could be it")
+    g.add_argument("--prior-unit", choices=["yuan", "wan"],
+                   help="unit of that column when neither its header nor a 单位 line says "
+                        "(default: yuan)")
 
 
 def sheet_args(p: argparse.ArgumentParser, what: str = "towns file") -> None:
@@ -204,9 +230,42 @@ def load_towns(args: argparse.Namespace) -> pd.DataFrame:
     and its warnings are printed to stderr, so that a wrong guess is seen at once.
     """
     if not args.towns:
-        return read_towns(example_path(), unit=args.unit)
-    return read_reported(args.towns, unit=args.unit, sheet=getattr(args, "sheet", None),
-                         header_row=getattr(args, "header_row", None))
+        towns = read_towns(example_path(), unit=args.unit)
+    else:
+        towns = read_reported(args.towns, unit=args.unit, sheet=getattr(args, "sheet", None),
+                              header_row=getattr(args, "header_row", None))
+    if getattr(args, "prior", None):
+        towns = roll_reported(towns, args.prior, column=getattr(args, "prior_column", None),
+                              unit=getattr(args, "prior_unit", None),
+                              policy=getattr(args, "policy", None))
+    return towns
+
+
+def roll_reported(towns: pd.DataFrame, path: str, *, column: str | None = None,
+                  unit: Unit | None = None, policy: str | None = None,
+                  out: TextIO | None = None) -> pd.DataFrame:
+    """Roll last year's table forward into *towns*, printing what was read and the towns that
+    appeared or vanished (to stderr by default)."""
+    stream = sys.stderr if out is None else out
+    pol = get_policy(policy) if policy else None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", PlausibilityWarning)
+        warnings.simplefilter("always", RollForwardWarning)
+        prior = read_prior(path, column=column, unit=unit)
+        rolled = roll_forward(towns, prior, policy=pol)
+    info = rolled.attrs.get(PRIOR, {})
+    what = "townfiscal's 分配表" if info.get("kind", "").startswith("分配表") else "a table"
+    print(f"last year's amounts: {info.get('file')} ({what}, sheet {info.get('sheet')!r}, "
+          f"column {info.get('amount_header')!r} in "
+          f"{'万元' if info.get('unit') == 'wan' else '元'} by {info.get('unit_source')}): "
+          f"{info.get('matched', 0):,} towns matched, {info.get('total', 0):,} yuan",
+          file=stream)
+    for w in caught:
+        if issubclass(w.category, PlausibilityWarning | RollForwardWarning):
+            print(f"warning: {w.message}", file=sys.stderr)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return rolled
 
 
 def read_reported(path: str, *, unit: Unit = "yuan", sheet: str | None = None,

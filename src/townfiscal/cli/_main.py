@@ -50,7 +50,9 @@ def _cmd_allocate(args: argparse.Namespace) -> int:
     if args.out:
         provenance = {"policy_id": policy.id, "policy_hash": policy.hash,
                       "data_hash": data_hash(towns), "fund": int(fa.attrs["fund"]),
-                      "method": fa.attrs.get("method")}
+                      "method": fa.attrs.get("method"),
+                      **{str(k): v for k, v in fa.attrs.items()
+                         if str(k).startswith("towns_")}}
         path = write_allocation(fa, out_path(args.out), policy=policy, towns=towns,
                                 provenance=provenance)
         print(f"wrote the 分配表 of {len(fa):,} towns to {path}")

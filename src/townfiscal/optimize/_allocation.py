@@ -27,7 +27,7 @@ from townfiscal.optimize._solver import DEFAULT_TIME_LIMIT, solver_output
 from townfiscal.policy import Policy
 from townfiscal.rules._explain import formula_steps
 from townfiscal.rules._formula import FormulaComputation, compute_formula
-from townfiscal.towns import VALIDATED, content_key, source_of
+from townfiscal.towns import VALIDATED, content_key, prior_of, source_of
 
 __all__ = ["Allocation", "allocate", "data_hash", "register_writer"]
 
@@ -444,6 +444,9 @@ def allocate(
     source = source_of(towns)
     if source is not None:  # read from a file: which file, sheet, header row, unit, skips
         provenance["towns_source"] = source
+    prior = prior_of(towns)
+    if prior is not None:  # last year's amounts rolled forward: from which table, who moved
+        provenance["towns_prior"] = prior
     amounts = pd.Series(res.amounts, index=table.index, name="amount", dtype="int64")
     return Allocation(
         amounts=amounts, fund=int(comp.fund), status=res.status,

@@ -23,7 +23,7 @@ from townfiscal.rules._formula import (
 )
 from townfiscal.rules._growth import capped_proportional, growth_bounds
 from townfiscal.rules._synthetic import make_towns, write_example
-from townfiscal.rules._towns import check_policy_needs, read_towns, validate_towns
+from townfiscal.rules._towns import check_policy_needs, read_towns, roll_forward, validate_towns
 
 __all__ = [
     "FactorSpec",
@@ -45,6 +45,7 @@ __all__ = [
     "growth_bounds",
     "make_towns",
     "read_towns",
+    "roll_forward",
     "validate_towns",
     "write_example",
 ]

@@ -24,7 +24,7 @@ from townfiscal.rules._factors import (
 )
 from townfiscal.rules._growth import capped_proportional, growth_bounds
 from townfiscal.rules._towns import check_policy_needs
-from townfiscal.towns import mark, source_of, validate_keyed
+from townfiscal.towns import mark, prior_of, source_of, validate_keyed
 
 __all__ = [
     "FormulaComputation",
@@ -230,7 +230,7 @@ def compute_formula(
     table and the same rules.
     """
     pol = get_policy(policy)
-    source = source_of(towns)
+    source, prior = source_of(towns), prior_of(towns)
     towns, key = validate_keyed(towns)  # unmarked while the formula reads it: see the end
     prep = _prepared(towns, key, pol)
     index, coefficient = prep.index, prep.coefficient
@@ -288,6 +288,8 @@ def compute_formula(
     )
     if source is not None:  # read from a file: which file, sheet, header row, unit, skips
         table.attrs["towns_source"] = source
+    if prior is not None:  # last year's amounts rolled forward from a file: which, and who moved
+        table.attrs["towns_prior"] = prior
     if key is not None:  # a table the library validated: passed in again, it is trusted
         mark(towns, key)
     return FormulaComputation(

@@ -23,7 +23,7 @@ from townfiscal.rules._eligibility import eligible_mask
 from townfiscal.rules._factors import factor_specs
 from townfiscal.towns import Unit
 
-__all__ = ["check_policy_needs", "read_towns", "validate_towns"]
+__all__ = ["check_policy_needs", "read_towns", "roll_forward", "validate_towns"]
 
 
 def read_towns(
@@ -33,6 +33,7 @@ def read_towns(
     sheet: str | int | None = None,
     header_row: int | None = None,
     policy: Policy | None = None,
+    prior: Any = None,
 ) -> pd.DataFrame:
     """Read and validate a towns table from a file or a DataFrame.
 
@@ -69,6 +70,11 @@ def read_towns(
         row among the top 40 with the most known headers.
     policy:
         When given, also check what the policy's formula needs (see :func:`validate_towns`).
+    prior:
+        Last year's allocation table, to take ``prior_amount`` from: a 分配表 the library wrote
+        or a bureau's table with a code and an amount column (see :func:`roll_forward`, which
+        this calls; with *policy*, the towns it covers that are missing from last year's
+        table are the ones reported as new).
 
     Returns
     -------
@@ -101,11 +107,88 @@ def read_towns(
     """
     towns = _towns.read_towns_report(source, unit=unit, sheet=sheet, header_row=header_row,
                                      stacklevel=4)[0]
+    if prior is not None:
+        towns = _roll(towns, prior, policy)
     if policy is not None:
         what = ("towns table" if isinstance(source, pd.DataFrame)
                 else f"towns file {Path(source).name}")
         check_policy_needs(towns, policy, what)
     return towns
+
+
+def roll_forward(towns: pd.DataFrame, prior: Any, *, policy: Policy | None = None
+                 ) -> pd.DataFrame:
+    """This year's towns with last year's amounts in ``prior_amount``, from last year's table.
+
+    Growth control and hold-harmless compare each town with last year's amount. This takes
+    those amounts from last year's allocation table and matches them to this year's towns by
+    code (9 digits; 12-digit 统计用区划代码 ending in 000 and codes stored as numbers are
+    read as the towns table reads them).
+
+    Parameters
+    ----------
+    towns:
+        This year's towns table (validated here if it is not already).
+    prior:
+        Last year's table: a file — a 分配表 the library wrote (its 分配金额(元) column) or a
+        bureau's table with a code column (代码, 区划代码, 乡镇代码, 行政区划代码) and an
+        amount column (分配金额, 补助金额, 金额, 上年补助, 2020年补助…, in 元 or 万元 by
+        its header or a 单位 line; see :func:`read_prior` for the options) — or a Series of
+        yuan by code, a table with ``code`` and ``amount`` columns, or last year's
+        :class:`Allocation`.
+    policy:
+        The policy this year's allocation follows: only the towns it covers count as new
+        when last year's table lacks them (a subdistrict it never pays is not reported).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy of *towns* whose ``prior_amount`` is last year's amount (NaN for a town not in
+        last year's table: new this year, so growth control and hold-harmless do not bind it,
+        as the policy's ``growth_control.new_towns`` rule says). ``attrs["townfiscal.prior"]``
+        records the file, sheet, headers and unit read, the towns matched, and the codes that
+        appeared or vanished; an allocation's workbook writes it to its 来源 sheet.
+
+    Raises
+    ------
+    ValidationError
+        A bad last year's table: every code that is not a township's, every code listed
+        twice (naming both rows as Excel shows them), every amount that is not a number or is
+        negative.
+
+    Warns
+    -----
+    RollForwardWarning
+        When towns appear (covered this year, absent last year) or vanish (in last year's
+        table, not in this year's), naming them; or when it replaces amounts the towns table
+        had.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile, warnings
+    >>> import townfiscal as tf
+    >>> towns = tf.load_example()
+    >>> pol = tf.get_policy("guangdong-2020")
+    >>> path = tf.formula_allocation(towns, pol).pipe(
+    ...     tf.write_allocation, pathlib.Path(tempfile.mkdtemp()) / "2020分配表.xlsx",
+    ...     policy=pol, towns=towns)
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     next_year = roll_forward(towns, path, policy=pol)
+    >>> int(next_year["prior_amount"].sum()), next_year.attrs["townfiscal.prior"]["matched"]
+    (2000000000, 1002)
+    >>> print(caught[0].message)  # the example had last year's amounts of its own
+    last year's table 2020分配表.xlsx: it replaces the towns table's own 上年补助 for 839 towns
+    """
+    return _roll(towns, prior, policy)
+
+
+def _roll(towns: pd.DataFrame, prior: Any, policy: Policy | None) -> pd.DataFrame:
+    """:func:`roll_forward`'s work, its warning pointed at the caller of the public function."""
+    towns = _towns.validate_towns(towns)
+    covered = None if policy is None else eligible_mask(towns, policy)
+    scope = "towns" if policy is None else f"towns {policy.id} covers"
+    return _towns.roll_forward(towns, prior, covered=covered, scope=scope, stacklevel=4)
 
 
 def validate_towns(

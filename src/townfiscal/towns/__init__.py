@@ -16,6 +16,7 @@ from townfiscal.towns._columns import (
 from townfiscal.towns._content import VALIDATED, content_key, is_marked, mark
 from townfiscal.towns._example import example_path, load_example
 from townfiscal.towns._plausible import BOUNDS, PlausibilityWarning
+from townfiscal.towns._prior import PRIOR, RollForwardWarning, prior_of, read_prior, roll_forward
 from townfiscal.towns._read import (
     SOURCE,
     TOWNS_SHEET,
@@ -32,6 +33,7 @@ __all__ = [
     "COLUMNS",
     "GUANGDONG_ZONES",
     "KINDS",
+    "PRIOR",
     "SEED",
     "SOURCE",
     "TOWNS_SHEET",
@@ -40,6 +42,7 @@ __all__ = [
     "Column",
     "PlausibilityWarning",
     "ReadReport",
+    "RollForwardWarning",
     "SkippedRow",
     "Unit",
     "canonical_zone",
@@ -50,9 +53,12 @@ __all__ = [
     "kind_from_code",
     "load_example",
     "mark",
+    "prior_of",
+    "read_prior",
     "read_table",
     "read_towns",
     "read_towns_report",
+    "roll_forward",
     "source_of",
     "synthetic_figures",
     "validate_keyed",
