@@ -100,8 +100,8 @@ class Domain:
 
     path: str
     kind: Literal["number", "integer"]
-    minimum: float | None
-    maximum: float | None
+    minimum: float | None = attrs.field(converter=attrs.converters.optional(float))
+    maximum: float | None = attrs.field(converter=attrs.converters.optional(float))
     reason: str
     unit: str | None = None
     exclusive_minimum: bool = False
