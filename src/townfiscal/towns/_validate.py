@@ -53,11 +53,21 @@ def _as_text(series: pd.Series) -> pd.Series:
     """Strings, stripped; blanks for missing values; ``441521100.0`` (Excel) as ``441521100``."""
     obj = series.astype(object)
     missing = obj.isna().to_numpy(dtype=bool)
-    text = obj.astype(str).str.translate(_DIGITS).str.strip().astype(object)
+    text = obj.astype(str).str.strip().astype(object)
     dotted = text.str.endswith(".0").to_numpy(dtype=bool)
     if dotted.any():
         text[dotted] = text[dotted].str.replace(r"^(\d+)\.0+$", r"\1", regex=True)
     return text.where(~missing, "")
+
+
+def _blank(series: pd.Series) -> pd.Series:
+    """Missing values and text of spaces only."""
+    obj = series.astype(object)
+    blank = obj.isna()
+    text = obj.map(type).eq(str).to_numpy(dtype=bool)
+    if text.any():
+        blank[text] = obj[text].str.strip().eq("").to_numpy(dtype=bool)
+    return blank
 
 
 def _as_number(series: pd.Series) -> pd.Series:
@@ -73,6 +83,9 @@ def _codes(series: pd.Series) -> tuple[pd.Series, npt.NDArray[np.bool_]]:
     read as written, a 12-digit 统计用区划代码 ending in 000 cut to its 9-digit township code;
     also which codes were 12 digits that do not end in 000 (a village's code)."""
     codes = _as_text(series)
+    wide = codes.str.contains("[０-９]", regex=True).to_numpy(dtype=bool)
+    if wide.any():
+        codes[wide] = codes[wide].str.translate(_DIGITS)
     twelve = codes.str.fullmatch(r"[1-9]\d{11}").to_numpy(dtype=bool)
     if not twelve.any():
         return codes, twelve
@@ -234,7 +247,7 @@ def validate_keyed(
             continue
         raw = df[col.name]
         values = _as_number(raw)
-        blank = raw.isna() if values.dtype == raw.dtype else raw.isna() | (_as_text(raw) == "")
+        blank = raw.isna() if values.dtype == raw.dtype else _blank(raw)
         optional_blank = blank & (col.name == "prior_amount" or not col.required)
         bad_text = values.isna() & ~blank
         for i in np.flatnonzero(bad_text.to_numpy()):

@@ -472,9 +472,13 @@ def numbers(series: pd.Series) -> pd.Series:
     """Cells as numbers: numbers as they are, text with full-width digits or thousands
     separators (``"１２,３４５.６"``) read as the number it writes, anything else NaN."""
     obj = series.astype(object)
-    text = obj.astype(str).str.translate(_NUMBER_TEXT).str.replace(",", "", regex=False)
-    return pd.to_numeric(text.str.strip().where(obj.notna(), None), errors="coerce").astype(
-        np.float64)
+    out = pd.to_numeric(obj, errors="coerce").astype(np.float64)
+    retry = (out.isna() & obj.notna()).to_numpy()
+    if retry.any():  # text pandas does not read as a number: clean it and try again
+        text = obj[retry].astype(str).str.translate(_NUMBER_TEXT)
+        text = text.str.replace(",", "", regex=False).str.strip()
+        out[retry] = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
+    return out
 
 
 def _check_totals(body: pd.DataFrame, kinds: npt.NDArray[np.object_], lines: npt.NDArray[Any],
