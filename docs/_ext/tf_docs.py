@@ -35,8 +35,8 @@ Directives and roles (usable from MyST as ```` ```{tf-exec} ```` and ``{tf-eval}
 ``tf-cli``
     The ``--help`` text of the ``townfiscal`` command and of each of its subcommands.
 ``tf-openapi``
-    The HTTP service's endpoints (``:part: paths``) or schemas (``:part: schemas``), rendered
-    from the OpenAPI document the service itself serves.
+    The HTTP service's endpoints (``:part: paths``), schemas (``:part: schemas``) or error
+    codes (``:part: errors``), rendered from the OpenAPI document the service itself serves.
 ``tf-shell``
     Run ``townfiscal <args>`` during the build and show the command with its output.
 
@@ -1021,11 +1021,21 @@ def _openapi_schemas_md(doc: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _openapi_errors_md(doc: dict[str, Any]) -> list[str]:
+    """The error codes (the ``error`` of every error body) with their status and meaning."""
+    codes = doc.get("components", {}).get("schemas", {}).get("ErrorCode", {})
+    rows = zip(codes.get("enum", []), codes.get("x-enum-statuses", []),
+               codes.get("x-enum-descriptions", []), strict=True)
+    lines = ["| `error` | status | meaning |", "|---|---|---|"]
+    lines += [f"| `{code}` | {status} | {_cell(meaning)} |" for code, status, meaning in rows]
+    return [*lines, ""]
+
+
 class TfOpenApi(SphinxDirective):
     """Endpoints or schemas of the HTTP service, from the OpenAPI document it serves."""
 
     option_spec: ClassVar[dict[str, Any]] = {
-        "part": lambda arg: directives.choice(arg, ("paths", "schemas")),
+        "part": lambda arg: directives.choice(arg, ("paths", "schemas", "errors")),
         "path": directives.unchanged,
     }
 
@@ -1042,7 +1052,9 @@ class TfOpenApi(SphinxDirective):
                            location=self.get_location())
             return []
         part = self.options.get("part", "paths")
-        lines = _openapi_paths_md(doc) if part == "paths" else _openapi_schemas_md(doc)
+        render = {"paths": _openapi_paths_md, "schemas": _openapi_schemas_md,
+                  "errors": _openapi_errors_md}[part]
+        lines = render(doc)
         container = nodes.container(classes=["tf-openapi"])
         self.state.nested_parse(StringList(lines, source=self.get_location()),
                                 self.content_offset, container)
