@@ -142,3 +142,15 @@ def test_policy_to_dict_carries_sources():
     }
     assert params["regional_coefficient"]["assumption"] is True
     assert d["effective"] == "2020-08-27"
+
+
+def test_a_policy_says_where_its_date_comes_from(capsys):
+    """The 2020 date is the publication date; the 2014 date an assumption; the CLI shows it."""
+    from townfiscal.cli import main
+
+    assert "publication date" in tf.get_policy("guangdong-2020").effective_source
+    minority = tf.get_policy("guangdong-minority-2014")
+    assert minority.effective_source.startswith("assumption:")
+    assert minority.to_dict()["effective_source"] == minority.effective_source
+    assert main(["policies", "guangdong-2020"]) == 0
+    assert "date: the revised measures' publication date, 2020-08-27" in capsys.readouterr().out

@@ -100,6 +100,9 @@ def _cmd_policies(args: argparse.Namespace) -> int:
         f"  document: {pol.document}\n  effective {pol.effective.isoformat()}, method "
         f"{pol.method}, hash {pol.hash[:16]}"
     )
+    if pol.effective_source:  # where the date comes from (a publication date, an assumption)
+        for line in textwrap.wrap(f"date: {pol.effective_source}", width=92):
+            print(f"  {line}")
     print(f"  {len(pol.parameters)} parameters, {len(pol.assumptions)} of them assumptions "
           "(values the published text does not give)")
     section = None
