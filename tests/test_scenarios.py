@@ -292,6 +292,8 @@ def test_policy_html_lists_every_parameter_with_its_source() -> None:
     text = _html.policy_text(pol)
     assert text.splitlines()[0] == "Policy guangdong-2020"
     assert "assumptions:" in text
+    assert "date from: the revised measures' publication date" in text
+    assert "publication date" in html
 
 
 class _FakeAllocation:

@@ -114,6 +114,8 @@ def _policy_facts(policy: Any) -> list[tuple[str, Any]]:
         ("parameters", f"{n} ({len(policy.assumptions)} documented assumptions)"),
         ("hash", policy.hash[:16] + "…"),
     ]
+    if getattr(policy, "effective_source", None):  # a publication date, or an assumption
+        facts.insert(2, ("date from", policy.effective_source))
     if getattr(policy, "derived_from", None):
         facts.insert(0, ("derived from", policy.derived_from))
     return facts
