@@ -175,6 +175,7 @@ def test_appearing_and_vanishing_towns_are_reported(towns: pd.DataFrame,
     assert "2 of the 1,001 towns guangdong-2020 covers are not in it" in text
     assert "440203100 西联镇, 440203101 西河镇" in text
     assert "2 of its towns are not in this year's table" in text
+    assert "bind them" in text
     assert "445381119, 441599100" in text
     # new towns are exempt from growth control (the policy's new_towns rule): no bounds
     fa = tf.formula_allocation(year2, POLICY)

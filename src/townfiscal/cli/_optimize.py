@@ -140,7 +140,9 @@ def run(args: argparse.Namespace, towns: pd.DataFrame) -> int:
     print(f"  method: {alloc.result.method}")
     print("  shadow prices and towns held:")
     for family, row in prices.iterrows():
-        print(f"    {family:<18} {row['shadow_price']:>12.6g} {row['unit']:<34} "
+        price = float(row["shadow_price"])
+        price = 0.0 if abs(price) < 1e-12 else price  # a solver's rounding noise, not a price
+        print(f"    {family:<18} {price:>12.6g} {row['unit']:<34} "
               f"{int(row['binding']):>6} towns")
     if args.out:
         path = write_allocation(alloc, out_path(args.out))

@@ -133,9 +133,9 @@ def roll_forward(towns: pd.DataFrame, prior: Any, *, policy: Policy | None = Non
         Last year's table: a file — a 分配表 the library wrote (its 分配金额(元) column) or a
         bureau's table with a code column (代码, 区划代码, 乡镇代码, 行政区划代码) and an
         amount column (分配金额, 补助金额, 金额, 上年补助, 2020年补助…, in 元 or 万元 by
-        its header or a 单位 line; see :func:`read_prior` for the options) — or a Series of
-        yuan by code, a table with ``code`` and ``amount`` columns, or last year's
-        :class:`Allocation`.
+        its header or a 单位 line; see :func:`~townfiscal.read_prior` for the options) —
+        or a Series of yuan by code, a table with ``code`` and ``amount`` columns, or last
+        year's :class:`~townfiscal.Allocation`.
     policy:
         The policy this year's allocation follows: only the towns it covers count as new
         when last year's table lacks them (a subdistrict it never pays is not reported).

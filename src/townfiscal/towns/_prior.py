@@ -447,12 +447,15 @@ def roll_forward(
     out.attrs[PRIOR] = info
     notes = []
     if appear.size:
-        notes.append(f"{appear.size} of the {int(mask.sum()):,} {scope} are not in it "
-                     f"(no amount last year: growth control and hold-harmless do not bind "
-                     f"them): {_listed(appear, names)}")
+        one = appear.size == 1
+        notes.append(f"{appear.size} of the {int(mask.sum()):,} {scope} "
+                     f"{'is' if one else 'are'} not in it (no amount last year: growth "
+                     "control and hold-harmless do not bind "
+                     f"{'it' if one else 'them'}): {_listed(appear, names)}")
     if vanish.size:
-        notes.append(f"{vanish.size} of its towns are not in this year's table (merged, "
-                     f"renamed or recoded?): {_listed(vanish, {})}")
+        one = vanish.size == 1
+        notes.append(f"{vanish.size} of its towns {'is' if one else 'are'} not in this "
+                     f"year's table (merged, renamed or recoded?): {_listed(vanish, {})}")
     if info["replaced"]:
         notes.append(f"it replaces the towns table's own 上年补助 for {info['replaced']:,} "
                      "towns")
