@@ -42,17 +42,21 @@ MAX_FUND = 10**15
 _SCALARS = (str, int, float, bool, type(None))
 _TEXT = {n for c in COLUMNS if c.kind in {"text", "category"} for n in (c.name, c.zh)}
 _CODE = {n for c in COLUMNS if c.kind == "code" for n in (c.name, c.zh)}
+_NUMBER = {n for c in COLUMNS if c.kind in {"people", "money", "area"} for n in (c.name, c.zh)}
 
 
 def _cell_problem(key: str, value: Any) -> str | None:
     """What is wrong with one posted cell's JSON type, if anything: text columns take
-    text, the code text or a whole number, the rest a number, text or null."""
+    text, the code text or a whole number, figures a number (or one written as text), and
+    any other column a number, text, true/false or null."""
     if not isinstance(value, _SCALARS):
         return "must be a number, text or null"
     if key in _TEXT and not isinstance(value, str | None):
         return "must be text"
     if key in _CODE and (isinstance(value, bool) or not isinstance(value, str | int | None)):
         return "must be text (9 digits) or a whole number"
+    if key in _NUMBER and isinstance(value, bool):
+        return "must be a number"
     return None
 
 
