@@ -175,18 +175,21 @@ def _hand_out(
         return out
     # no amount can take more than count steps: capping makes every room finite
     r = np.clip(room, 0.0, float(count))
-    srt = np.sort(r)
-    m = srt.size
-    prefix = np.concatenate([[0.0], np.cumsum(srt)[:-1]])
-    # steps given after srt[j] full passes: the rooms below it in full, srt[j] for the rest
-    given_at = prefix + srt * (m - np.arange(m))
-    k = int(np.searchsorted(given_at, float(count), side="right"))
-    r0, g0 = (float(srt[k - 1]), float(given_at[k - 1])) if k else (0.0, 0.0)
-    left = m - int(np.searchsorted(srt, r0, side="right"))  # amounts with room past r0
-    passes, extra = r0, 0
-    if left:
-        more, extra = divmod(int(count - g0), left)
-        passes = r0 + more
+    if count <= int(np.count_nonzero(r)):  # the usual case: one pass, not even a full one
+        passes, extra = 0.0, count
+    else:
+        srt = np.sort(r)
+        m = srt.size
+        prefix = np.concatenate([[0.0], np.cumsum(srt)[:-1]])
+        # steps given after srt[j] full passes: the rooms below it in full, srt[j] for the rest
+        given_at = prefix + srt * (m - np.arange(m))
+        k = int(np.searchsorted(given_at, float(count), side="right"))
+        r0, g0 = (float(srt[k - 1]), float(given_at[k - 1])) if k else (0.0, 0.0)
+        left = m - int(np.searchsorted(srt, r0, side="right"))  # amounts with room past r0
+        passes, extra = r0, 0
+        if left:
+            more, extra = divmod(int(count - g0), left)
+            passes = r0 + more
     steps = np.minimum(r, passes)
     if extra:
         open_ = np.flatnonzero(r > passes)
