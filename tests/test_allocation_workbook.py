@@ -217,7 +217,22 @@ def test_write_table_writes_whole_floats_as_integers(tmp_path: Path) -> None:
                          index=pd.Index(["a", "b"], name="code"))
     path = write_table(frame, tmp_path / "t.csv")
     assert path.read_text(encoding="utf-8-sig").splitlines() == [
-        "code,yuan,ratio", "a,196100,0.3", "b,,1"]
+        "行政区划代码,yuan,ratio", "a,196100,0.3", "b,,1"]
+
+
+def test_write_table_heads_in_chinese(tmp_path: Path) -> None:
+    """Known columns get the 分配表's Chinese headers, zones, kinds and yes/no in Chinese;
+    a split's city and county are levels of government; a command adds its own."""
+    frame = pd.DataFrame({"zone": ["east_wing"], "kind": ["town"], "eligible": [True],
+                          "fiscal_capacity": [1.0], "city": [2], "prog": [3]},
+                         index=pd.Index(["441521101"], name="code"))
+    places = write_table(frame, tmp_path / "a.csv", headers={"prog": "某项补助(元)"})
+    levels = write_table(frame, tmp_path / "b.csv", levels=True)
+    assert places.read_text(encoding="utf-8-sig").splitlines() == [
+        "行政区划代码,区域,类型,是否补助对象,可用财力(元),地级市,某项补助(元)",
+        "441521101,东翼,镇,是,1,2,3"]
+    assert levels.read_text(encoding="utf-8-sig").splitlines()[0].split(",")[5:] == [
+        "市(元)", "prog"]
 
 
 def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+import townfiscal as tf
 from townfiscal.cli import main
 
 
@@ -18,14 +19,17 @@ def test_devolve_prints_counties_and_writes_three_tables(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "1,230 posts to 2 towns from 2 counties, 147,600,000 yuan a year" in text
     assert "汕尾市海丰县" in text
-    got = pd.read_excel(tr, dtype={"code": str}, engine="openpyxl").set_index("code")
-    assert got.loc["441521101", "amount"] == 3_600_000
-    assert got.loc["441523100", "amount"] == 144_000_000
-    ch = pd.read_csv(cmp, dtype={"code": str}, encoding="utf-8-sig").set_index("code")
-    assert int(ch["change"].sum()) == 0
+    code = {"行政区划代码": str}
+    got = pd.read_excel(tr, dtype=code, engine="openpyxl").set_index("行政区划代码")
+    assert got.loc["441521101", "金额(元)"] == 3_600_000
+    assert got.loc["441523100", "金额(元)"] == 144_000_000
+    ch = pd.read_csv(cmp, dtype=code, encoding="utf-8-sig").set_index("行政区划代码")
+    assert int(ch["增减(元)"].sum()) == 0
     assert len(ch) == 1002
-    t = pd.read_csv(towns, dtype={"code": str}, encoding="utf-8-sig").set_index("code")
+    t = pd.read_csv(towns, dtype=code, encoding="utf-8-sig").set_index("行政区划代码")
     assert len(t) == 1757
+    assert tf.read_towns(towns).loc["441521101", "supported_population"] == t.loc[
+        "441521101", "财政供养人口"]  # the updated towns table reads back
 
 
 def test_devolve_with_own_costs_and_capacity(tmp_path, capsys):

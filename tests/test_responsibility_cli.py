@@ -20,11 +20,11 @@ def test_split_reads_chinese_csv_and_writes_rows(tmp_path, capsys):
     assert main(["split", str(src), "--out", str(out)]) == 0
     text = capsys.readouterr().out
     assert re.search(r"total 合计\s+13,345,678 yuan", text)
-    rows = pd.read_csv(out, dtype={"code": str}, encoding="utf-8-sig").set_index("code")
-    assert rows.loc["441521101", ["central", "province", "city", "county", "town"]].tolist() == [
-        500_000, 225_000, 75_000, 200_000, 0]
-    levels = rows[["central", "province", "city", "county", "town"]].sum(axis=1)
-    assert (levels == rows["amount"]).all()
+    rows = pd.read_csv(out, dtype={"行政区划代码": str}, encoding="utf-8-sig")
+    rows = rows.set_index("行政区划代码")
+    shares = ["中央(元)", "省(元)", "市(元)", "县(元)", "镇(元)"]
+    assert rows.loc["441521101", shares].tolist() == [500_000, 225_000, 75_000, 200_000, 0]
+    assert (rows[shares].sum(axis=1) == rows["金额(元)"]).all()
 
 
 def test_split_looks_zones_up_in_the_towns_table_and_writes_excel(tmp_path):
@@ -41,8 +41,8 @@ def test_split_looks_zones_up_in_the_towns_table_and_writes_excel(tmp_path):
     sheet = openpyxl.load_workbook(out).active
     header = [c.value for c in sheet[1]]
     row = next(sheet.iter_rows(min_row=2, values_only=True))
-    assert row[header.index("zone")] == "east_wing"
-    assert row[header.index("central")] == 99
+    assert row[header.index("区域")] == "东翼"
+    assert row[header.index("中央(元)")] == 99
 
 
 def test_split_with_bad_rows_exits_1_listing_them(tmp_path, capsys):

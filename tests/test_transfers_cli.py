@@ -18,8 +18,10 @@ def test_transfers_on_the_example(tmp_path, capsys):
     assert re.search(r"weak_town_subsidy\s+2,000,000,000 yuan", text)
     assert re.search(r"peoples_congress\s+300,600,000 yuan", text)
     assert re.search(r"total\s+2,300,600,000 yuan", text)
-    t = pd.read_csv(out, dtype={"code": str}, encoding="utf-8-sig").set_index("code")
-    assert (t["weak_town_subsidy"] + t["peoples_congress"] == t["total"]).all()
+    t = pd.read_csv(out, dtype={"行政区划代码": str}, encoding="utf-8-sig")
+    subsidy, congress = t["财力薄弱镇（乡）补助(元)"], t["人大工作和建设经费(元)"]
+    assert (subsidy + congress == t["合计(元)"]).all()
+    assert int(t["合计(元)"].sum()) == 2_300_600_000
 
 
 def test_transfers_with_police_stations(tmp_path, capsys):

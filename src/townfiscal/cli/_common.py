@@ -17,6 +17,8 @@ from townfiscal._files import atomic_path
 from townfiscal.policy import Policy, get_policy
 from townfiscal.rules import read_towns, roll_forward
 from townfiscal.towns import (
+    COLUMNS,
+    KINDS,
     PRIOR,
     SOURCE,
     ZONES,
@@ -50,6 +52,35 @@ __all__ = [
 #: One zone vocabulary everywhere: the first Chinese name of each zone (as plots and the
 #: 分配表 workbook print it).
 _ZONE_ZH = {zone: aliases[0] for zone, aliases in ZONES.items()}
+_KIND_ZH = {kind: aliases[0] for kind, aliases in KINDS.items()}
+
+#: Chinese headers of the columns the command line's tables have (the 分配表's vocabulary: the
+#: towns columns as the 乡镇基础数据 sheet heads them, money marked 元); others keep theirs.
+TABLE_HEADERS: dict[str, str] = {
+    "code": "行政区划代码",
+    **{c.name: c.zh + ("(元)" if c.kind == "money" else "") for c in COLUMNS},
+    "eligible": "是否补助对象",
+    "amount": "金额(元)",
+    "total": "合计(元)",
+    "item": "事项",
+    "row": "行",
+    "central": "中央(元)",
+    "province": "省(元)",
+    "town": "镇(元)",
+    "posts": "下放编制数",
+    "powers": "下放事权",
+    "personnel": "人员经费(元)",
+    "operating": "公用经费(元)",
+    "coefficient_before": "调整前综合系数",
+    "coefficient_after": "调整后综合系数",
+    "amount_before": "调整前补助(元)",
+    "amount_after": "调整后补助(元)",
+    "change": "增减(元)",
+    "change_pct": "增减幅度(%)",
+    "transfer": "随事转移资金(元)",
+}
+# "city" and "county" are levels of government in a split's rows but places in a towns table
+_LEVEL_HEADERS = {"city": "市(元)", "county": "县(元)"}
 
 
 def display_width(text: str) -> int:
@@ -72,12 +103,17 @@ class CLIError(Exception):
     """An error to print as one line, without a traceback."""
 
 
-def write_table(frame: pd.DataFrame, path: str | os.PathLike[str], *, sheet: str = "towns") -> Path:
+def write_table(frame: pd.DataFrame, path: str | os.PathLike[str], *, sheet: str = "towns",
+                headers: dict[str, str] | None = None, levels: bool = False) -> Path:
     """Write *frame* to ``.csv`` (UTF-8 with BOM, so Excel reads the Chinese) or ``.xlsx``.
+
+    Headers are written in Chinese (:data:`TABLE_HEADERS`, then *headers* for the command's
+    own columns; *levels*: ``city`` and ``county`` are levels of government, 市(元) and
+    县(元), not places), and so are zones, kinds of unit and yes/no.
 
     The file appears whole or not at all: it is written beside the target and moved into
     place when complete, with the permissions a new file gets (the umask's). Float columns
-    that hold whole numbers (yuan) are written as integers, other floats to 15 significant
+    that hold whole numbers (yuan) are written as integers, other floats to 12 significant
     digits.
 
     Raises
@@ -89,11 +125,11 @@ def write_table(frame: pd.DataFrame, path: str | os.PathLike[str], *, sheet: str
     suffix = target.suffix.lower()
     if suffix not in {".csv", ".xlsx"}:
         raise ValueError(f"cannot write {target.name}: use a .csv or .xlsx file name")
-    frame = _whole_money(frame)
+    frame = _chinese(_whole_money(frame), headers or {}, levels=levels)
     with atomic_path(target) as tmp:
         if suffix == ".csv":
-            # 15 significant digits: a float's last digits are noise (0.30000000000000004)
-            frame.to_csv(tmp, encoding="utf-8-sig", lineterminator="\n", float_format="%.15g")
+            # 12 significant digits: a float's last digits are noise (0.30000000000000004)
+            frame.to_csv(tmp, encoding="utf-8-sig", lineterminator="\n", float_format="%.12g")
         else:
             frame.to_excel(tmp, sheet_name=sheet, engine="openpyxl")
     return target
@@ -111,6 +147,20 @@ def out_path(path: str | os.PathLike[str]) -> Path:
     if target.suffix.lower() not in {".csv", ".xlsx"}:
         raise ValueError(f"cannot write {target.name}: use a .csv or .xlsx file name")
     return target
+
+
+def _chinese(frame: pd.DataFrame, headers: dict[str, str], *, levels: bool) -> pd.DataFrame:
+    """*frame* with Chinese headers, zones, kinds and yes/no."""
+    names = {**TABLE_HEADERS, **(_LEVEL_HEADERS if levels else {}), **headers}
+    out = frame.copy()
+    for col, zh in (("zone", _ZONE_ZH), ("kind", _KIND_ZH)):
+        if col in out.columns:
+            out[col] = out[col].map(lambda v, zh=zh: zh.get(v, v))
+    for col in out.columns:
+        if out[col].dtype == bool:
+            out[col] = np.where(out[col].to_numpy(), "是", "否")
+    out.index.name = names.get(str(out.index.name), out.index.name)
+    return out.rename(columns=lambda c: names.get(str(c), c))
 
 
 def _whole_money(frame: pd.DataFrame) -> pd.DataFrame:

@@ -105,7 +105,7 @@ def _cmd_split(args: argparse.Namespace) -> int:
     if args.out:
         rows = (s.table.set_index("code") if "code" in s.table.columns
                 else s.table.rename_axis("row"))
-        path = write_table(rows, args.out, sheet="支出责任")
+        path = write_table(rows, args.out, sheet="支出责任", levels=True)
         print(f"wrote {len(s.table):,} rows to {path}")
     return 0
 
@@ -138,7 +138,7 @@ def _cmd_devolve(args: argparse.Namespace) -> int:
         path = write_table(d.transfers, args.out, sheet="财随事转")
         print(f"wrote {len(d.transfers):,} transfers to {path}")
     if args.towns_out:
-        path = write_table(d.towns, args.towns_out, sheet="towns")
+        path = write_table(d.towns, args.towns_out, sheet="乡镇基础数据")
         print(f"wrote the updated towns table ({len(d.towns):,} rows) to {path}")
     if args.compare:
         path = write_table(ch, args.compare, sheet="补助变化")
@@ -164,7 +164,8 @@ def _cmd_transfers(args: argparse.Namespace) -> int:
         print(_yuan_line(c, int(tr[c].sum()), total) + note)
     print(_yuan_line("total", total, total))
     if args.out:
-        path = write_table(tr, args.out, sheet="转移支付")
+        path = write_table(tr, args.out, sheet="转移支付",
+                           headers={c: f"{progs[c].name_zh}(元)" for c in cols})
         print(f"wrote {len(tr):,} rows to {path}")
     return 0
 
