@@ -109,7 +109,9 @@ def _town_row() -> dict[str, Any]:
 
 def error_statuses(path: str, method: str, op: dict[str, Any], *, secured: bool) -> list[int]:
     """The error statuses the operation *method* *path* can answer (besides 500)."""
-    out = set() if path == "/health" else {503}  # liveness answers whenever it runs
+    # Every request passes the front door: its Host (400), its Origin, or a network address
+    # reaching a service without a token (403).
+    out = {400, 403} if path == "/health" else {400, 403, 503}  # liveness never sheds
     if "requestBody" in op:
         out |= {413, 415, 422}
     if any(p.get("in") == "query" for p in op.get("parameters", [])):
@@ -143,14 +145,24 @@ def _error_response(status: int, description: str) -> dict[str, Any]:
     return response
 
 
+_REQUEST_ID = {
+    "description": "The request's id: the client's X-Request-ID when it sent a valid one, "
+    "else a new one; the service's log line of the request carries it",
+    "schema": {"type": "string"},
+}
+
+
 def _responses(doc: dict[str, Any], secured: bool) -> None:
-    """Every error status each operation can answer, with the error body and an example."""
+    """Every error status each operation can answer, with the error body and an example;
+    the request id on every response."""
     for path, item in doc.get("paths", {}).items():
         for method, op in item.items():
             if not isinstance(op, dict) or "responses" not in op:
                 continue
             responses = op["responses"]
-            responses.pop("400", None)  # Litestar's 400 is answered as 422 here
+            # Litestar's own 400 (a body or parameter that does not decode) is answered as
+            # 422 here; the 400 declared below is the front door's (the Host).
+            responses.pop("400", None)
             for status in error_statuses(path, method, op, secured=secured):
                 declared = responses.get(str(status), {}).get("content", {})
                 schema = declared.get("application/json", {}).get("schema", {})
@@ -164,6 +176,8 @@ def _responses(doc: dict[str, Any], secured: bool) -> None:
                         path, "The Idempotency-Key was used before with another body"
                     )
                 responses[str(status)] = _error_response(status, description)
+            for response in responses.values():
+                response.setdefault("headers", {})["X-Request-ID"] = dict(_REQUEST_ID)
 
 
 def _unions(node: Any) -> None:
