@@ -101,21 +101,7 @@ def implausible(
     starts each (``"towns.xlsx, sheet '乡镇', "``).
     """
     out: list[str] = []
-    codes = towns.index.to_numpy(dtype=object)
-    for bound in BOUNDS:
-        if bound.column not in towns.columns:
-            continue
-        values = towns[bound.column].to_numpy(dtype=np.float64)
-        over = np.flatnonzero(values > bound.most)
-        header = _header(bound.column, headers)
-        for i in over[:_LISTED]:
-            row = f"row {int(lines[i])} ({codes[i]})" if lines is not None else f"town {codes[i]}"
-            out.append(f"{where}{row}, column {header!r}: {values[i]:,.6g} {bound.unit} is "
-                       f"above {bound.most:,.0f} {bound.unit}, more than any town has "
-                       f"({bound.reason})")
-        if over.size > _LISTED:
-            out.append(f"{where}column {header!r}: {over.size - _LISTED} more values above "
-                       f"{bound.most:,.0f} {bound.unit}")
+    wrong_unit = set()
     for column, (low, high) in UNIT_SCALE.items():
         if column not in towns.columns:
             continue
@@ -130,9 +116,25 @@ def implausible(
                        f"{low:,.0f}: the column looks like 万元 read as yuan (pass unit='wan', "
                        f"--unit wan, or write the unit in the header: {_bare(header)}（万元）)")
         elif median > high:
+            wrong_unit.add(column)  # its values above the bound are the unit's doing
             out.append(f"{where}column {header!r}: the median is {median:,.0f} yuan, above "
                        f"{high:,.0f}: the column looks like yuan read as 万元 (pass "
                        f"unit='yuan', or write the unit in the header: {_bare(header)}（元）)")
+    codes = towns.index.to_numpy(dtype=object)
+    for bound in BOUNDS:
+        if bound.column not in towns.columns or bound.column in wrong_unit:
+            continue
+        values = towns[bound.column].to_numpy(dtype=np.float64)
+        over = np.flatnonzero(values > bound.most)
+        header = _header(bound.column, headers)
+        for i in over[:_LISTED]:
+            row = f"row {int(lines[i])} ({codes[i]})" if lines is not None else f"town {codes[i]}"
+            out.append(f"{where}{row}, column {header!r}: {values[i]:,.6g} {bound.unit} is "
+                       f"above {bound.most:,.0f} {bound.unit}, more than any town has "
+                       f"({bound.reason})")
+        if over.size > _LISTED:
+            out.append(f"{where}column {header!r}: {over.size - _LISTED} more values above "
+                       f"{bound.most:,.0f} {bound.unit}")
     return out
 
 
