@@ -171,3 +171,12 @@ def test_one_yuan_past_the_city_caps_names_them(example):
     with pytest.raises(tf.InfeasibleError) as info:
         tf.allocate(example, "guangdong-2018", fund=int(top.least) - 1, constraints=cons)
     assert "need at least 1,857,010,214 yuan, 1 yuan more" in str(info.value)
+
+
+def test_a_sweep_checks_every_fund_and_value_before_running(example):
+    """Each fund and each value of a swept parameter is checked at once, before any run."""
+    with pytest.raises(tf.ValidationError) as info:
+        tf.sweep(example, "guangdong-2020", param="growth_control.cap", values=[0.1, 15, -2],
+                 fund=1e300, method="formula", executor="serial")
+    assert [(p.column, p.value) for p in info.value.problems] == [
+        ("fund", 1e300), ("growth_control.cap", 15), ("growth_control.cap", -2)]

@@ -25,6 +25,7 @@ import attrs
 import numpy as np
 import pandas as pd
 
+from townfiscal._domains import PARAMETER_DOMAINS, domain_of
 from townfiscal._errors import InfeasibleError, Problem, ValidationError
 from townfiscal._html import comparison_html, comparison_text
 from townfiscal.analysis import metrics
@@ -1012,11 +1013,14 @@ def sweep(
     if funds is not None and not fund_list:
         problems.append(Problem("funds is empty"))
     for f in [*fund_list, *([] if fund is None else [fund])]:
-        if not (isinstance(f, int | float | np.integer | np.floating) and math.isfinite(float(f))
-                and float(f) > 0 and float(f) == int(f)):  # fmt: skip
-            problems.append(
-                Problem("a fund must be a positive whole number of yuan", column="fund", value=f)
-            )
+        problems += PARAMETER_DOMAINS["fund"].problems(f)  # whole yuan, > 0, at most 10^15
+    if param is not None:  # a parameter with a declared domain: every value tried is inside
+        try:
+            domain = domain_of(param)
+        except KeyError:
+            pass
+        else:
+            problems += [p for v in value_list for p in domain.problems(v, path=param)]
     if method not in ("allocate", "formula"):
         problems.append(Problem("method must be 'allocate' or 'formula'", value=method))
     if not (executor in (None, "serial", "threads", "processes")
