@@ -416,9 +416,19 @@ def _classify(cells: npt.NDArray[np.object_],
         return kinds, []
     filled = cells != None  # noqa: E711 (elementwise on an object array)
     count = filled.sum(axis=1)
-    words = _is_word(cells).astype(bool) if width else np.zeros((n, 0), bool)
-    has_word = words.any(axis=1)
-    first = np.where(has_word, cells[np.arange(n), words.argmax(axis=1)] if width else "", "")
+    # each row's first word, column by column over the rows still without one (most rows
+    # have theirs in the first two columns: a code, then a name)
+    first = np.full(n, "", dtype=object)
+    has_word = np.zeros(n, dtype=bool)
+    todo = np.arange(n)
+    for j in range(width):
+        if todo.size == 0:
+            break
+        column = cells[todo, j]
+        word = _is_word(column).astype(bool)
+        first[todo[word]] = column[word]
+        has_word[todo[word]] = True
+        todo = todo[~word]
     folded = pd.Series(first, dtype=object).astype(str).str.replace(r"\s+", "", regex=True)
     kinds[count == 0] = "blank"
     total = folded.str.extract(_TOTAL)
