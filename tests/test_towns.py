@@ -90,9 +90,9 @@ def test_validation_lists_every_problem_at_once(hand):
     }
     message = str(info.value)
     assert "9 problems" in message  # a duplicate code is one problem naming both rows
-    assert "row 441402101, column 'code', value '441402101': duplicate code (rows 2 and 3)" \
+    assert "town 441402101, column 'code', value '441402101': duplicate code (rows 2 and 3)" \
         in message
-    assert "row 440114100, column 'zone', value 'south': unknown zone" in message
+    assert "town 440114100, column 'zone', value 'south': unknown zone" in message
     assert isinstance(info.value, ValueError)
 
 

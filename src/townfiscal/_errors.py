@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -17,6 +18,9 @@ __all__ = [
 ]
 
 _MAX_LISTED = 200
+
+#: A 9-digit township code, as a problem's row names a town.
+_TOWN_CODE = re.compile(r"[1-9]\d{8}")
 
 
 def _row_numbers(rows: Iterable[int]) -> tuple[int, ...]:
@@ -35,8 +39,9 @@ class Problem:
     message:
         What is wrong and what was expected.
     row:
-        The row's town code (or its 1-based line in the file when no code is readable);
-        ``None`` for a problem with the table as a whole.
+        The row's town code (or its 1-based position in the table when no code is readable,
+        as ``"#3"``); ``None`` for a problem with the table as a whole. A code is written
+        "town 441581101", not "row …", so that it does not read as a row number.
     column:
         The canonical column name (or the header as written); ``None`` for a problem with a
         whole row or table.
@@ -59,7 +64,7 @@ class Problem:
     --------
     >>> p = Problem("must not be negative", row="441581101", column="area_km2", value=-3.0)
     >>> print(p)
-    row 441581101, column 'area_km2', value -3.0: must not be negative
+    town 441581101, column 'area_km2', value -3.0: must not be negative
     >>> p.to_dict()["column"]
     'area_km2'
 
@@ -81,7 +86,7 @@ class Problem:
 
     def __str__(self) -> str:
         where = []
-        if self.file is not None or self.lines:
+        if self.file is not None or self.lines:  # found in a file: the place a clerk looks at
             place = [] if self.file is None else [self.file]
             if self.sheet is not None:
                 place.append(f"sheet {self.sheet!r}")
@@ -93,13 +98,12 @@ class Problem:
                     label += f" ({self.row})"
                 place.append(label)
             where.append(", ".join(place))
-            if self.header is not None or self.column is not None:
-                where.append(f"column {self.header if self.header is not None else self.column!r}")
-        else:
-            if self.row is not None:
-                where.append(f"row {self.row}")
-            if self.column is not None:
-                where.append(f"column {self.column!r}")
+        elif self.row is not None:  # a town's code is not a row number: say which it is
+            where.append(f"town {self.row}" if _TOWN_CODE.fullmatch(self.row)
+                         else f"row {self.row}")
+        column = self.header if self.header is not None else self.column
+        if column is not None:
+            where.append(f"column {column!r}")
         if self.value is not None:
             where.append(f"value {self.value!r}")
         return f"{', '.join(where)}: {self.message}" if where else self.message
@@ -144,7 +148,7 @@ class ValidationError(ValueError):
     ... )
     >>> print(err)
     towns table is invalid: 2 problems
-      - row 441581101, column 'area_km2', value -3.0: must not be negative
+      - town 441581101, column 'area_km2', value -3.0: must not be negative
       - column 'zone': missing required column
     >>> [p.column for p in err.problems]
     ['area_km2', 'zone']

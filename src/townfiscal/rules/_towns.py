@@ -244,8 +244,8 @@ def validate_towns(
     ... except tf.ValidationError as err:
     ...     print(err)
     towns table is invalid: 2 problems
-      - row 440103002, column 'zone', value 'south': unknown zone; expected one of core, ...
-      - row 440103001, column 'area_km2', value -3.0: must not be negative
+      - town 440103002, column 'zone', value 'south': unknown zone; expected one of core, ...
+      - town 440103001, column 'area_km2', value -3.0: must not be negative
     """
     towns = _towns.validate_towns(frame, unit=unit, what=what)
     if policy is not None:

@@ -317,7 +317,8 @@ def _calamine_error(exc: Exception, name: str, fmt: str) -> UnreadableFileError:
     if "password" in text.lower() or type(exc).__name__ == "PasswordError":
         return UnreadableFileError(name, f"it is {_NAMES[fmt]} protected by a password")
     kind = ("an old Office (OLE) file that is not a readable Excel workbook (a Word document, "
-            "or a damaged workbook?)") if fmt == "xls" else f"a damaged {_NAMES[fmt]}"
+            "a workbook protected by a password, or a damaged .xls?)") if fmt == "xls" \
+        else f"a damaged {_NAMES[fmt]}"
     return UnreadableFileError(name, f"it seems to be {kind}: {text}")
 
 
