@@ -524,3 +524,25 @@ def test_the_bureau_layout_writes_every_canonical_column():
     """The test workbooks carry every column the library reads, under its Chinese header."""
     assert set(ZH) == {c.name for c in tf.COLUMNS}
     assert all(ZH[c.name] == c.zh for c in tf.COLUMNS)
+
+
+@pytest.mark.parametrize(("line", "unit"), [
+    ("单位：万元", "wan"), ("金额单位：元", "yuan"), ("单位：人、万元、平方公里", "wan"),
+    ("（万元）", "wan"), ("编制单位：某县财政局    单位：万元", "wan"),
+    ("编制单位：某县财政局", None)])
+def test_unit_lines_as_bureaus_write_them(tmp_path, line, unit):
+    """The unit is the first money unit after 单位, or a bracketed unit alone on its line."""
+    path = write_csv(tmp_path / "t.csv", [["测算表"], [line], ["代码", "金额"], ["1", "2"]])
+    _, report = read_table(path)
+    assert report.unit == unit
+    assert report.unit_text == (line if unit else None)
+
+
+def test_a_unit_the_library_does_not_read_is_an_error(tmp_path, clean):
+    """单位：亿元 is named, not silently read as yuan."""
+    rows = bureau_rows(clean)
+    rows[1] = ["单位：亿元"]
+    with pytest.raises(tf.ValidationError, match="the unit line names a unit the library does "
+                       "not read") as info:
+        tf.read_towns(write_xlsx(tmp_path / "t.xlsx", [("s", rows)]))
+    assert info.value.problems[0].value == "单位：亿元"

@@ -378,9 +378,10 @@ def _find_header(grid: Sequence[Sequence[Any]], known: HeaderTest | None) -> tup
     return scores.index(best), best
 
 
+#: A unit line: "单位：万元", "金额单位：元", "单位：人、万元、平方公里" (the first money unit after
+#: 单位), or the unit alone in brackets, "（万元）".
 _UNIT_LINE = re.compile(
-    r"(?:单位|金额单位|货币单位)\s*[:：]?\s*(?P<unit>人民币)?\s*(?P<u>亿元|千元|百元|万元|元)"
-    r"|^[(（]\s*(?P<p>万元|元|亿元)\s*[)）]$")
+    r"单位\s*[:：]?[^元]*?(?P<u>亿元|千元|百元|万元|元)|^[(（]\s*(?P<p>万元|元|亿元)\s*[)）]$")
 
 
 def _unit_of(titles: Sequence[str]) -> tuple[Literal["yuan", "wan"] | None, str | None]:
@@ -402,7 +403,6 @@ _NOTE = re.compile(
     re.IGNORECASE)
 
 
-_is_text = np.frompyfunc(lambda v: type(v) is str, 1, 1)
 _is_word = np.frompyfunc(
     lambda v: type(v) is str and not v.replace(",", "").replace(".", "", 1).isdigit(), 1, 1)
 
