@@ -176,10 +176,11 @@ class ErrorBody(Struct, kw_only=True):
 # --- requests -----------------------------------------------------------------------------
 
 _Changes = Annotated[
-    dict[str, ParameterValue] | None,
+    dict[str, ParameterValue | None] | None,
     Meta(
         description="A reform: {dotted parameter path: new value}; the paths and the values' "
-        "types are those of GET /policies/{policy_id}",
+        "types are those of GET /policies/{policy_id}; null removes a parameter that may be "
+        "absent (growth_control.floor or .cap: no bound)",
         examples=[{"factors.registered_population.weight": 0.4,
                    "factors.supported_population.weight": 0.3}],
     ),
