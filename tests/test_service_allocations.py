@@ -142,7 +142,8 @@ def test_a_stored_run_survives_a_restart(durable):
         r = second.get(f"/allocations/{created['id']}.xlsx")
         assert r.status_code == 200
         listing = second.get("/allocations").json()
-        assert [x["id"] for x in listing] == [created["id"]]
+        assert [x["id"] for x in listing["items"]] == [created["id"]]
+        assert listing["total"] == 1
 
 
 def test_explain_traces_the_formula_and_the_optimiser(client):
@@ -265,7 +266,7 @@ def test_infeasible_constraints_are_422_with_the_diagnosis(client):
     assert conflict["required"] == 3_006_000_000
     assert conflict["available"] == FUND
     assert "Floor" in conflict["constraints"]
-    assert client.get("/allocations").json() == []
+    assert client.get("/allocations").json() == {"items": [], "total": 0, "next": None}
 
 
 def test_the_codec_round_trips_the_catalogue():

@@ -20,11 +20,12 @@ import os
 import signal
 import tempfile
 import threading
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import attrs
 import numpy as np
@@ -73,25 +74,42 @@ from townfiscal.service._models import (
 from townfiscal.service._store import StoredAllocation, encode_row, utc_now
 
 __all__ = [
+    "DEADLINE",
     "WORKER_NICENESS",
     "Carried",
     "Created",
+    "DeadlineExceeded",
     "Engine",
     "Method",
     "NotReproducible",
     "RunRef",
     "UnknownTown",
     "common",
+    "created_body",
     "default_codec",
     "in_worker",
     "jsonable",
     "links",
     "start_worker",
+    "text_columns",
     "warm",
 ]
 
 Method = Literal["create", "explain", "workbook", "eligibility", "formula", "fund_range"]
 """The engine's entry points, by name (what a worker process is asked to run)."""
+
+
+DEADLINE = "deadline"
+"""The kind of :class:`Carried` a request interrupted at its deadline comes back as."""
+
+
+class DeadlineExceeded(BaseException):
+    """The request's deadline passed while a worker computed it.
+
+    Raised by the alarm of a worker process into whatever Python code runs; a
+    ``BaseException`` (as ``KeyboardInterrupt``), so that no ``except Exception`` on the way
+    can swallow it.
+    """
 
 
 def default_codec() -> Codec:
@@ -152,6 +170,61 @@ def common(run: StoredAllocation) -> dict[str, Any]:
         "total": run.total,
         "status": str(run.result.get("status", "optimal")),
     }
+
+
+def created_body(run: StoredAllocation) -> bytes:
+    """The ``201`` body of a run (also the answer to a repeated ``Idempotency-Key``)."""
+    # Plain values of the schema's shape, encoded as they are (no conversion per request).
+    body = AllocationCreated(
+        **common(run),
+        amounts=run.result["amounts"],
+        provenance=cast(Any, run.provenance),
+        links=cast(Any, links(run.id)),
+    )
+    return encode_json(body)
+
+
+NUMERIC_ARGUMENTS = frozenset({"amount", "target", "need", "capacity", "population"})
+"""Fields of constraints and objectives that may name a column, which must hold numbers."""
+
+
+def text_columns(parts: list[tuple[str, Any]], towns: Any) -> list[Problem]:
+    """Problems for every per-town amount of *parts* (``(path, constraint or objective)``)
+    that names a column of *towns* holding text, such as ``name`` or ``county``."""
+    problems: list[Problem] = []
+    for path, obj in parts:
+        if not attrs.has(type(obj)):
+            continue
+        for field in attrs.fields(type(obj)):
+            value = getattr(obj, field.name)
+            where = f"{path}.{field.name}"
+            if isinstance(value, list | tuple):
+                problems += text_columns(
+                    [(f"{where}[{k}]", v) for k, v in enumerate(value)], towns
+                )
+            elif attrs.has(type(value)):
+                problems += text_columns([(where, value)], towns)
+            elif (
+                field.name in NUMERIC_ARGUMENTS
+                and isinstance(value, str)
+                and value in towns.columns
+                and not _numeric(towns[value])
+            ):
+                problems.append(
+                    Problem(
+                        f"names the column {value!r}, which holds text; a per-town amount "
+                        "needs a column of numbers (or a number, or {town code: yuan})",
+                        column=where,
+                        value=value,
+                    )
+                )
+    return problems
+
+
+def _numeric(column: Any) -> bool:
+    import pandas as pd
+
+    return bool(pd.api.types.is_numeric_dtype(column)) and not pd.api.types.is_bool_dtype(column)
 
 
 @attrs.frozen(eq=False)
@@ -241,6 +314,33 @@ class Engine:
         self.codec = default_codec()
         self._cache: OrderedDict[str, Allocation] = OrderedDict()
         self._lock = threading.Lock()
+        self._local = threading.local()
+
+    def within(self, budget: float, func: Callable[..., Any], *args: Any) -> Any:
+        """``func(*args)`` with the solver's time limit cut to *budget* seconds (what is
+        left of the request's deadline) for every solve it makes."""
+        self._local.end = time.monotonic() + budget
+        try:
+            return func(*args)
+        finally:
+            self._local.end = None
+
+    def time_limit(self) -> float:
+        """Seconds the next solve may take: the solver's limit, or what is left of the
+        request's deadline when that is less.
+
+        Raises
+        ------
+        DeadlineExceeded
+            When nothing is left.
+        """
+        end: float | None = getattr(self._local, "end", None)
+        if end is None:
+            return self.solve_time_limit
+        left = end - time.monotonic()
+        if left <= 0:
+            raise DeadlineExceeded
+        return min(self.solve_time_limit, left)
 
     # --- parse and solve ---------------------------------------------------------------
 
@@ -269,6 +369,13 @@ class Engine:
             policy=req.policy, changes=req.changes, towns=req.towns, unit=req.unit, fund=None
         )
         inputs = resolve(formula_req, what="allocation request", extra=problems)
+        found = text_columns(
+            [(f"constraints[{k}]", c) for k, c in enumerate(constraints)]
+            + ([("objective", objective)] if objective is not None else []),
+            inputs.towns,
+        )
+        if found:
+            raise ValidationError(found, what="allocation request")
         stored = {
             "policy": req.policy,
             "changes": req.changes,
@@ -296,11 +403,11 @@ class Engine:
             fund=fund,
             constraints=parsed.constraints,
             objective=parsed.objective,
-            time_limit=self.solve_time_limit,
+            time_limit=self.time_limit(),
         )
 
     def _remember(self, run_id: str, alloc: Allocation) -> None:
-        if self.cache_size == 0:
+        if self.cache_size == 0 or _weight(alloc) > MAX_CACHED_WEIGHT:
             return
         with self._lock:
             self._cache[run_id] = alloc
@@ -338,11 +445,8 @@ class Engine:
             provenance=provenance,
             result=result,
         )
-        body = AllocationCreated(
-            **common(run), amounts=amounts, provenance=provenance, links=links(run.id)
-        )
         self._remember(run.id, alloc)
-        return Created(run.id, encode_row(run), encode_json(body))
+        return Created(run.id, encode_row(run), created_body(run))
 
     def allocation(self, ref: RunRef) -> Allocation:
         """The solved allocation of a stored run: from memory, or re-solved and checked.
@@ -430,6 +534,16 @@ class Engine:
         return entries[method]
 
 
+MAX_CACHED_WEIGHT = 2_000_000
+"""Allocations larger than this (towns × (constraints + 1)) are not kept in memory: an
+explain or workbook of one re-solves it (within its own deadline) rather than pin its model."""
+
+
+def _weight(alloc: Allocation) -> int:
+    constraints = alloc.provenance.get("constraints") or ()
+    return len(alloc.amounts) * (len(constraints) + 1)
+
+
 # --- in a worker process ---------------------------------------------------------------
 
 
@@ -462,12 +576,30 @@ def start_worker(solve_time_limit: float, cache_size: int) -> None:
     _engine = Engine(solve_time_limit, cache_size)
 
 
-def in_worker(method: Method, *args: Any) -> Any:
-    """Run *method* of this worker's engine; the library's errors come back as
-    :class:`Carried`."""
+def _alarm(signum: int, frame: Any) -> None:
+    raise DeadlineExceeded
+
+
+def in_worker(method: Method | Callable[..., Any], budget: float, *args: Any) -> Any:
+    """Run *method* of this worker's engine within *budget* seconds; the library's errors
+    come back as :class:`Carried`, and so does running out of time.
+
+    An alarm (``SIGALRM``) interrupts the Python code running at the deadline, whatever it
+    is; code deep in a compiled library sees it only when it returns, and the server kills
+    the worker if that takes too long. *method* may also be a picklable function of *args*,
+    run the same way.
+    """
     if _engine is None:
         raise RuntimeError("start_worker() has not run in this process")
+    func = method if callable(method) else _engine.entry(method)
+    previous = signal.signal(signal.SIGALRM, _alarm)
+    signal.setitimer(signal.ITIMER_REAL, max(budget, 1e-3))
     try:
-        return _engine.entry(method)(*args)
+        return _engine.within(budget, func, *args)
     except (ValidationError, InfeasibleError) as exc:
         raise Carried.of(exc) from None
+    except DeadlineExceeded:
+        raise Carried(DEADLINE, [], f"deadline of {budget:.3g} s") from None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

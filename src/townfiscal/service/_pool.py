@@ -17,8 +17,18 @@ computing gets ``503``, the next ones go to the new worker.
 (``worker_processes = 0``), the setup of earlier versions.
 
 Both admit at most ``max_concurrent_solves`` requests at a time; the others wait their
-turn, in arrival order, without holding anything but their request. :meth:`call` is the one
-place every computing request passes: a per-request time or size budget belongs there.
+turn, in arrival order, without holding anything but their request, and no more than
+``max_queue`` of them: one more is turned away at once with ``503`` and ``Retry-After``.
+Explain and workbook requests have slots of their own (half as many, at least one), so
+that reading stored runs never holds up new allocations.
+
+:meth:`call` is the one place every computing request passes, and where its deadline is
+enforced: the time it waits counts, the worker gets what is left as an alarm (which
+interrupts any Python code, the library's loops included) and as the solver's time limit,
+and a worker still busy :data:`KILL_GRACE` seconds after the deadline (a solver deep in
+compiled code, which an alarm cannot interrupt) is killed and replaced. Either way the
+request gets ``503`` with ``Retry-After``, and no request keeps a core busy for longer than
+the deadline and a second.
 """
 
 from __future__ import annotations
@@ -26,7 +36,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import math
 import multiprocessing
+import time
 from collections import OrderedDict
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -39,11 +51,127 @@ from litestar.exceptions import HTTPException
 from litestar.status_codes import HTTP_503_SERVICE_UNAVAILABLE
 
 from townfiscal.service._config import ServiceConfig
-from townfiscal.service._engine import Carried, Created, Engine, Method, in_worker, start_worker
+from townfiscal.service._engine import (
+    DEADLINE,
+    Carried,
+    Created,
+    DeadlineExceeded,
+    Engine,
+    Method,
+    in_worker,
+    start_worker,
+)
 
-__all__ = ["ProcessWorkers", "ThreadWorkers", "Workers", "workers_for"]
+__all__ = [
+    "KILL_GRACE",
+    "READS",
+    "ProcessWorkers",
+    "ThreadWorkers",
+    "Unavailable",
+    "Workers",
+    "workers_for",
+]
 
 log = logging.getLogger("townfiscal.service")
+
+KILL_GRACE = 0.5
+"""Seconds past its deadline after which a worker that has not stopped is killed."""
+
+READS: frozenset[str] = frozenset({"explain", "workbook"})
+"""Entry points that read a stored run: they have slots of their own."""
+
+
+class Unavailable(HTTPException):
+    """``503`` with ``Retry-After``: the service is overloaded or the request ran out of
+    time."""
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(
+            status_code=HTTP_503_SERVICE_UNAVAILABLE,
+            detail=detail,
+            headers={"Retry-After": str(retry_after)},
+        )
+
+
+class _Admission:
+    """Slots, the bounded queue in front of them, and the time requests take.
+
+    Parameters
+    ----------
+    capacity:
+        Requests computed at once.
+    queue:
+        Requests that may wait for a slot; beyond it, :meth:`enter` sheds load.
+    """
+
+    def __init__(self, capacity: int, queue: int) -> None:
+        self.capacity = capacity
+        self.queue = queue
+        self.waiting = 0
+        self.shed = 0
+        self.seconds = 0.05  # moving average of a request's time in a slot
+        self._limiter: anyio.CapacityLimiter | None = None
+
+    def limiter(self) -> anyio.CapacityLimiter:
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(self.capacity)
+        return self._limiter
+
+    def retry_after(self) -> int:
+        """Seconds until a slot is likely free for one more request (at least 1)."""
+        ahead = (self.waiting + 1) / max(1, self.capacity)
+        return max(1, min(60, math.ceil(ahead * self.seconds)))
+
+    def took(self, seconds: float) -> None:
+        self.seconds = 0.8 * self.seconds + 0.2 * seconds
+
+    async def enter(self, deadline: float, what: str) -> object:
+        """Wait for a slot until *deadline* (``time.monotonic``); shed at once when the
+        queue is full.
+
+        Returns
+        -------
+        object
+            The token of the slot, for :meth:`leave` (from any task of the event loop).
+
+        Raises
+        ------
+        Unavailable
+            When the queue is full, or no slot came free before the deadline.
+        """
+        limiter = self.limiter()
+        token = object()
+        if limiter.available_tokens < 1 and self.waiting >= self.queue:
+            self.shed += 1
+            raise Unavailable(
+                f"the service is busy: {self.waiting} requests are waiting for a worker "
+                f"(max_queue {self.queue}); try again later",
+                self.retry_after(),
+            )
+        self.waiting += 1
+        try:
+            with anyio.fail_after(max(0.0, deadline - time.monotonic())):
+                await limiter.acquire_on_behalf_of(token)
+        except TimeoutError:
+            raise Unavailable(
+                f"no worker came free for {what} before the request's deadline; try again "
+                "later",
+                self.retry_after(),
+            ) from None
+        finally:
+            self.waiting -= 1
+        return token
+
+    def leave(self, token: object) -> None:
+        self.limiter().release_on_behalf_of(token)
+
+
+def _deadline_passed(what: str, seconds: float, retry_after: int) -> Unavailable:
+    return Unavailable(
+        f"{what} ran out of time: the request's deadline is {seconds:g} s "
+        "(request_deadline); try a smaller request, or again later",
+        retry_after,
+    )
 
 
 class Workers(Protocol):
@@ -78,15 +206,53 @@ class ThreadWorkers:
 
     def __init__(self, config: ServiceConfig) -> None:
         self.engine = Engine(config.solve_time_limit, config.cache_size)
-        self._capacity = config.concurrent_solves
-        self._limiter: anyio.CapacityLimiter | None = None
+        self.deadline = config.request_deadline
+        self.admission = _Admission(config.concurrent_solves, config.queue_size)
+        self.reads = _Admission(max(1, config.concurrent_solves // 2), config.queue_size)
 
     async def call(self, method: Method, *args: Any, home: str | None = None) -> Any:
-        """Run the entry point in a worker thread (not cancelled once started)."""
-        if self._limiter is None:
-            self._limiter = anyio.CapacityLimiter(self._capacity)
-        func = functools.partial(self.engine.entry(method), *args)
-        return await anyio.to_thread.run_sync(func, limiter=self._limiter)
+        """Run the entry point in a worker thread.
+
+        The answer is ``503`` at the deadline, but a thread cannot be stopped: it computes
+        on (with the solver's time limit cut to the deadline) and holds its slot until it
+        ends. Only worker processes bound the work itself.
+
+        Raises
+        ------
+        Unavailable
+            503 when the queue is full or the deadline passed.
+        """
+        end = time.monotonic() + self.deadline
+        admission = self.reads if method in READS else self.admission
+        token = await admission.enter(end, method)
+        started = time.monotonic()
+        budget = end - started
+        func = functools.partial(self.engine.within, budget, self.engine.entry(method), *args)
+
+        async def run() -> Any:
+            try:
+                return await anyio.to_thread.run_sync(func)
+            finally:  # the slot is held until the thread ends, answered or not
+                admission.leave(token)
+                admission.took(time.monotonic() - started)
+
+        task = asyncio.ensure_future(run())
+        with anyio.CancelScope(shield=True):
+            done, _ = await asyncio.wait({task}, timeout=budget + KILL_GRACE)
+        if not done:
+            task.add_done_callback(_retrieve)
+            raise _deadline_passed(method, self.deadline, admission.retry_after())
+        try:
+            result = task.result()
+        except DeadlineExceeded:
+            raise _deadline_passed(method, self.deadline, admission.retry_after()) from None
+        except Carried as carried:
+            if carried.kind == DEADLINE:
+                raise _deadline_passed(method, self.deadline, admission.retry_after()) from None
+            raise carried.rebuild() from None
+        if time.monotonic() > end:  # done, but late: as a worker process's alarm would say
+            raise _deadline_passed(method, self.deadline, admission.retry_after())
+        return result
 
     def start(self) -> None:
         """Nothing to start: the threads are anyio's."""
@@ -118,8 +284,10 @@ class ProcessWorkers:
     def __init__(self, config: ServiceConfig) -> None:
         self.size = config.processes
         self._initargs = (config.solve_time_limit, config.cache_size)
-        self._capacity = config.concurrent_solves
-        self._limiter: anyio.CapacityLimiter | None = None
+        self.deadline = config.request_deadline
+        self.admission = _Admission(config.concurrent_solves, config.queue_size)
+        self.reads = _Admission(max(1, config.concurrent_solves // 2), config.queue_size)
+        self.killed = 0
         self._lanes: list[ProcessPoolExecutor | None] = [None] * self.size
         self._busy = [0] * self.size
         self._homes: OrderedDict[str, int] = OrderedDict()
@@ -150,17 +318,26 @@ class ProcessWorkers:
             self._homes.popitem(last=False)
 
     def _submit(
-        self, i: int, method: Method, args: tuple[Any, ...]
+        self, i: int, method: Method, budget: float, args: tuple[Any, ...]
     ) -> tuple[ProcessPoolExecutor, Future[Any]]:
         """Submit to lane *i*; a lane whose worker died while idle is replaced first."""
         lane = self._lane(i)
         try:
-            return lane, lane.submit(in_worker, method, *args)
+            return lane, lane.submit(in_worker, method, budget, *args)
         except BrokenProcessPool:
             log.warning("worker process %d had stopped; starting a new one", i)
             self._replace(i, lane)
             lane = self._lane(i)
-            return lane, lane.submit(in_worker, method, *args)
+            return lane, lane.submit(in_worker, method, budget, *args)
+
+    def _kill(self, i: int, lane: ProcessPoolExecutor) -> None:
+        """Kill the worker process of lane *i* (it overran its deadline) and drop the lane."""
+        processes = dict(getattr(lane, "_processes", None) or {})
+        for process in processes.values():
+            if process.is_alive():
+                process.kill()
+        self.killed += 1
+        self._replace(i, lane)
 
     def _replace(self, i: int, broken: ProcessPoolExecutor) -> None:
         """Drop lane *i* if it still is the *broken* executor (not one started since)."""
@@ -172,38 +349,73 @@ class ProcessWorkers:
             del self._homes[run_id]
 
     async def call(self, method: Method, *args: Any, home: str | None = None) -> Any:
-        """Run the entry point in a worker process and wait for it.
+        """Run the entry point in a worker process and wait for it, within the deadline.
 
         A call waiting for its turn can be cancelled; once started it is not (the worker
-        would go on computing): it runs to its end, as a call in a thread does.
+        would go on computing): it runs to its end or its deadline, as a call in a thread
+        does.
 
         Raises
         ------
-        HTTPException
-            503 when the worker process died while computing.
+        Unavailable
+            503 with ``Retry-After`` when the queue is full, when the deadline passed
+            (waiting or computing), or when the worker process died while computing.
         """
-        if self._limiter is None:
-            self._limiter = anyio.CapacityLimiter(self._capacity)
-        async with self._limiter:
-            i = self._choose(home)
-            self._busy[i] += 1
-            lane = None
-            try:
-                with anyio.CancelScope(shield=True):
-                    lane, future = self._submit(i, method, args)
-                    result = await asyncio.wrap_future(future)
-            except Carried as carried:
-                raise carried.rebuild() from None
-            except BrokenProcessPool:
-                log.error("worker process %d stopped while computing %s; replacing it", i, method)
+        end = time.monotonic() + self.deadline
+        admission = self.reads if method in READS else self.admission
+        token = await admission.enter(end, method)
+        started = time.monotonic()
+        try:
+            return await self._run(method, args, home, end)
+        finally:
+            admission.leave(token)
+            admission.took(time.monotonic() - started)
+
+    async def _run(
+        self, method: Method, args: tuple[Any, ...], home: str | None, end: float
+    ) -> Any:
+        admission = self.reads if method in READS else self.admission
+        i = self._choose(home)
+        self._busy[i] += 1
+        lane = None
+        budget = end - time.monotonic()
+        try:
+            if budget <= 0:
+                raise _deadline_passed(method, self.deadline, admission.retry_after())
+            with anyio.CancelScope(shield=True):
+                lane, future = self._submit(i, method, budget, args)
+                waited = asyncio.wrap_future(future)
+                done, _ = await asyncio.wait({waited}, timeout=budget + KILL_GRACE)
+                if not done:
+                    log.error(
+                        "worker process %d overran the deadline of %g s computing %s; "
+                        "killing it",
+                        i,
+                        self.deadline,
+                        method,
+                    )
+                    waited.add_done_callback(_retrieve)
+                    self._kill(i, lane)
+                    raise _deadline_passed(method, self.deadline, admission.retry_after())
+                result = waited.result()
+        except Carried as carried:
+            if carried.kind == DEADLINE:
+                # Interrupted by its alarm: the worker is fine, but it may have been stopped
+                # anywhere; a fresh one takes its place, on its next request.
                 if lane is not None:
                     self._replace(i, lane)
-                raise HTTPException(
-                    status_code=HTTP_503_SERVICE_UNAVAILABLE,
-                    detail="the worker process computing this request stopped; try again",
-                ) from None
-            finally:
-                self._busy[i] -= 1
+                raise _deadline_passed(method, self.deadline, admission.retry_after()) from None
+            raise carried.rebuild() from None
+        except BrokenProcessPool:
+            log.error("worker process %d stopped while computing %s; replacing it", i, method)
+            if lane is not None:
+                self._replace(i, lane)
+            raise Unavailable(
+                "the worker process computing this request stopped; try again",
+                admission.retry_after(),
+            ) from None
+        finally:
+            self._busy[i] -= 1
         if isinstance(result, Created):
             self._remember(result.id, i)
         elif home is not None:
@@ -219,9 +431,25 @@ class ProcessWorkers:
             forkserver.ensure_running()
 
     def close(self) -> None:
-        """Stop the worker processes, after the requests they are computing."""
+        """Stop the worker processes at once: the server is shutting down, and requests
+        still computing now (past the shutdown's grace) are abandoned."""
         for i, lane in enumerate(self._lanes):
             if lane is not None:
-                lane.shutdown(wait=True, cancel_futures=True)
+                processes = dict(getattr(lane, "_processes", None) or {})
+                lane.shutdown(wait=False, cancel_futures=True)
+                for process in processes.values():
+                    if process.is_alive():
+                        process.terminate()
+                for process in processes.values():
+                    process.join(timeout=1.0)
+                    if process.is_alive():
+                        process.kill()
+                        process.join(timeout=1.0)
             self._lanes[i] = None
         self._homes.clear()
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    """Read the error of an abandoned future, so that asyncio does not log it."""
+    if not future.cancelled():
+        future.exception()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import Any
 
 import attrs
 
@@ -31,7 +32,8 @@ def serve(
         Settings (default: from ``TOWNFISCAL_*`` environment variables).
     host:
         Interface to bind; the default ``127.0.0.1`` keeps the service on this machine.
-        Bind ``0.0.0.0`` only behind a firewall or proxy, with ``TOWNFISCAL_API_TOKEN`` set.
+        Any other address needs ``TOWNFISCAL_API_TOKEN`` (and ``allowed_hosts`` for the
+        names clients use): the service refuses to start without it.
     port:
         TCP port (0: any free port).
     workers:
@@ -41,7 +43,19 @@ def serve(
         cores are shared among the server processes. One server process (the default) is
         enough to keep every core busy.
     log_level:
-        uvicorn's log level.
+        The log level. The service and uvicorn log one JSON object a line to stderr, one
+        line per request.
+
+    After ``SIGTERM`` (or Ctrl-C) the requests under way get ``config.shutdown_grace``
+    seconds to finish; then they are cancelled and the worker processes stopped, whatever
+    they compute, so the server exits within a few seconds.
+
+    Raises
+    ------
+    ValueError
+        When *host* is not a loopback address and no token is set (one line).
+    OSError
+        When the database cannot be opened (one line naming the file or the URL).
 
     Example::
 
@@ -52,26 +66,25 @@ def serve(
     except ImportError as exc:
         raise MissingExtraError.needs("townfiscal.serve", "uvicorn", "service") from exc
 
-    from townfiscal.service._app import create_app
+    from townfiscal.service._app import create_app, refuse_open_server
+    from townfiscal.service._logging import log_config
 
     config = config or ServiceConfig.from_env()
-    if host not in {"127.0.0.1", "localhost", "::1"} and not config.api_token:
-        log.warning(
-            "serving on %s without TOWNFISCAL_API_TOKEN: anyone who can reach it may use it", host
-        )
+    refuse_open_server(config, host=host)
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": log_level,
+        "log_config": log_config(log_level),
+        "access_log": False,  # the service logs one JSON line per request itself
+        "timeout_graceful_shutdown": config.shutdown_grace,
+    }
     if workers > 1:
         if config.worker_processes is None:
             # Each server process has its own worker processes: share the cores among them.
             config = attrs.evolve(config, worker_processes=max(1, available_cores() // workers))
         # Each server process builds its app from the environment: pass the settings there.
         os.environ.update(config.to_env())
-        uvicorn.run(
-            "townfiscal.service:create_app",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            log_level=log_level,
-        )
+        uvicorn.run("townfiscal.service:create_app", factory=True, workers=workers, **options)
         return
-    uvicorn.run(create_app(config), host=host, port=port, log_level=log_level)
+    uvicorn.run(create_app(config), **options)
