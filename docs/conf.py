@@ -4,7 +4,9 @@ Build with ``nox -s docs`` (or ``sphinx-build -W --keep-going -b html docs docs/
 after ``npm ci --prefix docs``). Formulas are rendered to static HTML at build time by KaTeX
 running under Node, and the KaTeX stylesheet and fonts are served from ``_static``: the built
 pages need no network. Every figure in a worked example is computed by the library while the
-pages are built (see ``_ext/tf_docs.py``).
+pages are built (see ``_ext/tf_docs.py``). Chinese needs no font on the reader's machine: once
+the pages are written, a web font with exactly their CJK characters is cut from the package's
+bundled font into ``_static/fonts`` (``tools/subset_cjk_font.py``; needs fontTools and brotli).
 """
 
 from __future__ import annotations
@@ -167,19 +169,16 @@ def _cjk_web_font(app: Sphinx, exception: Exception | None) -> None:
 
 def _preload_cjk_font(app: Sphinx, pagename: str, templatename: str,
                       context: dict[str, Any], doctree: object) -> None:
-    """Preload the CJK web font on pages with Chinese text.
+    """Preload the CJK web font on every page (the navigation alone has Chinese titles).
 
     Loaded only when the layout first meets a Chinese character, the font can arrive after the
     text was laid out with a fallback font lacking the glyphs, and Chromium may keep those
     empty boxes (docs/tools/check_rendered.py saw it); preloaded, it is there from the start.
     """
-    text = "".join(str(context.get(key) or "") for key in ("title", "body", "toc"))
-    if any(0x2E80 <= ord(c) <= 0x9FFF or 0xF900 <= ord(c) <= 0xFFEF or ord(c) >= 0x20000
-           for c in text):
-        href = context["pathto"]("_static/fonts/townfiscal-cjk.woff2", 1)
-        context["metatags"] = context.get("metatags", "") + (
-            f'\n<link rel="preload" href="{href}" as="font" type="font/woff2" crossorigin>'
-        )
+    href = context["pathto"]("_static/fonts/townfiscal-cjk.woff2", 1)
+    context["metatags"] = context.get("metatags", "") + (
+        f'\n<link rel="preload" href="{href}" as="font" type="font/woff2" crossorigin>'
+    )
 
 
 def setup(app: Sphinx) -> None:

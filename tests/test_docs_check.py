@@ -282,3 +282,16 @@ def test_browser_check_finds_clipped_and_scrolling_lines(checker: ModuleType,
     assert "its lines must wrap or be split" in failures[1]
     assert "div in “样例”: reaches" in failures[2]
     assert "px past the article column" in failures[2]
+
+
+def test_every_page_is_checked_but_highlighted_source(checker: ModuleType,
+                                                      tmp_path: Path) -> None:
+    """By default the check visits every HTML page, the index and search pages included."""
+    for rel in ("index.html", "search.html", "genindex.html", "rules/formula.html",
+                "examples/plots.html", "_modules/townfiscal/rules.html", "_static/x.html",
+                "_sources/index.md.txt"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("<html></html>", encoding="utf-8")
+    assert checker.default_pages(tmp_path) == [
+        "examples/plots.html", "genindex.html", "index.html", "rules/formula.html", "search.html",
+    ]

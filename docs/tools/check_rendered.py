@@ -6,8 +6,8 @@ Usage::
                                         [--width 1280] [--system-fonts] [PAGE ...]
 
 PAGE is a path inside the build (``rules/coefficient.html``); by default every page of the
-build (rule pages, examples rendered from notebooks, API reference, changelog, ...), except
-Sphinx's search and index pages and the highlighted source under ``_modules``. The script
+build (rule pages, examples rendered from notebooks, API reference, changelog, the index and
+search pages, ...) except the highlighted source under ``_modules``. The script
 drives one Chromium over the DevTools protocol (``--remote-debugging-pipe``: no port, no
 extra package), with a window ``--width`` pixels wide, and for each page
 
@@ -99,8 +99,6 @@ CJK_RANGES: tuple[tuple[int, int], ...] = (
     (0x3200, 0x33FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0xFE10, 0xFE1F),
     (0xFE30, 0xFE4F), (0xFF00, 0xFFEF), (0x20000, 0x3FFFF),
 )
-# Pages that list other pages rather than show content of their own.
-SKIPPED = ("search.html", "genindex.html", "py-modindex.html")
 
 
 def find_chromium() -> str:
@@ -308,7 +306,9 @@ class Browser:
         deadline = time.monotonic() + timeout
         while not any(e.get("method") == "Page.loadEventFired" for e in self.events):
             self.events.append(self._read(deadline))
-        self.evaluate("document.fonts.ready.then(() => document.fonts.size)")
+        # fonts loaded, then two frames so that whatever they change is laid out and painted
+        self.evaluate("document.fonts.ready.then(() => new Promise((done) => "
+                      "requestAnimationFrame(() => requestAnimationFrame(done))))")
 
     def screenshot(self, path: Path, height: int) -> None:
         """The page's first ``height`` CSS pixels at the window's width, as PNG."""
@@ -524,12 +524,11 @@ def clipping_problems(found: dict[str, Any]) -> list[str]:
 
 
 def default_pages(build: Path) -> list[str]:
-    """Every content page of the build: all HTML except ``_modules``, ``_sources`` and the
-    search and index pages."""
+    """Every page of the build: all HTML except the highlighted source under ``_modules``."""
     pages = []
     for path in sorted(build.rglob("*.html")):
         rel = path.relative_to(build).as_posix()
-        if rel.startswith(("_modules/", "_sources/", "_static/")) or rel in SKIPPED:
+        if rel.startswith(("_modules/", "_sources/", "_static/")):
             continue
         pages.append(rel)
     return pages
