@@ -25,6 +25,7 @@ from townfiscal.towns import (
     PlausibilityWarning,
     RollForwardWarning,
     Unit,
+    describe_source,
     example_path,
     read_prior,
 )
@@ -338,30 +339,10 @@ def read_reported(path: str, *, unit: Unit = "yuan", sheet: str | None = None,
 
 
 def source_description(towns: pd.DataFrame) -> str:
-    """What the reader found in the towns file, as :meth:`ReadReport.describe` says it."""
+    """What the reader found in the towns file (:func:`townfiscal.towns.describe_source`), or
+    ``""`` for a table not read from a file."""
     info = towns.attrs.get(SOURCE)
-    if not isinstance(info, dict):
-        return ""
-    where = f"read {info['file']} ({info['format']}"
-    where += f", {info['encoding']})" if info.get("encoding") else ")"
-    lines = [where]
-    if info.get("sheet") is not None:
-        lines.append(f"  sheet {info['sheet']!r}: {info.get('sheet_reason', '')}")
-    if info.get("header_row"):
-        lines.append(f"  headers in row {info['header_row']}")
-    if info.get("unit_text"):
-        lines.append(f"  unit line {info['unit_text']!r}: money in "
-                     f"{'万元' if info.get('unit') == 'wan' else '元'}")
-    lines.append(f"  {info.get('rows', 0):,} units")
-    skipped = info.get("skipped") or []
-    if skipped:
-        lines.append("  skipped " + "; ".join(f"row {s['line']} ({s['kind']}: {s['text']})"
-                                              for s in skipped[:8])
-                     + (" …" if len(skipped) > 8 or info.get("skipped_more") else ""))
-    if info.get("blank_rows"):
-        lines.append(f"  skipped {info['blank_rows']} blank rows")
-    lines += [f"  note: {n}" for n in info.get("notes", [])]
-    return "\n".join(lines)
+    return describe_source(info) if isinstance(info, dict) else ""
 
 
 def by_group(table: pd.DataFrame, amount: pd.Series, by: str) -> str:

@@ -56,7 +56,7 @@ def read_table(path: str | Path, *, sheet: str | int | None = None,
     """
     frame, _ = read_any_table(path, sheet=sheet, header_row=header_row)
     for j in range(frame.shape[1]):
-        frame.isetitem(j, frame.iloc[:, j].map(_clean_cell, na_action="ignore"))
+        frame.isetitem(j, frame.iloc[:, j].map(_clean_cell, na_action="ignore").to_numpy())
     return frame
 
 

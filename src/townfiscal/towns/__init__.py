@@ -26,7 +26,7 @@ from townfiscal.towns._read import (
 )
 from townfiscal.towns._synthetic import GUANGDONG_ZONES, SEED, divisions, synthetic_figures
 from townfiscal.towns._validate import validate_keyed, validate_towns
-from townfiscal.towns._workbook import ReadReport, SkippedRow, read_table
+from townfiscal.towns._workbook import ReadReport, SkippedRow, describe_source, read_table
 
 __all__ = [
     "BOUNDS",
@@ -47,6 +47,7 @@ __all__ = [
     "Unit",
     "canonical_zone",
     "content_key",
+    "describe_source",
     "divisions",
     "example_path",
     "is_marked",

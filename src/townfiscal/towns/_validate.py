@@ -64,7 +64,7 @@ def _blank(series: pd.Series) -> pd.Series:
     """Missing values and text of spaces only."""
     obj = series.astype(object)
     blank = obj.isna()
-    text = obj.map(type).eq(str).to_numpy(dtype=bool)
+    text = obj.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
     if text.any():
         blank[text] = obj[text].str.strip().eq("").to_numpy(dtype=bool)
     return blank

@@ -30,7 +30,7 @@ import csv
 import io
 import re
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from os import PathLike
 from pathlib import Path
 from typing import Any, Literal
@@ -42,7 +42,14 @@ import pandas as pd
 
 from townfiscal._errors import MissingExtraError, Problem, UnreadableFileError, ValidationError
 
-__all__ = ["ReadReport", "SkippedRow", "column_letter", "numbers", "read_table"]
+__all__ = [
+    "ReadReport",
+    "SkippedRow",
+    "column_letter",
+    "describe_source",
+    "numbers",
+    "read_table",
+]
 
 Format = Literal["xlsx", "xls", "ods", "csv", "parquet"]
 RowKind = Literal["total", "subtotal", "note", "blank", "header"]
@@ -139,6 +146,7 @@ class ReadReport:
             "sheet": self.sheet,
             "sheet_reason": self.sheet_reason,
             "header_row": self.header_row,
+            "header_reason": self.header_reason,
             "unit": self.unit,
             "unit_text": self.unit_text,
             "encoding": self.encoding,
@@ -158,28 +166,40 @@ class ReadReport:
 
     def describe(self) -> str:
         """What was read, in a few lines for a person (the command line prints it)."""
-        where = f"{self.file} ({self.format}"
-        where += f", {self.encoding})" if self.encoding else ")"
-        lines = [f"read {where}"]
-        if self.sheet is not None:
-            lines.append(f"  sheet {self.sheet!r}: {self.sheet_reason}")
-        if self.header_row:
-            lines.append(f"  headers in row {self.header_row} ({self.header_reason})")
-        if self.unit_text:
-            lines.append(f"  unit line {self.unit_text!r}"
-                         + ("" if self.unit else ": not a unit the library reads"))
-        lines.append(f"  {self.lines.size:,} data rows")
-        kinds = {"total": "totals", "subtotal": "subtotals", "note": "notes",
-                 "header": "repeated headers", "blank": "blank rows"}
-        for kind, label in kinds.items():
-            rows = [s for s in self.skipped if s.kind == kind]
-            if rows:
-                text = "" if kind == "blank" else " (" + "; ".join(
-                    s.text for s in rows[:5]) + (" …" if len(rows) > 5 else "") + ")"
-                where = _ranges([s.line for s in rows])
-                lines.append(f"  skipped {len(rows)} {label}: rows {where}{text}")
-        lines += [f"  note: {n}" for n in self.notes]
-        return "\n".join(lines)
+        return describe_source(self.to_dict())
+
+
+def describe_source(info: Mapping[str, Any]) -> str:
+    """A :meth:`ReadReport.to_dict` (as a table's ``attrs`` keep it) in a few lines for a
+    person: the file, the sheet and why, the header row, the unit line, the rows skipped."""
+    where = f"{info['file']} ({info['format']}"
+    where += f", {info['encoding']})" if info.get("encoding") else ")"
+    lines = [f"read {where}"]
+    if info.get("sheet") is not None:
+        lines.append(f"  sheet {info['sheet']!r}: {info.get('sheet_reason', '')}")
+    if info.get("header_row"):
+        reason = f" ({info['header_reason']})" if info.get("header_reason") else ""
+        lines.append(f"  headers in row {info['header_row']}{reason}")
+    if info.get("unit_text"):
+        unit = {"wan": ": money in 万元", "yuan": ": money in 元"}.get(
+            info.get("unit") or "", ": not a unit the library reads")
+        lines.append(f"  unit line {info['unit_text']!r}{unit}")
+    lines.append(f"  {info.get('rows', 0):,} data rows")
+    skipped = list(info.get("skipped") or [])
+    labels = {"total": "totals", "subtotal": "subtotals", "note": "notes",
+              "header": "repeated headers"}
+    for kind, label in labels.items():
+        rows = [s for s in skipped if s["kind"] == kind]
+        if rows:
+            texts = "; ".join(s["text"] for s in rows[:5]) + (" …" if len(rows) > 5 else "")
+            lines.append(f"  skipped {len(rows)} {label}: rows "
+                         f"{_ranges([s['line'] for s in rows])} ({texts})")
+    if info.get("skipped_more"):
+        lines.append(f"  skipped {info['skipped_more']} more rows")
+    if info.get("blank_rows"):
+        lines.append(f"  skipped {info['blank_rows']} blank rows")
+    lines += [f"  note: {n}" for n in info.get("notes", [])]
+    return "\n".join(lines)
 
 
 def _ranges(numbers: Sequence[int]) -> str:
