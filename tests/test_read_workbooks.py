@@ -546,3 +546,18 @@ def test_a_unit_the_library_does_not_read_is_an_error(tmp_path, clean):
                        "not read") as info:
         tf.read_towns(write_xlsx(tmp_path / "t.xlsx", [("s", rows)]))
     assert info.value.problems[0].value == "单位：亿元"
+
+
+def test_a_header_over_two_rows(tmp_path, clean):
+    """Group headings merged above their columns (人口, 财力) and 代码 merged down two rows."""
+    rows = bureau_rows(clean, unit="wan", total=False, notes=False)
+    headers = rows[2]
+    upper = [*headers[:6], "人口", None, None, headers[9], "财力（万元）", None, headers[12]]
+    lower = [None] * 6 + [*headers[6:9], None, *headers[10:12], None]
+    path = write_xlsx(tmp_path / "t.xlsx", [("s", [*rows[:2], upper, lower, *rows[3:]])],
+                      merge_title=False)
+    towns, report = read_towns_report(path)
+    assert_same_towns(towns, clean)
+    assert report.header_row == 4
+    assert report.header_reason.endswith("over rows 3 and 4")
+    assert report.lines[0] == 5

@@ -387,6 +387,14 @@ def _header_scores(grid: Sequence[Sequence[Any]], known: HeaderTest | None) -> l
     return scores
 
 
+def _header_like(row: Sequence[Any], known: HeaderTest) -> bool:
+    """Whether a row next to the header row is part of the header: text only, with two
+    known headers at least."""
+    cells = [v for v in row if v is not None]
+    return (all(isinstance(v, str) for v in cells)
+            and sum(1 for v in cells if known(v.strip())) >= 2)
+
+
 def _find_header(grid: Sequence[Sequence[Any]], known: HeaderTest | None) -> tuple[int, int]:
     """The 0-based header row and its score (0: none found)."""
     scores = _header_scores(grid, known)
@@ -728,12 +736,20 @@ def _table(grid: list[list[Any]], file: str, sheet: str | None, header_row: int 
         h, score = _find_header(rows, known)
         reason = (f"{score} known headers" if known is not None and score
                   else "the first row of headers" if score else "the first non-blank row")
+    # a header over two rows (人口 merged above 户籍人口 and 常住人口, 代码 merged down): the
+    # lower row's headers, and the upper row's where the lower is blank
+    top = h
+    if header_row is None and known is not None:
+        if h > 0 and _header_like(rows[h - 1], known):
+            top = h - 1
+        elif h + 1 < len(rows) and _header_like(rows[h + 1], known):
+            h += 1
     head = list(rows[h])
-    # a header split over two rows (a merged group heading above): fill the blanks from above
-    if h > 0 and sum(v is not None for v in rows[h - 1]) >= 2:
-        head = [above if cell is None and above is not None else cell
-                for cell, above in zip(head, rows[h - 1], strict=True)]
-    titles = tuple(" ".join(_text(v) for v in r if v is not None) for r in rows[:h]
+    if top < h:
+        head = [cell if cell is not None else above
+                for cell, above in zip(head, rows[top], strict=True)]
+        reason += f", over rows {top + 1} and {h + 1}"
+    titles = tuple(" ".join(_text(v) for v in r if v is not None) for r in rows[:top]
                    if any(v is not None for v in r))
     unit, unit_text = _unit_of(titles)
     cells = np.empty((len(rows) - h - 1, width), dtype=object)
