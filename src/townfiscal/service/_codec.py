@@ -441,10 +441,13 @@ def _problems(exc: BaseException, where: str) -> list[Problem]:
             out.append(Problem("required field is missing", column=path))
             return
         if isinstance(e, ValidationError):
-            out.extend(
-                attrs.evolve(p, column=f"{path}.{p.column}" if p.column else path)
-                for p in e.problems
-            )
+            # a constraint's own check names its argument "<Family>.<argument>" (the path of
+            # its declared domain, tf.PARAMETER_DOMAINS); here the family is the JSON object
+            prefix = f"{e.what}."
+            for p in e.problems:
+                column = p.column[len(prefix):] if p.column and p.column.startswith(prefix) else (
+                    p.column)
+                out.append(attrs.evolve(p, column=f"{path}.{column}" if column else path))
             return
         out.append(Problem(str(e), column=path))
 
