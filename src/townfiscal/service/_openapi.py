@@ -354,6 +354,47 @@ def _parameters(doc: dict[str, Any]) -> None:
                         schema[key] = int(schema[key])
 
 
+def _links(paths: dict[str, Any]) -> None:
+    """OpenAPI links from where a run's id appears to the operations that take it (clients
+    and stateful testers follow them)."""
+    def op_id(method: str, path: str) -> str | None:
+        op = paths.get(path, {}).get(method)
+        return op.get("operationId") if isinstance(op, dict) else None
+
+    run = "/allocations/{allocation_id}"
+    targets = {
+        "GetAllocation": op_id("get", run),
+        "GetWorkbook": op_id("get", run + ".xlsx"),
+        "ExplainAllocation": op_id("get", run + "/explain/{code}"),
+        "DeleteAllocation": op_id("delete", run),
+    }
+    sources = {
+        ("post", "/allocations", "201"): "$response.body#/id",
+        ("get", "/allocations", "200"): "$response.body#/items/0/id",
+        ("get", run, "200"): "$response.body#/id",
+    }
+    for (method, path, status), id_at in sources.items():
+        response = paths.get(path, {}).get(method, {}).get("responses", {}).get(status)
+        if response is None:
+            continue
+        links: dict[str, Any] = {}
+        for name, target in targets.items():
+            if target is None or (path == run and name == "GetAllocation"):
+                continue
+            if name == "GetWorkbook" and path != run:
+                # From the run's own view only: a stateful tester that deletes a run it has
+                # just created does not see the delete of /allocations/{id} as one of
+                # /allocations/{id}.xlsx, and would report the workbook's 404 as lost.
+                continue
+            params = {"allocation_id": id_at}
+            if name == "ExplainAllocation":
+                if path != run:
+                    continue
+                params["code"] = "$response.body#/towns/0/code"
+            links[name] = {"operationId": target, "parameters": params}
+        response["links"] = links
+
+
 def _workbook(paths: dict[str, Any]) -> None:
     binary = {"type": "string", "format": "binary"}
     paths["/allocations/{allocation_id}.xlsx"] = {
@@ -412,4 +453,5 @@ def patch_openapi(doc: dict[str, Any], codec: Codec | None, *, secured: bool = F
         _error_code(schemas)
     _parameters(doc)
     _responses(doc, secured)
+    _links(paths)
     _examples(doc, schemas)
