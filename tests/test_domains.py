@@ -180,3 +180,20 @@ def test_a_sweep_checks_every_fund_and_value_before_running(example):
                  fund=1e300, method="formula", executor="serial")
     assert [(p.column, p.value) for p in info.value.problems] == [
         ("fund", 1e300), ("growth_control.cap", 15), ("growth_control.cap", -2)]
+
+
+def test_the_service_names_a_bad_argument_by_its_json_path():
+    """Domain problems of constraints and objective weights come back under JSON paths."""
+    pytest.importorskip("litestar")
+    from townfiscal.service._engine import default_codec
+
+    codec = default_codec()
+    with pytest.raises(tf.ValidationError) as info:
+        codec.constraints([{"type": "GrowthCap", "rate": 15}, {"type": "Floor", "amount": "6e5"}])
+    assert [(p.column, p.value) for p in info.value.problems] == [
+        ("constraints[0].rate", 15), ("constraints[1].amount", "6e5")]
+    with pytest.raises(tf.ValidationError) as info:
+        codec.objective({"type": "WeightedObjective", "parts": [
+            {"weight": 1, "objective": {"type": "MinDeviation"}},
+            {"weight": 0, "objective": {"type": "MinDeviation"}}]})
+    assert [p.column for p in info.value.problems] == ["objective.parts[1].weight"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import re
 import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
@@ -243,7 +244,13 @@ class Codec:
                 problems.extend(exc.problems)
         if problems:
             raise ValidationError(problems, what=where)
-        return self.weighted(tuple(out))
+        try:
+            return self.weighted(tuple(out))
+        except ValidationError as exc:  # a weight outside its declared domain
+            raise ValidationError(
+                [attrs.evolve(p, column=re.sub(r"^WeightedObjective\.weight\[(\d+)\]$",
+                                               rf"{where}.parts[\1].weight", p.column or ""))
+                 for p in exc.problems], what=where) from None
 
     def constraint(self, obj: Any, *, where: str = "constraint") -> Any:
         """One constraint object from its JSON form.
