@@ -253,3 +253,31 @@ def test_cli_prior_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFix
     err = capsys.readouterr().err
     assert "rows 2 and 3 (440203100)" in err
     assert "Traceback" not in err
+
+
+def test_cli_validate_checks_last_years_table_too(last_year: tuple[tf.Allocation, Path],
+                                                  tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """validate FILE --prior: what was read and matched on stdout; a bad prior table exits 1."""
+    _, path = last_year
+    towns = tmp_path / "towns.csv"
+    tf.load_example().drop(columns="prior_amount").to_csv(towns, encoding="utf-8-sig")
+    assert main(["validate", str(towns), "--policy", "guangdong-2020", "--prior",
+                 str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "1,002 towns matched, 2,000,000,000 yuan" in out
+    assert "towns.csv: valid — 1,757 units" in out
+    bad = tmp_path / "bad.csv"
+    bad.write_text("乡镇代码,本年补助\n4402031,1965889\n", encoding="utf-8")
+    assert main(["validate", str(towns), "--prior", str(bad)]) == 1
+    assert "row 2, column '乡镇代码', value '4402031': not a township code" in (
+        capsys.readouterr().err)
+
+
+def test_prior_for_a_dataframe_source(last_year: tuple[tf.Allocation, Path]) -> None:
+    """read_towns(DataFrame, prior=Allocation): the same roll-forward as from a file."""
+    alloc, _ = last_year
+    with pytest.warns(tf.RollForwardWarning, match="replaces the towns table's own"):
+        year2 = tf.read_towns(tf.load_example(), prior=alloc, policy=POLICY)
+    assert year2.loc[alloc.amounts.index, "prior_amount"].tolist() == alloc.amounts.tolist()
+    assert year2.attrs[PRIOR]["kind"] == "Allocation"

@@ -19,7 +19,9 @@ from townfiscal.cli._common import (
     out_path,
     pad,
     policy_arg,
+    prior_args,
     read_reported,
+    roll_reported,
     sheet_args,
     summary,
     towns_arg,
@@ -79,6 +81,9 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     try:
         towns = read_reported(args.file, unit=args.unit, sheet=args.sheet,
                               header_row=args.header_row, policy=policy, out=sys.stdout)
+        if args.prior:  # last year's table checked too, and matched to this year's towns
+            towns = roll_reported(towns, args.prior, column=args.prior_column,
+                                  unit=args.prior_unit, policy=args.policy, out=sys.stdout)
     except ValidationError as exc:
         print(str(exc), file=sys.stderr)
         return 1
@@ -225,6 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "or a 单位 line above the headers (default: yuan)")
     sheet_args(p)
     p.add_argument("--policy", metavar="ID", help="also check what this policy needs")
+    prior_args(p)
     p.set_defaults(handler=_cmd_validate)
 
     p = sub.add_parser("policies", help="list the policies, or show one with its sources")

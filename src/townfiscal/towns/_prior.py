@@ -55,8 +55,10 @@ _CODE_HEADERS = {_fold(h) for h in ("行政区划代码", "区划代码", "代�
                                     "town code")}
 #: Amount headers, best first: the first rank any header reaches is the one read.
 _AMOUNT_RANKS: tuple[frozenset[str], ...] = (
-    frozenset(_fold(h) for h in ("分配金额", "补助金额", "分配资金", "补助资金", "amount")),
-    frozenset(_fold(h) for h in ("金额", "资金", "补助", "下达金额", "下达资金")),
+    frozenset(_fold(h) for h in ("分配金额", "补助金额", "分配资金", "补助资金", "分配额",
+                                 "补助额", "本年补助", "本年分配", "本年补助金额",
+                                 "本年分配金额", "amount")),
+    frozenset(_fold(h) for h in ("金额", "资金", "补助", "下达金额", "下达资金", "本年金额")),
     frozenset(_fold(h) for h in ("上年补助", "上年补助额", "上年补助资金", "上年金额",
                                  "prior_amount", "prior amount")),
 )
