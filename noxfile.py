@@ -15,11 +15,13 @@ nox.options.sessions = ["lint", "typecheck", "tests"]
 
 ROOT = Path(__file__).parent
 PYTHON = "3.11"
+TESTED_PYTHONS = ["3.11", "3.13"]
+"""The oldest Python the package supports and the newest these machines have."""
 
 
-@nox.session(python=PYTHON)
+@nox.session(python=TESTED_PYTHONS)
 def tests(session: nox.Session) -> None:
-    """Run the whole test suite."""
+    """Run the whole test suite (``tests-3.11``, ``tests-3.13``)."""
     session.install("-e", ".[test]")
     session.run("pytest", *session.posargs)
 
