@@ -14,6 +14,8 @@ import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import townfiscal as tf
 from townfiscal._files import atomic_path
@@ -258,3 +260,33 @@ def test_a_wrong_file_type_fails_before_allocating(tmp_path: Path,
     out, err = capsys.readouterr()
     assert out == ""
     assert "use a .csv or .xlsx file name" in err
+
+
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.lists(st.tuples(st.integers(0, 10**8), st.integers(0, 10**10),
+                               st.sampled_from([0.0, 1e-9, -2e-10, 0.004, np.inf])),
+                     min_size=1, max_size=20))
+def test_any_table_is_written_without_noise(tmp_path: Path,
+                                            data: list[tuple[int, int, float]]) -> None:
+    """Any amounts and caps, with float noise or none: amounts are ints that sum to the fund
+    on the 合计 row, caps are to the fen, ints when whole, blank when infinite or at least the
+    fund, and the amounts read back exact."""
+    codes = [f"4415211{i:02d}" for i in range(len(data))]
+    amount = [a for a, _, _ in data]
+    upper = [(c + noise) if np.isfinite(noise) else noise for _, c, noise in data]
+    table = pd.DataFrame({"amount": amount, "upper": upper}, index=pd.Index(codes, name="code"))
+    path = tf.write_allocation(table, tmp_path / "t.xlsx")
+    head, rows = cells(path, "分配表")
+    workbook.cache_clear()  # the same file name is written again for the next example
+    amounts = [r[head.index("分配金额(元)")] for r in rows]
+    assert all(type(a) is int for a in amounts)
+    assert amounts[-1] == sum(amounts[:-1]) == sum(amount)
+    fund = sum(amount)
+    for got, cap in zip([r[head.index("上限(元)")] for r in rows[:-1]], upper, strict=True):
+        if not np.isfinite(cap) or cap >= fund:
+            assert got is None
+        else:
+            assert got == round(cap, 2)
+            assert type(got) is int if round(cap, 2) == round(cap) else type(got) is float
+    assert tf.read_allocation(path).amounts.tolist() == amount
