@@ -98,6 +98,17 @@ def test_every_header_is_chinese_shadow_prices_too(optimised: tuple[Path, Path],
     assert rows[1][3] == 163  # towns held at last year's amount
 
 
+def test_binding_constraints_are_named_in_chinese_and_read_back(
+        optimised: tuple[Path, Path]) -> None:
+    """起作用的约束 says 不低于上年 (the shadow-price sheet's name); read_allocation gives the
+    family names back as Allocation.to_frame has them."""
+    held = column(optimised[0], "分配表", "起作用的约束")
+    assert held.count("不低于上年") == 163
+    assert set(held) == {"不低于上年", None}
+    back = tf.read_allocation(optimised[0]).table["binding"]
+    assert back.eq("HoldHarmless").sum() == 163
+
+
 def test_formula_workbook_names_each_factor_in_chinese(formula: Path) -> None:
     """A formula allocation's factor columns get the factor's Chinese name from the policy."""
     head, _ = cells(formula, "分配表")

@@ -314,10 +314,27 @@ def _prepare_table(table: pd.DataFrame, towns: pd.DataFrame | None) -> pd.DataFr
     return df.sort_index(kind="stable")
 
 
+_FAMILIES_SPLIT = re.compile(r"\s*[,，、]\s*")
+
+
 def _join_binding(v: Any) -> Any:
+    """The families holding a town (a list, or ``"HoldHarmless, NeedOrder"`` as
+    ``Allocation.to_frame`` gives them) by their Chinese names: ``不低于上年、需求顺序``."""
     if isinstance(v, list | tuple | set | frozenset):
-        return "、".join(str(x) for x in v)
-    return v
+        names = [str(x) for x in v]
+    elif isinstance(v, str):
+        names = [n for n in _FAMILIES_SPLIT.split(v.strip()) if n]
+    else:
+        return v
+    return "、".join(FAMILY_NAMES.get(n, n) for n in names) or None
+
+
+def _split_binding(v: Any) -> Any:
+    """A 起作用的约束 cell read back: the families' own names, as ``Allocation.to_frame`` joins
+    them (``"HoldHarmless, NeedOrder"``)."""
+    if not isinstance(v, str):
+        return v
+    return ", ".join(_FAMILY_FROM_ZH.get(n, n) for n in _FAMILIES_SPLIT.split(v.strip()) if n)
 
 
 #: Decimals kept per kind of number: yuan paid are whole, bounds and optima are kept to the fen,
@@ -919,6 +936,7 @@ def write_comparison(comparison: Any, path: str | PathLike[str]) -> Path:
 _FROM_ZH = {zh: name for name, (zh, _) in ALLOCATION_HEADERS.items()}
 _ZONE_FROM_ZH = {zh: z for z, zh in _ZONE_ZH.items()}
 _KIND_FROM_ZH = {zh: k for k, zh in _KIND_ZH.items()}
+_FAMILY_FROM_ZH = {zh: f for f, zh in FAMILY_NAMES.items()}
 
 
 def _rows(ws: Worksheet) -> tuple[list[str], list[tuple[Any, ...]]]:
@@ -1024,6 +1042,8 @@ def read_allocation(path: str | PathLike[str]) -> AllocationWorkbook:
                 frame[col] = frame[col].map(lambda v: _ZONE_FROM_ZH.get(v, v))
             elif col == "kind":
                 frame[col] = frame[col].map(lambda v: _KIND_FROM_ZH.get(v, v))
+            elif col == "binding":
+                frame[col] = frame[col].map(_split_binding)
             elif kind in {"yuan", "yuan2", "ratio", "pct", "wan"} and col != "amount":
                 frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(np.float64)
             elif kind == "int":
