@@ -270,13 +270,18 @@ def _reform(schemas: dict[str, Any]) -> None:
     """One named ``Reform`` (and ``ParameterValue``) for the requests, stored runs and policy
     parameters, instead of a copy in each (generated clients get one model)."""
     value: dict[str, Any] | None = None
+    nullable = False
     for name in (*_REQUESTS, "StoredRequest"):
         props = schemas.get(name, {}).get("properties", {})
         if "changes" not in props:
             continue
         changes = props["changes"]
         reform = next(s for s in changes["anyOf"] if s.get("type") == "object")
-        value = reform["additionalProperties"]
+        value = copy.deepcopy(reform["additionalProperties"])
+        members = value.get("anyOf", [])
+        if {"type": "null"} in members:  # null lifts a bound that may be absent
+            nullable = True
+            value["anyOf"] = [m for m in members if m != {"type": "null"}]
         props["changes"] = {
             **_nullable(_ref("Reform")),
             "description": "A reform (null or omitted: the policy as published)",
@@ -294,8 +299,11 @@ def _reform(schemas: dict[str, Any]) -> None:
         "type": "object",
         "title": "Reform",
         "description": "New values of a policy's parameters: {dotted parameter path: value}; "
-        "the paths and the values' types are those of GET /policies/{policy_id}",
-        "additionalProperties": _ref("ParameterValue"),
+        "the paths and the values' types are those of GET /policies/{policy_id}"
+        + ("; null removes a parameter that may be absent (growth_control.floor or .cap: "
+           "no bound)" if nullable else ""),
+        "additionalProperties": _nullable(_ref("ParameterValue")) if nullable
+        else _ref("ParameterValue"),
         "examples": [{"factors.registered_population.weight": 0.4,
                       "factors.supported_population.weight": 0.3}],
     }
