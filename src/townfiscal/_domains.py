@@ -33,7 +33,6 @@ __all__ = [
     "check_arguments",
     "check_values",
     "domain_of",
-    "value_problems",
 ]
 
 MAX_YUAN = 1e15
@@ -177,12 +176,6 @@ def value_problem(domain: Domain, value: Any) -> str | None:
     return None
 
 
-def value_problems(domain: Domain, value: Any, *, path: str | None = None,
-                   row: str | None = None) -> list[Problem]:
-    """:meth:`Domain.problems` as a function."""
-    return domain.problems(value, path=path, row=row)
-
-
 def _numeric_text(value: str) -> bool:
     try:
         float(value.replace("_", "").replace(",", ""))
@@ -242,18 +235,21 @@ def argument_problems(path: str, value: Any, *, domain: Domain | None = None) ->
     return d.problems(value, path=path)
 
 
-def check_arguments(checks: Iterable[tuple[str, Any]], *, what: str) -> None:
-    """Check ``(path, argument)`` pairs (see :func:`argument_problems`); one error for all.
+def check_arguments(family: str, problems: Iterable[Problem] = (), **arguments: Any) -> None:
+    """Check a constraint's or an objective's arguments against their declared domains
+    (``<family>.<argument>``, see :func:`argument_problems`).
 
     Raises
     ------
     ValidationError
-        Naming each path (and town), value and bound at fault.
+        One error (``what`` = *family*) listing *problems* found otherwise and every argument
+        at fault, each naming its path (and town), value and bound.
     """
-    problems = [p for path, value in checks for p in argument_problems(path, value)]
-    if problems:
-        raise ValidationError(problems, what=what)
-
+    found = list(problems)
+    for name, value in arguments.items():
+        found += argument_problems(f"{family}.{name}", value)
+    if found:
+        raise ValidationError(found, what=family)
 
 def check_values(checks: Iterable[tuple[str, Any]], *, what: str) -> None:
     """Check ``(path, value)`` pairs against their domains; one error listing every problem.

@@ -15,7 +15,8 @@ import attrs
 import numpy as np
 import pandas as pd
 
-from townfiscal._domains import PARAMETER_DOMAINS, argument_problems, array_problems
+from townfiscal._domains import PARAMETER_DOMAINS, array_problems
+from townfiscal._domains import check_arguments as _check
 from townfiscal._errors import Conflict, InfeasibleError, Problem, ValidationError
 from townfiscal.optimize._context import (
     AuxRows,
@@ -51,17 +52,6 @@ def _money_repr(value: Any) -> str:
     if isinstance(value, str):
         return repr(value)
     return f"<{type(value).__name__} of {len(value)}>"
-
-
-def _check(family: str, problems: list[Problem] | None = None, **arguments: Any) -> None:
-    """Each argument against its declared domain (``<family>.<argument>`` in
-    :data:`~townfiscal.PARAMETER_DOMAINS`); one :class:`ValidationError` listing every problem
-    (and *problems* found otherwise), naming the argument, the value and the bound."""
-    found = list(problems or [])
-    for name, value in arguments.items():
-        found += argument_problems(f"{family}.{name}", value)
-    if found:
-        raise ValidationError(found, what=family)
 
 
 def _name_problem(family: str, name: str, value: Any) -> list[Problem]:

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from townfiscal._domains import PARAMETER_DOMAINS
+from townfiscal._domains import check_arguments as _check
 from townfiscal._errors import Problem, ValidationError
 from townfiscal.optimize._context import (
     AuxRows,
@@ -36,18 +37,6 @@ __all__ = [
     "Proportional",
     "WeightedObjective",
 ]
-
-
-def _check(family: str, problems: list[Problem] | None = None, **arguments: Any) -> None:
-    """Each argument against its declared domain (``<family>.<argument>``), a
-    :class:`ValidationError` listing every problem (see :mod:`townfiscal._domains`)."""
-    from townfiscal._domains import argument_problems
-
-    found = list(problems or [])
-    for name, value in arguments.items():
-        found += argument_problems(f"{family}.{name}", value)
-    if found:
-        raise ValidationError(found, what=family)
 
 
 class Objective:
