@@ -14,18 +14,27 @@ work. The setups:
   threads of the server process (at most 2 at once);
 - ``1 process``: one worker process;
 - ``N processes``: the default, one worker process per core;
+- ``unbounded queue``: the default, with a queue no load fills
+  (``TOWNFISCAL_MAX_QUEUE=1000000``), as the service was before it shed load;
 - with ``--before DIR``, also the service of another source tree (e.g. an earlier commit,
   ``git archive <commit> src | tar -x -C DIR``), served from ``DIR/src``.
 
-Prints, per setup and number of clients, requests/s, p50 and p95 latency, the health
-check's p95 under that load, the CPU time the service's processes spent per request (on
-Linux; it does not grow when other work slows the machine, so it is the steadier figure)
-and the errors, with ratios to the first setup; then the two baselines a request cannot
-beat: ``tf.allocate`` of the same problem in this process, and an idle ``GET /health``
-round trip. The clients run in this process, on the same cores as the service.
+A request the service turns away (``503`` with ``Retry-After``: its queue is full) is counted
+as shed, not as an error, and its client waits ``Retry-After`` seconds before its next one,
+as a well-behaved client does.
+
+Prints, per setup and number of clients, requests/s served, p50, p95 and p99 latency of the
+served requests, the health check's p95 under that load, the CPU time the service's
+processes spent per request served (on Linux; it does not grow when other work slows the
+machine, so it is the steadier figure), the requests shed and the errors, with ratios to the
+first setup; then each setup's p99 at every load against its own 1-client p50 of the same
+run (what shedding bounds), and the two baselines a request cannot beat: ``tf.allocate`` of
+the same problem in this process, and an idle ``GET /health`` round trip. The clients run in
+this process, on the same cores as the service.
 
     python benchmarks/load_service.py                      # 1, 4, 16 clients, 60 requests
     python benchmarks/load_service.py --clients 4 --requests 200 --setups processes
+    python benchmarks/load_service.py --setups processes unbounded --clients 1 16 200
     python benchmarks/load_service.py --before /tmp/townfiscal-before
 """
 
@@ -79,20 +88,23 @@ class Result:
     clients: int
     requests: int
     wall: float
-    latencies: list[float]
+    latencies: list[float]  # of the requests served (201)
     health: list[float]
     errors: list[str]
     cpu: float | None  # seconds of CPU of the service's processes
+    shed: int = 0  # requests turned away with 503 and Retry-After
 
     @property
     def rate(self) -> float:
-        """Requests per second."""
+        """Requests served per second."""
         return len(self.latencies) / self.wall
 
     @property
     def cpu_per_request(self) -> float:
-        """CPU seconds of the service per request (NaN where not measured)."""
-        return float("nan") if self.cpu is None else self.cpu / len(self.latencies)
+        """CPU seconds of the service per request served (NaN where not measured)."""
+        if self.cpu is None or not self.latencies:
+            return float("nan")
+        return self.cpu / len(self.latencies)
 
 
 def free_port() -> int:
@@ -147,15 +159,21 @@ def probe(base: str, stop: Any, out: Any) -> None:
     out.put(times)
 
 
-async def post_all(base: str, clients: int, requests: int) -> tuple[list[float], list[str]]:
-    """``requests`` POSTs shared among ``clients`` concurrent clients: latencies (s), errors."""
+async def post_all(
+    base: str, clients: int, requests: int
+) -> tuple[list[float], list[str], int]:
+    """``requests`` POSTs shared among ``clients`` concurrent clients: the latencies (s) of
+    those served, the errors, and how many were shed (503 with Retry-After; the client then
+    waits that long)."""
     latencies: list[float] = []
     errors: list[str] = []
+    shed = 0
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(requests):
         queue.put_nowait(i)
 
     async def client() -> None:
+        nonlocal shed
         async with httpx.AsyncClient(base_url=base, timeout=120.0) as http:
             while True:
                 try:
@@ -165,36 +183,41 @@ async def post_all(base: str, clients: int, requests: int) -> tuple[list[float],
                 t0 = time.perf_counter()
                 try:
                     r = await http.post("/allocations", json=BODY)
-                    ok = r.status_code == 201 and r.json()["total"] == BODY["fund"]
-                    if not ok:
-                        errors.append(f"{r.status_code}: {r.text[:200]}")
                 except httpx.HTTPError as exc:
                     errors.append(repr(exc))
-                latencies.append(time.perf_counter() - t0)
+                    continue
+                took = time.perf_counter() - t0
+                if r.status_code == 503 and "retry-after" in r.headers:
+                    shed += 1
+                    await asyncio.sleep(float(r.headers["retry-after"]))
+                elif r.status_code == 201 and r.json()["total"] == BODY["fund"]:
+                    latencies.append(took)
+                else:
+                    errors.append(f"{r.status_code}: {r.text[:200]}")
 
     await asyncio.gather(*(client() for _ in range(clients)))
-    return latencies, errors
+    return latencies, errors, shed
 
 
 def load(
     base: str, clients: int, requests: int
-) -> tuple[float, list[float], list[float], list[str]]:
+) -> tuple[float, list[float], list[float], list[str], int]:
     """``requests`` POSTs by ``clients`` concurrent clients while a prober checks /health.
 
-    Returns the wall time, the POSTs' latencies, the health checks' latencies (s) and the
-    errors.
+    Returns the wall time, the served POSTs' latencies, the health checks' latencies (s),
+    the errors and the number of POSTs shed.
     """
     ctx = multiprocessing.get_context("spawn")
     stop, out = ctx.Event(), ctx.Queue()
     prober = ctx.Process(target=probe, args=(base, stop, out))
     prober.start()
     t0 = time.perf_counter()
-    latencies, errors = asyncio.run(post_all(base, clients, requests))
+    latencies, errors, shed = asyncio.run(post_all(base, clients, requests))
     wall = time.perf_counter() - t0
     stop.set()
     health: list[float] = out.get(timeout=60)
     prober.join(timeout=60)
-    return wall, latencies, health, errors
+    return wall, latencies, health, errors, shed
 
 
 def cpu_seconds(pid: int) -> float | None:
@@ -253,15 +276,14 @@ def measure(
         results = []
         for clients in levels:
             chunk = max(6 * clients, -(-requests // rounds))  # ramps short beside the run
-            parts: dict[str, list[tuple[float, list[float], list[float], list[str], float | None]]]
-            parts = {server.setup.label: [] for server in servers}
+            parts: dict[str, list[Any]] = {server.setup.label: [] for server in servers}
             for _ in range(rounds):
                 for server in servers:
                     cpu0 = cpu_seconds(server.proc.pid)
-                    wall, latencies, health, errors = load(server.base, clients, chunk)
+                    wall, latencies, health, errors, shed = load(server.base, clients, chunk)
                     cpu1 = cpu_seconds(server.proc.pid)
                     cpu = None if cpu0 is None or cpu1 is None else cpu1 - cpu0
-                    parts[server.setup.label].append((wall, latencies, health, errors, cpu))
+                    parts[server.setup.label].append((wall, latencies, health, errors, cpu, shed))
             for label, got in parts.items():
                 cpus = [g[4] for g in got]
                 results.append(
@@ -274,6 +296,7 @@ def measure(
                         health=[x for g in got for x in g[2]],
                         errors=[x for g in got for x in g[3]],
                         cpu=None if None in cpus else sum(c for c in cpus if c is not None),
+                        shed=sum(g[5] for g in got),
                     )
                 )
     finally:
@@ -326,6 +349,7 @@ def setups(names: list[str], before: Path | None) -> list[Setup]:
         "threads": Setup("threads (earlier setup)", {"TOWNFISCAL_WORKER_PROCESSES": "0"}),
         "process": Setup("1 process", {"TOWNFISCAL_WORKER_PROCESSES": "1"}),
         "processes": Setup(f"{cores} processes (default)", {}),
+        "unbounded": Setup("unbounded queue", {"TOWNFISCAL_MAX_QUEUE": "1000000"}),
     }
     out = [known[n] for n in names]
     if before is not None:
@@ -348,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--setups",
         nargs="+",
-        choices=["threads", "process", "processes"],
+        choices=["threads", "process", "processes", "unbounded"],
         default=["threads", "process", "processes"],
         help="setups to measure; the first is the baseline of the ratios",
     )
@@ -369,8 +393,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"ratios against '{chosen[0].label}' at the same number of clients\n")
     head = (
-        f"{'setup':<26}{'clients':>8}{'req/s':>8}{'p50 ms':>9}{'p95 ms':>9}"
-        f"{'health p95':>11}{'CPU ms/req':>11}{'errors':>8}{'× req/s':>9}{'× p50':>8}"
+        f"{'setup':<26}{'clients':>8}{'req/s':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
+        f"{'health p95':>11}{'CPU ms/req':>11}{'shed':>7}{'errors':>9}{'× req/s':>9}"
+        f"{'× p50':>8}"
     )
     print(head)
     print("-" * len(head))
@@ -380,12 +405,25 @@ def main(argv: list[str] | None = None) -> int:
         b = base[r.clients]
         print(
             f"{r.setup:<26}{r.clients:>8}{r.rate:>8.1f}{ms(r.latencies, 50):>9.1f}"
-            f"{ms(r.latencies, 95):>9.1f}{ms(r.health, 95):>11.1f}"
-            f"{r.cpu_per_request * 1000:>11.1f}"
-            f"{len(r.errors):>5}/{r.requests:<3}{r.rate / b.rate:>8.2f}"
+            f"{ms(r.latencies, 95):>9.1f}{ms(r.latencies, 99):>9.1f}{ms(r.health, 95):>11.1f}"
+            f"{r.cpu_per_request * 1000:>11.1f}{r.shed:>7}"
+            f"{len(r.errors):>5}/{r.requests:<4}{r.rate / b.rate:>8.2f}"
             f"{ms(r.latencies, 50) / ms(b.latencies, 50):>8.2f}"
         )
         errors += r.errors
+    print("\np99 of the served requests against the same setup's 1-client p50 in this run:")
+    for setup in chosen:
+        mine = {r.clients: r for r in results if r.setup == setup.label}
+        if 1 not in mine:
+            continue
+        p50 = ms(mine[1].latencies, 50)
+        cells = ", ".join(
+            f"{n} clients {ms(r.latencies, 99):.0f} ms = {ms(r.latencies, 99) / p50:.1f}×"
+            f" ({r.shed} of {r.requests} shed)"
+            for n, r in sorted(mine.items())
+            if n != 1
+        )
+        print(f"  {setup.label}: 1-client p50 {p50:.1f} ms; {cells}")
     print(
         f"\ntf.allocate in process: p50 {ms(direct, 50):.1f} ms, p95 {ms(direct, 95):.1f} ms; "
         f"idle GET /health round trip: p50 {ms(idle, 50):.1f} ms, p95 {ms(idle, 95):.1f} ms"
