@@ -596,3 +596,32 @@ def test_settings_come_from_the_environment():
     assert ServiceConfig.from_env(config.to_env()) == config
     with pytest.raises(tf.ValidationError, match="request_deadline"):
         ServiceConfig(request_deadline=0)
+
+
+POSTGRES = os.environ.get("TOWNFISCAL_TEST_POSTGRES_URL")
+
+
+@pytest.mark.skipif(not POSTGRES, reason="set TOWNFISCAL_TEST_POSTGRES_URL to test PostgreSQL")
+def test_on_postgresql_nul_bytes_are_4xx_and_a_lost_server_is_503():
+    """PostgreSQL refuses NUL in text: ids and keys with one never reach it; a body holding
+    one is stored escaped; a server that goes away is 503 and not ready."""
+    assert POSTGRES is not None
+    with TestClient(create_app(ServiceConfig(database=POSTGRES, worker_processes=0))) as c:
+        assert c.get("/allocations/ab%00cd").status_code == 404
+        assert c.delete("/allocations/ab%00cd").status_code == 404
+        r = c.post("/allocations", json=POST_2020, headers={"Idempotency-Key": "a\x00b"})
+        assert r.status_code in {400, 422}
+        body = {**POST_2020, "constraints": [
+            {"type": "GroupTotal", "by": "city", "hi": {"韶关\x00市": 1}}]}  # fmt: skip
+        r = c.post("/allocations", json=body)
+        assert r.status_code in {201, 422}
+        if r.status_code == 201:
+            assert c.get(f"/allocations/{r.json()['id']}").status_code == 200
+        store = c.app.state["runs"].store
+        store._engine.dispose()
+        store._engine = sa.create_engine("postgresql+psycopg://tf@127.0.0.1:9/none")
+        r = c.get("/allocations")
+        assert r.status_code == 503
+        assert "Retry-After" in r.headers
+        assert c.get("/ready").status_code == 503
+        assert c.get("/health").status_code == 200
