@@ -12,6 +12,7 @@ try:
     from townfiscal.service._app import create_app
     from townfiscal.service._codec import Codec
     from townfiscal.service._config import DEFAULT_DATABASE, ServiceConfig, available_cores
+    from townfiscal.service._logging import log_config
     from townfiscal.service._serve import serve
     from townfiscal.service._store import AllocationStore, StoredAllocation
 except ImportError as _exc:  # the service extra is optional
@@ -28,5 +29,6 @@ __all__ = [
     "StoredAllocation",
     "available_cores",
     "create_app",
+    "log_config",
     "serve",
 ]
