@@ -94,11 +94,12 @@ def test_a_total_far_from_the_amounts_is_reached_in_one_step():
     assert capped.tolist() == [100_000_000_000, 700_000_000_000, 200_000_000_000]
 
 
-@pytest.mark.parametrize("amount", [1e300, float(2**70)])
-def test_astronomical_amounts_are_refused_by_rounding(amount):
-    """Amounts past 2**52 yuan, where float64 loses whole yuan, get a clear error at once."""
+@pytest.mark.parametrize(("amount", "total"), [(1e300, 1000), (float(2**70), 1000),
+                                               (1.0, 2**70), (1.0, 10**400)])
+def test_astronomical_amounts_are_refused_by_rounding(amount, total):
+    """Amounts or totals past 2**52 yuan, where float64 loses whole yuan, get a clear error."""
     with deadline(10), pytest.raises(tf.ValidationError, match=r"beyond 4\.5e\+15 \(2\*\*52\)"):
-        tf.round_to_total([amount, 1.0], 1000)
+        tf.round_to_total([amount, 1.0], total)
 
 
 @pytest.mark.parametrize("base", ["1e300", "2**70"])

@@ -197,3 +197,15 @@ def test_the_service_names_a_bad_argument_by_its_json_path():
             {"weight": 1, "objective": {"type": "MinDeviation"}},
             {"weight": 0, "objective": {"type": "MinDeviation"}}]})
     assert [p.column for p in info.value.problems] == ["objective.parts[1].weight"]
+
+
+@pytest.mark.parametrize(("value", "shown"), [(10**400, math.inf), (-10**400, -math.inf),
+                                              (2**70, float(2**70))])
+def test_a_whole_number_beyond_float_is_refused_not_overflowed(value, shown):
+    """An int too large for a float is past the bound, and the problem shows its magnitude."""
+    with pytest.raises(tf.ValidationError) as info:
+        tf.Floor(value)
+    (problem,) = info.value.problems
+    assert problem.value == shown
+    assert problem.message.startswith("must be a number <= 1e15" if value > 0
+                                      else "must be a number >= 0")

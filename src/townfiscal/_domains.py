@@ -126,7 +126,9 @@ class Domain:
         """
         where = path or self.path
         problem = value_problem(self, value)
-        return [] if problem is None else [Problem(problem, row=row, column=where, value=value)]
+        if problem is None:
+            return []
+        return [Problem(problem, row=row, column=where, value=_shown(value))]
 
     def to_dict(self) -> dict[str, Any]:
         """The domain as a JSON-friendly dict (for documentation and API schemas)."""
@@ -144,6 +146,20 @@ class Domain:
         }
 
 
+def _shown(value: Any) -> Any:
+    """*value* as a problem carries it: a whole number past 2**53 as a float (``1e+300``), so
+    an error never echoes hundreds of digits and JSON readers keep its magnitude."""
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        return value
+    whole = int(value)
+    if abs(whole) <= 2**53:
+        return value
+    try:
+        return float(whole)
+    except OverflowError:
+        return math.inf if whole > 0 else -math.inf
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, Real) and not isinstance(value, bool)
 
@@ -158,7 +174,14 @@ def value_problem(domain: Domain, value: Any) -> str | None:
         return f"must be a number, not text ({value!r})"
     if not _is_number(value):
         return f"must be a number, not {type(value).__name__}"
-    v = float(value)
+    try:
+        v = float(value)
+    except OverflowError:  # a whole number beyond float's range: past any bound
+        v = math.inf if value > 0 else -math.inf
+        bound = domain.maximum if v > 0 else domain.minimum
+        side = "<=" if v > 0 else ">="
+        return (f"must be a number {side} {_format(bound)} ({domain.reason})" if bound is not None
+                else "must be a finite number")
     if math.isnan(v):
         return "must be a number, not NaN"
     if math.isinf(v):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -113,7 +114,8 @@ def round_to_total(
     scaled = values / unit
     base = np.floor(scaled + _TOLERANCE)
     base = np.minimum(np.maximum(base, lo_units), hi_units)
-    magnitude = (float(np.abs(base).sum()) + abs(target_units)) * unit
+    magnitude = float(np.abs(base).sum()) * unit + (
+        float(abs(total)) if abs(total) < 10**300 else math.inf)
     if not magnitude <= _MAX_EXACT:
         raise ValidationError([Problem(
             f"the amounts and the total come to {magnitude:.3g} yuan, beyond {_MAX_EXACT:.3g} "
