@@ -32,7 +32,7 @@ import pandas as pd
 import townfiscal as tf
 
 HERE = Path(__file__).parent
-FUND = 2_000_000_000  # the 2020 budget of the weak-town subsidy (RULES.md §1)
+FUND = 2_000_000_000  # the 2020 budget of the weak-town subsidy (source notes §1)
 
 
 def load_scenario() -> dict[str, Any]:

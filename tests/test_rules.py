@@ -33,7 +33,7 @@ def test_a_taishan_town_is_covered_through_its_county_code(hand):
 
 
 def test_eligibility_matches_the_national_list_unit_for_unit(example):
-    """The example's covered units are exactly those RULES.md §2 names, read independently."""
+    """The example's covered units are exactly those source notes §2 names, read independently."""
     ref = resources.files("townfiscal.towns") / "data" / "divisions" / "streets.csv.gz"
     with ref.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as fh:
         streets = pd.read_csv(fh, dtype=str)

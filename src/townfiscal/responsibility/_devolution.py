@@ -4,7 +4,7 @@ When a county moves duties (enforcement powers, stations) and the posts that car
 towns — posts follow duties (编随事走), people follow posts (人随编走) — the yearly cost of those
 posts and of their operation must move too. The county's spending falls by exactly what its
 towns receive; each receiving town's expenditure and fiscally-supported population rise, and
-with them its need under the weak-town formula (RULES.md §6).
+with them its need under the weak-town formula (source notes §6).
 """
 
 from __future__ import annotations

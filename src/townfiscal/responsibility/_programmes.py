@@ -1,7 +1,7 @@
 """Every transfer a town receives: the weak-town subsidy and the flat programmes beside it.
 
 Programmes are data (``programmes/<id>.toml``): a fixed amount per town in scope per year
-(300,000 yuan for People's Congress work, RULES.md §1), a total spread over a countable thing
+(300,000 yuan for People's Congress work, source notes §1), a total spread over a countable thing
 (740 million yuan for 542 police stations over 2019–2021), or the weak-town formula itself.
 :func:`transfers` puts them side by side, one row per town, with a ``total``.
 """

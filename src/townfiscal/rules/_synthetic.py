@@ -20,7 +20,7 @@ from townfiscal.towns import SEED, example_path, mark, synthetic_figures
 
 __all__ = ["make_towns", "write_example"]
 
-_PRIOR_TOTAL = 1_857_010_214  # 2,000,000,000 / 1.077, RULES.md §1: 2020 was +7.7% on 2019
+_PRIOR_TOTAL = 1_857_010_214  # 2,000,000,000 / 1.077, source notes §1: 2020 was +7.7% on 2019
 
 
 def make_towns(

@@ -149,7 +149,7 @@ def canonical_zone(label: str) -> str | None:
 def kind_from_code(codes: Iterable[str] | pd.Series) -> pd.Series:
     """The kind of each township-level unit from its code's last three digits.
 
-    001–099 subdistrict, 100–199 town, 200–399 township, 400 and up other (RULES.md §2;
+    001–099 subdistrict, 100–199 town, 200–399 township, 400 and up other (source notes §2;
     NBS coding rules). A ``kind`` column in the data wins over this default. It never raises:
     a code whose last three characters are not digits is ``"other"``.
 

@@ -53,7 +53,7 @@ GUANGDONG_ZONES: dict[str, str] = {
     "4418": "north",
     "4453": "north",
 }
-"""Guangdong's cities by zone of "one core, one belt, one zone" (一核一带一区), RULES.md §2."""
+"""Guangdong's cities by zone of "one core, one belt, one zone" (一核一带一区), source notes §2."""
 
 @functools.cache
 def _zone_params() -> pd.DataFrame:
