@@ -201,3 +201,33 @@ def test_the_runaway_reform_of_the_review_is_answered_within_the_deadline(tmp_pa
             assert r.status_code in {422, 503}
             if r.status_code == 503:
                 assert "Retry-After" in r.headers
+
+
+def test_a_request_queued_behind_a_killed_worker_gets_503():
+    """Two calls on one worker: the first stuck in C is killed; the second, queued behind it
+    on the same worker, is answered 503 too, and the next call gets a fresh worker."""
+    pool = ProcessWorkers(ServiceConfig(database=":memory:", worker_processes=1,
+                                        max_concurrent_solves=2, request_deadline=1.0))  # fmt: skip
+    pool.start()
+    anyio.run(timed, pool, os.getpid)
+
+    async def main() -> list[tuple[float, Any]]:
+        out: list[tuple[float, Any]] = []
+
+        async def one(delay: float, *call: Any) -> None:
+            await anyio.sleep(delay)
+            out.append(await timed(pool, *call))
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(one, 0.0, *STUCK_IN_C)
+            tg.start_soon(one, 0.2, time.sleep, 0.1)
+        return out
+
+    try:
+        answers = anyio.run(main)
+        assert [getattr(r, "status_code", None) for _, r in answers] == [503, 503]
+        assert all(t < 1.0 + KILL_GRACE + 0.5 for t, _ in answers)
+        _, pid = anyio.run(timed, pool, os.getpid)
+        assert isinstance(pid, int)
+    finally:
+        pool.close()

@@ -339,12 +339,13 @@ class ProcessWorkers:
         self.killed += 1
         self._replace(i, lane)
 
-    def _replace(self, i: int, broken: ProcessPoolExecutor) -> None:
-        """Drop lane *i* if it still is the *broken* executor (not one started since)."""
+    def _replace(self, i: int, broken: ProcessPoolExecutor, *, cancel: bool = True) -> None:
+        """Drop lane *i* if it still is the *broken* executor (not one started since); with
+        *cancel* false, what is queued on it still runs before its worker exits."""
         if self._lanes[i] is not broken:
             return
         self._lanes[i] = None
-        broken.shutdown(wait=False, cancel_futures=True)
+        broken.shutdown(wait=False, cancel_futures=cancel)
         for run_id in [r for r, j in self._homes.items() if j == i]:
             del self._homes[run_id]
 
@@ -397,13 +398,15 @@ class ProcessWorkers:
                     waited.add_done_callback(_retrieve)
                     self._kill(i, lane)
                     raise _deadline_passed(method, self.deadline, admission.retry_after())
+                if waited.cancelled():  # queued on a worker killed for another request
+                    raise BrokenProcessPool("the worker was replaced")
                 result = waited.result()
         except Carried as carried:
             if carried.kind == DEADLINE:
                 # Interrupted by its alarm: the worker is fine, but it may have been stopped
-                # anywhere; a fresh one takes its place, on its next request.
+                # anywhere; it finishes what is queued on it and a fresh one takes its place.
                 if lane is not None:
-                    self._replace(i, lane)
+                    self._replace(i, lane, cancel=False)
                 raise _deadline_passed(method, self.deadline, admission.retry_after()) from None
             raise carried.rebuild() from None
         except BrokenProcessPool:
