@@ -59,11 +59,8 @@ __all__ = [
 Unit = Literal["yuan", "wan"]
 
 EXAMPLE_POLICY = "guangdong-2020"
-EXAMPLE_POLICY_HASH = "f382d31b22f5f4b593ebd0ca3d730098bb321efa33f79c046fc90c84d3354317"
-EXAMPLE_DATA_HASH = "3008e7b71d2e7ade2d79dcdb21e06e9e27ba2e56755b86aa6c1717db0a3ad8c6"
 EXAMPLE_TOWN = "441581101"
 EXAMPLE_RUN = "7f7ed7bea2ca44bcab214291a316a2ff"
-EXAMPLE_FUND = 2_000_000_000
 
 Scalar: TypeAlias = str | int | float | bool
 """A plain JSON value: text, a number or true/false."""

@@ -20,7 +20,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from townfiscal.policy import list_policies
+from townfiscal.policy import METHODS, list_policies
 from townfiscal.service._codec import Codec
 from townfiscal.service._examples import (
     ERROR_EXAMPLES,
@@ -29,7 +29,7 @@ from townfiscal.service._examples import (
     SCHEMA_EXAMPLES,
 )
 from townfiscal.service._models import ERROR_CODES
-from townfiscal.towns import COLUMNS
+from townfiscal.towns import COLUMNS, KINDS, ZONES
 
 __all__ = ["MAX_OFFSET", "XLSX", "error_statuses", "patch_openapi"]
 
@@ -311,6 +311,17 @@ def _reform(schemas: dict[str, Any]) -> None:
         schemas["Parameter"]["properties"]["value"] = _ref("ParameterValue")
 
 
+def _enums(schemas: dict[str, Any]) -> None:
+    """The closed sets the library answers with: a policy's method, a town's kind and zone
+    (canonical names; requests may use the Chinese ones)."""
+    sets = {"method": list(METHODS), "kind": list(KINDS), "zone": list(ZONES)}
+    for name in ("PolicySummary", "PolicyDetail", "FormulaTown"):
+        for field, values in sets.items():
+            prop = schemas.get(name, {}).get("properties", {}).get(field)
+            if prop is not None and prop.get("type") == "string":
+                prop["enum"] = values
+
+
 def _formula_row(schemas: dict[str, Any]) -> None:
     row = schemas.get("FormulaTown")
     if row is None:
@@ -456,6 +467,7 @@ def patch_openapi(doc: dict[str, Any], codec: Codec | None, *, secured: bool = F
         _workbook(paths)
     _requests(schemas, codec)
     _reform(schemas)
+    _enums(schemas)
     _formula_row(schemas)
     if "ErrorBody" in schemas:
         _error_code(schemas)
