@@ -561,3 +561,16 @@ def test_a_header_over_two_rows(tmp_path, clean):
     assert report.header_row == 4
     assert report.header_reason.endswith("over rows 3 and 4")
     assert report.lines[0] == 5
+
+
+def test_codes_excel_saved_in_scientific_notation_are_explained(tmp_path, clean):
+    """A CSV saved by Excel writes 12-digit codes as 4.41521E+11: the error says why and what
+    to do, at the code's row."""
+    rows = bureau_rows(clean, twelve_digit=True, as_text=True, title=None, unit_line=False,
+                       total=False, notes=False)
+    rows[2][0] = "4.40115E+11"  # the second town, Excel row 3
+    with pytest.raises(tf.ValidationError) as info:
+        tf.read_towns(write_csv(tmp_path / "t.csv", rows))
+    (p,) = info.value.problems
+    assert (p.lines, p.header, p.value) == ((3,), "行政区划代码", "4.40115E+11")
+    assert p.message.startswith("a code in scientific notation, as Excel saves long numbers")

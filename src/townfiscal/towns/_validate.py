@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -45,6 +46,9 @@ class Origin:
     lines: npt.NDArray[np.int64]
     headers: Sequence[str]
     header_row: int
+
+#: A number as Excel writes a long one into a CSV file: 4.41521E+11.
+_SCIENTIFIC = re.compile(r"\d(?:\.\d+)?[eE]\+?\d+")
 
 #: Full-width digits (and the marks written with them) as the ASCII ones.
 _DIGITS = str.maketrans("０１２３４５６７８９，．－＋　", "0123456789,.-+ ")
@@ -199,9 +203,15 @@ def validate_keyed(
 
     if "code" in df.columns:
         for i in np.flatnonzero(~well_formed):
-            message = ("a 12-digit code (统计用区划代码) of a village-level unit: the towns "
-                       "table takes township codes, 9 digits (or 12 ending in 000)"
-                       if village[i] else "code must be 9 digits (NBS township code)")
+            if village[i]:
+                message = ("a 12-digit code (统计用区划代码) of a village-level unit: the towns "
+                           "table takes township codes, 9 digits (or 12 ending in 000)")
+            elif _SCIENTIFIC.fullmatch(codes.iloc[i]):
+                message = ("a code in scientific notation, as Excel saves long numbers to CSV, "
+                           "has lost its last digits: format the code column as text in Excel "
+                           "and save again, or send the .xlsx")
+            else:
+                message = "code must be 9 digits (NBS township code)"
             problems.append(problem(message, i, "code", codes.iloc[i]))
         dup = (codes.duplicated(keep=False) & (codes != "")).to_numpy()
         if dup.any():
