@@ -295,9 +295,18 @@ def test_allocations(client: Any, tmp_path: Path) -> None:
 
 
 def test_unauthorized_and_unavailable(generated: Any, live: Live, tmp_path: Path) -> None:
-    """Without the token: 401; past the request's deadline: 503 with Retry-After; both as the
-    error model."""
+    """Without the token: 401; a foreign Host: 400; a foreign Origin: 403; past the request's
+    deadline: 503 with Retry-After; each as the error model with its code."""
     m = _models()
+    for headers, status, code in (({"Host": "evil.example"}, 400, m.ErrorCode.BAD_REQUEST),
+                                  ({"Origin": "https://evil.example"}, 403,
+                                   m.ErrorCode.FORBIDDEN)):
+        with _client(generated, live).with_headers(headers) as foreign:
+            refusal = _api("policies.policies_policy_id_policy").sync_detailed(
+                POLICY, client=foreign)
+        assert refusal.status_code == status
+        assert isinstance(refusal.parsed, m.ErrorBody)
+        assert refusal.parsed.error == code
     with _client(generated, live, token=None) as anonymous:
         refused = _api("policies.policies_policies").sync_detailed(client=anonymous)
     assert refused.status_code == 401
