@@ -574,3 +574,27 @@ def test_codes_excel_saved_in_scientific_notation_are_explained(tmp_path, clean)
     (p,) = info.value.problems
     assert (p.lines, p.header, p.value) == ((3,), "行政区划代码", "4.40115E+11")
     assert p.message.startswith("a code in scientific notation, as Excel saves long numbers")
+
+
+def test_a_county_merged_over_its_towns(tmp_path, clean):
+    """县(市、区) and 地级市 cells merged down over their towns (Excel keeps the value in the
+    first cell only) give every town its county and city."""
+    from openpyxl import load_workbook
+
+    towns = clean.sort_values(["city", "county"])
+    rows = bureau_rows(towns, total=False, notes=False)
+    path = write_xlsx(tmp_path / "t.xlsx", [("s", rows)])
+    wb = load_workbook(path)
+    ws = wb["s"]
+    first = 4  # title, unit line, headers
+    for column, letter in (("county", "D"), ("city", "E")):
+        values = towns[column].tolist()
+        start = 0
+        for i in range(1, len(values) + 1):
+            if i == len(values) or values[i] != values[start]:
+                if i - start > 1:
+                    ws.merge_cells(f"{letter}{first + start}:{letter}{first + i - 1}")
+                start = i
+    assert any(r.max_row > r.min_row for r in ws.merged_cells.ranges)
+    wb.save(path)
+    assert_same_towns(read_quietly(path), towns)

@@ -669,10 +669,28 @@ def _read_sheet(p: Path, fmt: str, sheet: str | int | None, known: HeaderTest | 
             name, reason = prefer, "the towns sheet of an allocation table (分配表)"
         else:
             name, reason = _choose_sheet(wb, names, known, p.name, fmt)
-        grid = _grid_of(wb.get_sheet_by_name(name), p.name, fmt)
+        sh = wb.get_sheet_by_name(name)
+        grid = _grid_of(sh, p.name, fmt)
+        _fill_merged(grid, getattr(sh, "merged_cell_ranges", None))
     finally:
         wb.close()
     return grid, name, reason
+
+
+def _fill_merged(grid: list[list[Any]], ranges: Sequence[Any] | None) -> None:
+    """Cells merged down more than one row take the merged value in every row: a county's name
+    merged over its towns, a header merged down a two-row header. (Excel keeps the value in
+    the top-left cell only.) Merges within one row — a title across the columns — are left
+    alone."""
+    for (r0, c0), (r1, c1) in ranges or ():
+        if r1 <= r0 or r0 >= len(grid):
+            continue
+        value = grid[r0][c0] if c0 < len(grid[r0]) else None
+        for r in range(r0, min(r1, len(grid) - 1) + 1):
+            row = grid[r]
+            for c in range(c0, min(c1, len(row) - 1) + 1):
+                if row[c] is None:
+                    row[c] = value
 
 
 def _sheet_named(names: list[str], sheet: str | int, file: str, what: str) -> str:
