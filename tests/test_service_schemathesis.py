@@ -7,6 +7,8 @@ of up to 8 calls; about a minute and a half on two cores, in the normal suite.""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 pytest.importorskip("litestar")
@@ -32,11 +34,20 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 # A schema-valid body may still be refused with 422 and every problem listed: the document
 # says what each field looks like, while some rules span fields and rows (floors the fund
 # cannot pay for, a reform under which no fund fits the growth control, a town whose code
-# does not match its city). Every other check runs as schemathesis ships it.
+# does not match its city). Every check runs; the response time one, off by default, with
+# the deadline and a second as its limit.
 _accepted = schema.config.checks.positive_data_acceptance
 _accepted.expected_statuses = [*_accepted.expected_statuses, "422"]
 _slow = schema.config.checks.max_response_time
 _slow.enabled, _slow.limit = True, DEADLINE + 1.0
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _close_the_service() -> Iterator[None]:
+    """The store and workers of the module's service are released after its tests."""
+    yield
+    APP.state.runs.close()
+
 
 
 @schema.parametrize()
