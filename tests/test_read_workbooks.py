@@ -146,7 +146,10 @@ def test_twelve_digit_codes_are_cut_to_nine(tmp_path, clean):
     for as_text in (False, True):
         path = write_xlsx(tmp_path / f"t{as_text}.xlsx",
                           [("s", bureau_rows(clean, twelve_digit=True, as_text=as_text))])
-        assert read_quietly(path).index.tolist() == clean.index.tolist()
+        towns = read_quietly(path)
+        assert towns.index.tolist() == clean.index.tolist()
+        assert towns.attrs[SOURCE]["notes"] == [
+            "12 codes are 12-digit 统计用区划代码, read as their 9-digit township codes"]
 
 
 def test_a_village_code_is_an_error_at_its_row(tmp_path, clean):

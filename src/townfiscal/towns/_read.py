@@ -13,7 +13,7 @@ from townfiscal._errors import Problem, ValidationError
 from townfiscal.towns._columns import Unit, known_header
 from townfiscal.towns._content import VALIDATED
 from townfiscal.towns._plausible import PlausibilityWarning, implausible, message
-from townfiscal.towns._validate import Origin, validate_towns
+from townfiscal.towns._validate import Origin, _as_text, validate_towns
 from townfiscal.towns._workbook import ReadReport, read_table
 
 __all__ = ["SOURCE", "TOWNS_SHEET", "read_towns", "read_towns_report", "source_of"]
@@ -78,7 +78,15 @@ def read_towns_report(
     where = f"{report.file}, " + (f"sheet {report.sheet!r}, " if report.sheet else "")
     findings = [*report.warnings,
                 *implausible(towns, lines=report.lines, headers=written, where=where)]
-    report = attrs.evolve(report, warnings=tuple(findings))
+    notes = report.notes
+    if "code" in written and written["code"] in frame.columns:
+        position = list(frame.columns).index(written["code"])
+        raw: pd.Series = frame.iloc[:, position]
+        long = int(_as_text(raw).str.fullmatch(r"[1-9]\d{8}000").sum())
+        if long:
+            notes += (f"{long:,} codes are 12-digit 统计用区划代码, read as their 9-digit "
+                      "township codes",)
+    report = attrs.evolve(report, warnings=tuple(findings), notes=notes)
     towns.attrs[SOURCE] = report.to_dict()
     if findings:
         warnings.warn(message(findings, what), PlausibilityWarning, stacklevel=stacklevel)
