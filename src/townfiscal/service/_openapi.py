@@ -7,11 +7,14 @@ Litestar derives the document from the routes and the msgspec structs of
   bundled policy ids, the fund's bounds;
 - the constraint and objective schemas, derived from the library's attrs classes by the
   codec, wherever a request or a stored run holds them;
-- the per-factor columns of a formula row (``value_<factor>``, ``coef_<factor>``);
+- the per-factor columns of a formula row (``value_<factor>``, ``coef_<factor>``); one named
+  ``Reform`` of parameter values; the closed sets of methods, kinds and zones;
 - every error status each operation can answer, with the error body, an example and
-  ``Retry-After`` where it applies; the ``error`` codes, each with its meaning;
+  ``Retry-After`` where it applies; the ``error`` codes, each with its status and meaning;
+  ``X-Request-ID`` on every response;
 - the workbook download ``GET /allocations/{allocation_id}.xlsx`` (served by the same route
   as the JSON), as binary content that generated clients return as bytes;
+- links from where a run's id appears to the operations that take it;
 - realistic examples, from the bundled Guangdong example (:mod:`._examples`).
 """
 
@@ -22,6 +25,7 @@ from typing import Any
 
 from townfiscal.policy import METHODS, list_policies
 from townfiscal.service._codec import Codec
+from townfiscal.service._compute import MAX_FUND
 from townfiscal.service._examples import (
     ERROR_EXAMPLES,
     INFEASIBLE_EXAMPLE,
@@ -39,12 +43,11 @@ MAX_OFFSET = 2**63 - 1
 
 _PATCHED = "x-townfiscal-patched"
 _REQUESTS = ("EligibilityRequest", "FormulaRequest", "FundRangeRequest", "AllocationRequest")
-_MAX_FUND = 10**15  # the service's MAX_FUND (townfiscal.service._compute)
 
 _STATUS_TEXT = {
     400: "Malformed request (e.g. a Host the service does not serve)",
     401: "Missing or wrong bearer token",
-    403: "Cross-site request refused",
+    403: "Refused: a foreign Origin, or a network address reaching a service without a token",
     404: "No such resource",
     409: "Conflict with the stored state",
     413: "Request body, or a list or text in it, over the service's limit",
@@ -240,7 +243,7 @@ def _requests(schemas: dict[str, Any], codec: Codec | None) -> None:
         props["unit"]["description"] = "The unit of money columns whose header does not say"
         if "fund" in props:
             props["fund"] = {
-                **_nullable({"type": "integer", "minimum": 1, "maximum": _MAX_FUND}),
+                **_nullable({"type": "integer", "minimum": 1, "maximum": MAX_FUND}),
                 "description": "The fund, yuan (default: the policy's fund.default)",
                 "examples": [2_000_000_000],
             }
