@@ -9,8 +9,9 @@ objective catalogue, bounds that depend on the library) is added by
 :mod:`townfiscal.service._openapi`.
 
 Request bodies refuse unknown fields (``{"constraint": …}`` for ``constraints`` is a 422,
-not a silently dropped floor). Response structs are only annotations for the document: the
-service encodes them as they are built, without a second validation pass.
+not a silently dropped floor). Responses are encoded as the workers build them, without a
+second validation pass (a policy's detail and the listing are converted to their structs);
+the tests hold every live answer against these schemas, field for field.
 """
 
 from __future__ import annotations
