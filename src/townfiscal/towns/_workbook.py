@@ -186,20 +186,26 @@ def describe_source(info: Mapping[str, Any]) -> str:
         lines.append(f"  unit line {info['unit_text']!r}{unit}")
     lines.append(f"  {info.get('rows', 0):,} data rows")
     skipped = list(info.get("skipped") or [])
-    labels = {"total": "totals", "subtotal": "subtotals", "note": "notes",
-              "header": "repeated headers"}
+    labels = {"total": "total", "subtotal": "subtotal", "note": "note",
+              "header": "repeated header"}
     for kind, label in labels.items():
         rows = [s for s in skipped if s["kind"] == kind]
         if rows:
             texts = "; ".join(s["text"] for s in rows[:5]) + (" …" if len(rows) > 5 else "")
-            lines.append(f"  skipped {len(rows)} {label}: rows "
-                         f"{_ranges([s['line'] for s in rows])} ({texts})")
+            where = _ranges([s["line"] for s in rows])
+            lines.append(f"  skipped {_count(len(rows), label)}: "
+                         f"row{'s' if len(rows) > 1 else ''} {where} ({texts})")
     if info.get("skipped_more"):
-        lines.append(f"  skipped {info['skipped_more']} more rows")
+        lines.append(f"  skipped {_count(info['skipped_more'], 'more row')}")
     if info.get("blank_rows"):
-        lines.append(f"  skipped {info['blank_rows']} blank rows")
+        lines.append(f"  skipped {_count(info['blank_rows'], 'blank row')}")
     lines += [f"  note: {n}" for n in info.get("notes", [])]
     return "\n".join(lines)
+
+
+def _count(n: int, noun: str) -> str:
+    """``"1 total"``, ``"3 totals"``."""
+    return f"{n:,} {noun}{'s' if n != 1 else ''}"
 
 
 def _ranges(numbers: Sequence[int]) -> str:
