@@ -29,7 +29,7 @@ def test_constraint_options_allocate_by_lp(tmp_path: Path, capsys: pytest.Captur
     assert (amount >= 500_000).all()
     has = prior.notna()
     assert (amount[has] >= prior[has]).all()
-    assert table["起作用的约束"].str.contains("GrowthCap").any()
+    assert table["起作用的约束"].str.contains("增幅上限").any()  # GrowthCap, in Chinese
 
 
 def test_infeasible_options_exit_1_with_the_amounts(capsys: pytest.CaptureFixture[str]) -> None:
