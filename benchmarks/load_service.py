@@ -124,7 +124,11 @@ def start_server(port: int, database: Path, setup: Setup) -> subprocess.Popen[by
         sys.executable, "-m", "townfiscal.cli", "serve",
         "--host", "127.0.0.1", "--port", str(port), "--database", str(database),
     ]  # fmt: skip
-    return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # The service logs a line per request to stderr: into a file, not a pipe left unread.
+    log = open(database.with_suffix(".log"), "wb")  # noqa: SIM115 - closed with the process
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=log)
+    log.close()  # the child holds its own descriptor
+    return proc
 
 
 def wait_ready(base: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
@@ -132,8 +136,8 @@ def wait_ready(base: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            _, err = proc.communicate()
-            raise SystemExit(f"the service exited early:\n{err.decode()}")
+            proc.communicate()
+            raise SystemExit(f"the service exited early (exit status {proc.returncode})")
         try:
             if httpx.get(f"{base}/health", timeout=1.0).status_code == 200:
                 return

@@ -41,18 +41,20 @@ def start(port: int, database: Path, **env: str) -> subprocess.Popen[bytes]:
     """`townfiscal serve` in a process group of its own (server, forkserver and workers),
     answering /ready."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("TOWNFISCAL_")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "townfiscal.cli", "serve", "--port", str(port),
-         "--database", str(database)],
-        env={**clean, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )  # fmt: skip
+    log_path = database.with_suffix(f".{port}.log")  # a line per request: a file, not a pipe
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "townfiscal.cli", "serve", "--port", str(port),
+             "--database", str(database)],
+            env={**clean, **env},
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            start_new_session=True,
+        )  # fmt: skip
     for _ in range(600):
         if proc.poll() is not None:
-            _, err = proc.communicate()
-            pytest.fail(err.decode())
+            proc.communicate()
+            pytest.fail(log_path.read_text())
         try:
             if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=1).status_code == 200:
                 return proc

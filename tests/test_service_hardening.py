@@ -625,3 +625,38 @@ def test_on_postgresql_nul_bytes_are_4xx_and_a_lost_server_is_503():
         assert "Retry-After" in r.headers
         assert c.get("/ready").status_code == 503
         assert c.get("/health").status_code == 200
+
+
+def test_a_stuck_log_stream_never_stops_the_service():
+    """Log lines are written by a thread: with stderr a pipe nobody reads, logging returns
+    at once and drops what does not fit, instead of blocking the event loop."""
+    import threading
+    import time
+
+    from townfiscal.service._logging import BackgroundHandler
+
+    read_end, write_end = os.pipe()
+    stream = os.fdopen(write_end, "w")
+    handler = BackgroundHandler(stream, capacity=100)
+    log = logging.getLogger("townfiscal.test.stuck")
+    log.propagate = False
+    log.addHandler(handler)
+    try:
+        start = time.monotonic()
+        for k in range(20_000):  # about 3 MB of lines: far more than a pipe holds
+            log.warning("line %d %s", k, "x" * 100)
+        assert time.monotonic() - start < 5.0
+        assert handler.dropped > 0
+    finally:
+        log.removeHandler(handler)
+        received: list[bytes] = []
+        reader = threading.Thread(target=lambda: received.extend(iter(
+            lambda: os.read(read_end, 65536), b"")))  # fmt: skip
+        reader.start()  # the stream is read again: what was queued gets written
+        handler.close()
+        stream.close()
+        reader.join(timeout=10)
+        os.close(read_end)
+    lines = b"".join(received).decode().splitlines()
+    assert len(lines) + handler.dropped == 20_000
+    assert json.loads(lines[0])["message"].startswith("line 0 ")
