@@ -160,6 +160,12 @@ def test_error_codes_are_an_enum_with_each_meaning(doc: dict[str, Any]) -> None:
     code = schemas["ErrorCode"]
     assert code["enum"] == [c.value for c in models.ErrorCode]
     assert set(models.ERROR_CODES) == set(models.ErrorCode)
+    # every code the service's error handler writes is one of them
+    from townfiscal.service._app import _ERRORS
+
+    assert set(_ERRORS.values()) <= {c.value for c in models.ErrorCode}
+    assert all(models.ERROR_CODES[models.ErrorCode(code)][0] == status
+               for status, code in _ERRORS.items())
     for c, (status, meaning) in models.ERROR_CODES.items():
         assert f"`{c.value}` ({status}): {meaning}" in code["description"]
 

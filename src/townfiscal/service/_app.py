@@ -246,7 +246,8 @@ def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response
         return _json(
             {"error": _ERRORS.get(status, "internal"), "message": message}, status, headers
         )
-    return _json({"error": _ERRORS.get(status, "error"), "message": exc.detail}, status, headers)
+    code = _ERRORS.get(status, "bad_request")  # always one of the documented ErrorCode values
+    return _json({"error": code, "message": exc.detail}, status, headers)
 
 
 def _internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:

@@ -113,9 +113,15 @@ ERROR_CODES: dict[ErrorCode, tuple[int, str]] = {
         "the constraints (with the fund and the policy's growth control) cannot all hold; "
         "`conflicts` says which and by how much",
     ),
-    ErrorCode.BAD_REQUEST: (400, "the request is malformed at the HTTP level (e.g. its Host)"),
+    ErrorCode.BAD_REQUEST: (
+        400, "the request is malformed at the HTTP level: a Host the service does not serve"
+    ),
     ErrorCode.UNAUTHORIZED: (401, "the bearer token is missing or wrong"),
-    ErrorCode.FORBIDDEN: (403, "the request comes from an origin the service does not allow"),
+    ErrorCode.FORBIDDEN: (
+        403,
+        "the request comes from a web page of an origin the service does not allow, or "
+        "reaches a service without a token on a network address",
+    ),
     ErrorCode.NOT_FOUND: (404, "no such policy, allocation run or town in the run"),
     ErrorCode.METHOD_NOT_ALLOWED: (405, "the path does not answer this method"),
     ErrorCode.CONFLICT: (
