@@ -410,3 +410,22 @@ def test_the_front_doors_refusals_are_documented(
             declared = doc["paths"][template]["get"]["responses"][str(status)]
             _validator(doc, declared["content"]["application/json"]["schema"]).validate(r.json())
             assert {h.lower() for h in declared["headers"]} <= set(r.headers.keys())
+
+
+def test_posted_town_cells_take_their_columns_types(client: TestClient[Any]) -> None:
+    """As the towns row schema says: text columns take text, the code text or a whole
+    number, figures a number or text; every cell at fault is named, row by row."""
+    row = REQUEST_EXAMPLES["FormulaRequest"]["towns"][1]["towns"][0]
+    rows = [dict(row, city=False), dict(row, name=12, prior_amount=True),
+            dict(row, code=441581101)]
+    r = client.post("/eligibility", json={"policy": "guangdong-2020", "towns": rows})
+    assert r.status_code == 422
+    assert [(p["row"], p["column"], p["message"]) for p in r.json()["problems"]] == [
+        ("#1", "city", "must be text"),
+        ("#2", "name", "must be text"),
+        ("#2", "prior_amount", "must be a number"),
+    ]
+    ok = client.post("/eligibility", json={"policy": "guangdong-2020",
+                                            "towns": [dict(row, code=441581101)]})
+    assert ok.status_code == 200
+    assert ok.json()["towns"][0]["code"] == "441581101"

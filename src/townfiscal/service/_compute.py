@@ -60,6 +60,40 @@ def _cell_problem(key: str, value: Any) -> str | None:
     return None
 
 
+# What pandas infers for a column whose every cell is of a type its column takes: such a
+# column is passed without looking at its cells one by one.
+_CLEAN = {
+    "text": {"string", "empty"},
+    "code": {"string", "integer", "empty"},
+    "number": {"integer", "floating", "mixed-integer-float", "decimal", "string", "empty"},
+    "any": {"integer", "floating", "mixed-integer-float", "decimal", "string", "boolean",
+            "empty"},
+}
+
+
+def _cell_problems(rows: list[dict[str, Any]], frame: pd.DataFrame) -> list[Problem]:
+    """Cells of a posted towns table whose JSON type their column does not take (see
+    :func:`_cell_problem`), row by row. A column pandas infers as of one right type is
+    passed whole; only the others are read cell by cell."""
+    out: list[tuple[int, int, Problem]] = []
+    for j, key in enumerate(frame.columns):
+        kind = ("text" if key in _TEXT else "code" if key in _CODE
+                else "number" if key in _NUMBER else "any")
+        values = frame[key]
+        if pd.api.types.infer_dtype(values, skipna=True) in _CLEAN.get(kind, ()):
+            continue
+        for i, row in enumerate(rows):
+            if key not in row:
+                continue
+            value = row[key]
+            message = _cell_problem(str(key), value)
+            if message is not None:
+                problem = Problem(message, row=f"#{i + 1}", column=str(key),
+                                  value=str(value)[:80])
+                out.append((i, j, problem))
+    return [p for _, _, p in sorted(out, key=lambda t: (t[0], t[1]))]
+
+
 @functools.lru_cache(maxsize=1)
 def example_towns() -> pd.DataFrame:
     """The bundled example, loaded and validated once per process (never modified)."""
@@ -110,16 +144,11 @@ def _towns(
     if not rows:
         problems.append(Problem("no rows: give at least one town, or omit towns", column="towns"))
         return None
-    bad = [
-        Problem(message, row=f"#{i + 1}", column=str(key), value=str(value)[:80])
-        for i, row in enumerate(rows)
-        for key, value in row.items()
-        if (message := _cell_problem(key, value)) is not None
-    ]
+    frame = pd.DataFrame.from_records(rows)
+    bad = _cell_problems(rows, frame)
     if bad:
         problems.extend(bad)
         return None
-    frame = pd.DataFrame.from_records(rows)
     try:
         return validate_towns(frame, unit=unit, policy=policy, what="towns")  # type: ignore[arg-type]
     except ValidationError as exc:
