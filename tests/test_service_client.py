@@ -171,14 +171,14 @@ def test_rules(client: Any) -> None:
     m = _models()
     towns = tf.load_example()
     elig = _api("rules.eligibility_eligibility").sync(
-        client=client, body=m.EligibilityRequest(policy=m.EligibilityRequestPolicy(POLICY)))
+        client=client, body=m.EligibilityRequest(policy=m.PolicyId(POLICY)))
     assert isinstance(elig, m.EligibilityResult)
     assert (elig.count, elig.eligible) == (len(towns), int(tf.eligibility(towns, POLICY)
                                                            ["eligible"].sum()))
     assert all(isinstance(t, m.EligibilityTown) for t in elig.towns)
 
     formula = _api("rules.formula_formula").sync(
-        client=client, body=m.FormulaRequest(policy=m.FormulaRequestPolicy(POLICY), fund=FUND))
+        client=client, body=m.FormulaRequest(policy=m.PolicyId(POLICY), fund=FUND))
     assert isinstance(formula, m.FormulaResult)
     expected = tf.formula_allocation(towns, POLICY, fund=FUND)
     row = next(t for t in formula.towns if t.code == TOWN)
@@ -190,7 +190,7 @@ def test_rules(client: Any) -> None:
 
     bad = _api("rules.formula_formula").sync(
         client=client,
-        body=m.FormulaRequest(policy=m.FormulaRequestPolicy(POLICY), fund=FUND,
+        body=m.FormulaRequest(policy=m.PolicyId(POLICY), fund=FUND,
                               changes=m.Reform.from_dict(
                                   {"factors.nonexistent.weight": 0.5})))
     assert isinstance(bad, m.ErrorBody)
@@ -201,7 +201,7 @@ def test_rules(client: Any) -> None:
 
     fund_range = _api("rules.fund_range_fund_range").sync(
         client=client,
-        body=m.FundRangeRequest(policy=m.FundRangeRequestPolicy(POLICY),
+        body=m.FundRangeRequest(policy=m.PolicyId(POLICY),
                                 constraints=[m.HoldHarmless(type_="HoldHarmless")]))
     assert isinstance(fund_range, m.FundRangeResult)
     exact = tf.fund_range(towns, POLICY, [tf.HoldHarmless()])
@@ -215,7 +215,7 @@ def test_allocations(client: Any, tmp_path: Path) -> None:
     m = _models()
     create = _api("allocations.allocations_create_allocation")
     body = m.AllocationRequest(
-        policy=m.AllocationRequestPolicy(POLICY), fund=FUND,
+        policy=m.PolicyId(POLICY), fund=FUND,
         constraints=[m.HoldHarmless(type_="HoldHarmless"),
                      m.Floor(type_="Floor", amount=600_000.0),
                      m.Rounding(type_="Rounding", unit=10_000)])
@@ -230,13 +230,13 @@ def test_allocations(client: Any, tmp_path: Path) -> None:
     again = create.sync(client=client, body=body, idempotency_key="client-test-1")
     assert isinstance(again, m.AllocationCreated)
     assert again.id == created.id
-    other = m.AllocationRequest(policy=m.AllocationRequestPolicy(POLICY), fund=FUND)
+    other = m.AllocationRequest(policy=m.PolicyId(POLICY), fund=FUND)
     clash = create.sync(client=client, body=other, idempotency_key="client-test-1")
     assert isinstance(clash, m.ErrorBody)
     assert clash.error == m.ErrorCode.CONFLICT
 
     infeasible = create.sync(client=client, body=m.AllocationRequest(
-        policy=m.AllocationRequestPolicy(POLICY), fund=FUND,
+        policy=m.PolicyId(POLICY), fund=FUND,
         constraints=[m.Floor(type_="Floor", amount=3_000_000.0)]))
     assert isinstance(infeasible, m.ErrorBody)
     assert infeasible.error == m.ErrorCode.INFEASIBLE
@@ -244,7 +244,7 @@ def test_allocations(client: Any, tmp_path: Path) -> None:
     assert all(isinstance(c, m.Conflict) for c in infeasible.conflicts)
 
     too_many = create.sync(client=client, body=m.AllocationRequest(
-        policy=m.AllocationRequestPolicy(POLICY),
+        policy=m.PolicyId(POLICY),
         constraints=[m.HoldHarmless(type_="HoldHarmless")] * 10_000))
     assert isinstance(too_many, m.ErrorBody)
     assert too_many.error == m.ErrorCode.TOO_LARGE
@@ -316,7 +316,7 @@ def test_unauthorized_and_unavailable(generated: Any, live: Live, tmp_path: Path
             _client(generated, hurried) as client:
         late = _api("rules.formula_formula").sync_detailed(
             client=client,
-            body=m.FormulaRequest(policy=m.FormulaRequestPolicy(POLICY), fund=FUND))
+            body=m.FormulaRequest(policy=m.PolicyId(POLICY), fund=FUND))
     assert late.status_code == 503
     assert isinstance(late.parsed, m.ErrorBody)
     assert late.parsed.error == m.ErrorCode.UNAVAILABLE

@@ -225,17 +225,19 @@ def _error_code(schemas: dict[str, Any]) -> None:
 
 
 def _requests(schemas: dict[str, Any], codec: Codec | None) -> None:
+    schemas["PolicyId"] = {
+        "type": "string",
+        "title": "PolicyId",
+        "enum": list_policies(),
+        "description": "A bundled policy id (GET /policies)",
+        "examples": ["guangdong-2020"],
+    }
     for name, schema in schemas.items():
         props = schema.get("properties", {})
         if name not in _REQUESTS:
             continue
         schema["additionalProperties"] = False
-        props["policy"] = {
-            "type": "string",
-            "enum": list_policies(),
-            "description": "A bundled policy id (GET /policies)",
-            "examples": ["guangdong-2020"],
-        }
+        props["policy"] = _ref("PolicyId")
         props["towns"] = {
             **_nullable({"type": "array", "minItems": 1, "items": _ref("TownRow")}),
             "description": "The towns table as rows; omitted or null: the bundled example",
