@@ -232,6 +232,13 @@ def _requests(schemas: dict[str, Any], codec: Codec | None) -> None:
         "description": "A bundled policy id (GET /policies)",
         "examples": ["guangdong-2020"],
     }
+    schemas["MoneyUnit"] = {
+        "type": "string",
+        "title": "MoneyUnit",
+        "enum": ["yuan", "wan"],
+        "description": "The unit of the towns table's money columns whose header does not "
+        "say: yuan, or wan (万元, 10,000 yuan)",
+    }
     for name, schema in schemas.items():
         props = schema.get("properties", {})
         if name not in _REQUESTS:
@@ -242,7 +249,7 @@ def _requests(schemas: dict[str, Any], codec: Codec | None) -> None:
             **_nullable({"type": "array", "minItems": 1, "items": _ref("TownRow")}),
             "description": "The towns table as rows; omitted or null: the bundled example",
         }
-        props["unit"]["description"] = "The unit of money columns whose header does not say"
+        props["unit"] = {**_ref("MoneyUnit"), "default": props["unit"].get("default", "yuan")}
         if "fund" in props:
             props["fund"] = {
                 **_nullable({"type": "integer", "minimum": 1, "maximum": MAX_FUND}),
@@ -266,6 +273,8 @@ def _requests(schemas: dict[str, Any], codec: Codec | None) -> None:
                 ),
             }
     stored = schemas.get("StoredRequest")
+    if stored is not None:
+        stored["properties"]["unit"] = _ref("MoneyUnit")
     if stored is not None and codec is not None:
         stored["properties"]["constraints"] = {"type": "array", "items": _ref("Constraint")}
         stored["properties"]["objective"] = _nullable(_ref("Objective"))
