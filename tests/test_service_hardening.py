@@ -660,3 +660,27 @@ def test_a_stuck_log_stream_never_stops_the_service():
     lines = b"".join(received).decode().splitlines()
     assert len(lines) + handler.dropped == 20_000
     assert json.loads(lines[0])["message"].startswith("line 0 ")
+
+
+def test_a_full_queue_sheds_before_the_body_is_read(tmp_path, monkeypatch):
+    """One slot, no queue, one request computing: the next POST is 503 with Retry-After at
+    once, even with a body that would be invalid (it is not decoded), and nothing is queued."""
+    import concurrent.futures
+    import time
+
+    with make(tmp_path, max_concurrent_solves=1, max_queue=0) as c:
+        workers = c.app.state["runs"].workers
+        monkeypatch.setattr(workers.engine, "entry", lambda method: lambda *a: time.sleep(1.0))
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            first = pool.submit(c.post, "/formula", json={"policy": "guangdong-2020"})
+            time.sleep(0.3)
+            start = time.monotonic()
+            r = c.post("/formula", json={"policy": "guangdong-2020", "bogus": 1})
+            took = time.monotonic() - start
+            assert first.result().status_code == 200
+        assert r.status_code == 503
+        assert r.json()["error"] == "unavailable"
+        assert "busy" in r.json()["message"]
+        assert int(r.headers["Retry-After"]) >= 1
+        assert took < 0.5
+        assert workers.admission.shed == 1

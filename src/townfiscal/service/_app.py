@@ -440,7 +440,7 @@ def create_app(config: ServiceConfig | None = None) -> Litestar:
             front_door(config),
             *([bearer_auth(config.api_token)] if config.api_token else []),
         ],
-        before_request=intake(config, REQUEST_MODELS),
+        before_request=intake(config, REQUEST_MODELS, runs.workers.shed_if_busy),
         request_max_body_size=config.max_body_bytes,
         openapi_config=openapi_config,
         on_startup=[on_startup],

@@ -141,21 +141,15 @@ class _Admission:
         """
         limiter = self.limiter()
         token = object()
-        if limiter.available_tokens < 1 and self.waiting >= self.queue:
-            self.shed += 1
-            raise Unavailable(
-                f"the service is busy: {self.waiting} requests are waiting for a worker "
-                f"(max_queue {self.queue}); try again later",
-                self.retry_after(),
-            )
+        self.shed_if_full()
         self.waiting += 1
         try:
             with anyio.fail_after(max(0.0, deadline - time.monotonic())):
                 await limiter.acquire_on_behalf_of(token)
         except TimeoutError:
             raise Unavailable(
-                f"no worker came free for {what} before the request's deadline; try again "
-                "later",
+                f"no worker came free for {_WHAT.get(what, 'the request')} before the "
+                "request's deadline; try again later",
                 self.retry_after(),
             ) from None
         finally:
@@ -165,8 +159,35 @@ class _Admission:
     def leave(self, token: object) -> None:
         self.limiter().release_on_behalf_of(token)
 
+    def shed_if_full(self) -> None:
+        """Turn one more request away when every slot is taken and the queue is full.
 
-def _deadline_passed(what: str, seconds: float, retry_after: int) -> Unavailable:
+        Raises
+        ------
+        Unavailable
+            ``503`` with ``Retry-After``.
+        """
+        if self.limiter().available_tokens < 1 and self.waiting >= self.queue:
+            self.shed += 1
+            raise Unavailable(
+                f"the service is busy: {self.waiting} requests are waiting for a worker "
+                f"(max_queue {self.queue}); try again later",
+                self.retry_after(),
+            )
+
+
+_WHAT = {
+    "create": "the allocation",
+    "explain": "the explanation",
+    "workbook": "the workbook",
+    "eligibility": "the eligibility",
+    "formula": "the formula",
+    "fund_range": "the fund range",
+}
+
+
+def _deadline_passed(method: object, seconds: float, retry_after: int) -> Unavailable:
+    what = _WHAT.get(method, "the request") if isinstance(method, str) else "the request"
     return Unavailable(
         f"{what} ran out of time: the request's deadline is {seconds:g} s "
         "(request_deadline); try a smaller request, or again later",
@@ -179,6 +200,11 @@ class Workers(Protocol):
 
     async def call(self, method: Method, *args: Any, home: str | None = None) -> Any:
         """The result of the engine's *method* on *args*; *home*: the run it concerns."""
+        ...
+
+    def shed_if_busy(self) -> None:
+        """Raise ``503`` at once when a computing request would find the queue full (called
+        before its body is even decoded, so that shedding costs next to nothing)."""
         ...
 
     def start(self) -> None:
@@ -253,6 +279,10 @@ class ThreadWorkers:
         if time.monotonic() > end:  # done, but late: as a worker process's alarm would say
             raise _deadline_passed(method, self.deadline, admission.retry_after())
         return result
+
+    def shed_if_busy(self) -> None:
+        """``503`` at once when the queue is full (see :class:`Workers`)."""
+        self.admission.shed_if_full()
 
     def start(self) -> None:
         """Nothing to start: the threads are anyio's."""
@@ -424,6 +454,10 @@ class ProcessWorkers:
         elif home is not None:
             self._remember(home, i)
         return result
+
+    def shed_if_busy(self) -> None:
+        """``503`` at once when the queue is full (see :class:`Workers`)."""
+        self.admission.shed_if_full()
 
     def start(self) -> None:
         """Start the ``forkserver`` (it loads the library in the background); the workers
