@@ -24,7 +24,10 @@ as shed, not as an error, and its client waits ``Retry-After`` seconds before it
 as a well-behaved client does.
 
 Prints, per setup and number of clients, requests/s served, p50, p95 and p99 latency of the
-served requests, the health check's p95 under that load, the CPU time the service's
+served requests as the clients saw them, the p99 of the time the service itself took for
+them (``srv p99``: from the request's arrival at the app to its answer, read from the
+service's access log; the rest is the clients and the connections, which share the
+machine), the health check's p95 under that load, the CPU time the service's
 processes spent per request served (on Linux; it does not grow when other work slows the
 machine, so it is the steadier figure), the requests shed and the errors, with ratios to the
 first setup; then each setup's p99 at every load against its own 1-client p50 of the same
@@ -42,6 +45,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import multiprocessing
 import os
 import platform
@@ -93,6 +97,7 @@ class Result:
     errors: list[str]
     cpu: float | None  # seconds of CPU of the service's processes
     shed: int = 0  # requests turned away with 503 and Retry-After
+    inside: list[float] = attrs.field(factory=list)  # the service's own time, its log says
 
     @property
     def rate(self) -> float:
@@ -257,6 +262,18 @@ class Server:
     setup: Setup
     base: str
     proc: subprocess.Popen[bytes]
+    log: Path
+
+    def served_ms(self, skip: int) -> tuple[list[float], int]:
+        """Milliseconds the service itself took for each POST /allocations it answered 201
+        after the first *skip* lines of its log (from the request's arrival at the app to
+        its answer, as its access log says), and the lines the log has now."""
+        lines = self.log.read_text(encoding="utf-8", errors="replace").splitlines()
+        out = []
+        for line in lines[skip:]:
+            if '"/allocations"' in line and '"status":201' in line:
+                out.append(float(json.loads(line)["ms"]) / 1000.0)
+        return out, len(lines)
 
     def stop(self) -> None:
         """Stop it and wait."""
@@ -272,8 +289,10 @@ def measure(
     try:
         for i, setup in enumerate(chosen):
             port = free_port()
-            proc = start_server(port, tmp / f"runs-{i}.sqlite3", setup)
-            servers.append(Server(setup, f"http://127.0.0.1:{port}", proc))
+            database = tmp / f"runs-{i}.sqlite3"
+            proc = start_server(port, database, setup)
+            base = f"http://127.0.0.1:{port}"
+            servers.append(Server(setup, base, proc, database.with_suffix(".log")))
         for server in servers:
             wait_ready(server.base, server.proc)
             asyncio.run(post_all(server.base, warmup, 2 * warmup))
@@ -283,11 +302,16 @@ def measure(
             parts: dict[str, list[Any]] = {server.setup.label: [] for server in servers}
             for _ in range(rounds):
                 for server in servers:
+                    _, seen = server.served_ms(0)
                     cpu0 = cpu_seconds(server.proc.pid)
                     wall, latencies, health, errors, shed = load(server.base, clients, chunk)
                     cpu1 = cpu_seconds(server.proc.pid)
                     cpu = None if cpu0 is None or cpu1 is None else cpu1 - cpu0
-                    parts[server.setup.label].append((wall, latencies, health, errors, cpu, shed))
+                    time.sleep(0.2)  # the service's log is written by a thread of its own
+                    inside, _ = server.served_ms(seen)
+                    parts[server.setup.label].append(
+                        (wall, latencies, health, errors, cpu, shed, inside)
+                    )
             for label, got in parts.items():
                 cpus = [g[4] for g in got]
                 results.append(
@@ -301,6 +325,7 @@ def measure(
                         errors=[x for g in got for x in g[3]],
                         cpu=None if None in cpus else sum(c for c in cpus if c is not None),
                         shed=sum(g[5] for g in got),
+                        inside=[x for g in got for x in g[6]],
                     )
                 )
     finally:
@@ -398,8 +423,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"ratios against '{chosen[0].label}' at the same number of clients\n")
     head = (
         f"{'setup':<26}{'clients':>8}{'req/s':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
-        f"{'health p95':>11}{'CPU ms/req':>11}{'shed':>7}{'errors':>9}{'× req/s':>9}"
-        f"{'× p50':>8}"
+        f"{'srv p99':>9}{'health p95':>11}{'CPU ms/req':>11}{'shed':>7}{'errors':>9}"
+        f"{'× req/s':>9}{'× p50':>8}"
     )
     print(head)
     print("-" * len(head))
@@ -409,7 +434,8 @@ def main(argv: list[str] | None = None) -> int:
         b = base[r.clients]
         print(
             f"{r.setup:<26}{r.clients:>8}{r.rate:>8.1f}{ms(r.latencies, 50):>9.1f}"
-            f"{ms(r.latencies, 95):>9.1f}{ms(r.latencies, 99):>9.1f}{ms(r.health, 95):>11.1f}"
+            f"{ms(r.latencies, 95):>9.1f}{ms(r.latencies, 99):>9.1f}{ms(r.inside, 99):>9.1f}"
+            f"{ms(r.health, 95):>11.1f}"
             f"{r.cpu_per_request * 1000:>11.1f}{r.shed:>7}"
             f"{len(r.errors):>5}/{r.requests:<4}{r.rate / b.rate:>8.2f}"
             f"{ms(r.latencies, 50) / ms(b.latencies, 50):>8.2f}"
@@ -423,7 +449,8 @@ def main(argv: list[str] | None = None) -> int:
         p50 = ms(mine[1].latencies, 50)
         cells = ", ".join(
             f"{n} clients {ms(r.latencies, 99):.0f} ms = {ms(r.latencies, 99) / p50:.1f}×"
-            f" ({r.shed} of {r.requests} shed)"
+            f" (in the service {ms(r.inside, 99):.0f} ms = {ms(r.inside, 99) / p50:.1f}×;"
+            f" {r.shed} of {r.requests} shed)"
             for n, r in sorted(mine.items())
             if n != 1
         )

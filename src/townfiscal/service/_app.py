@@ -437,7 +437,7 @@ def create_app(config: ServiceConfig | None = None) -> Litestar:
             Exception: _internal_error,
         },
         middleware=[
-            front_door(config),
+            front_door(config, runs.workers.shed_if_busy, frozenset(REQUEST_MODELS)),
             *([bearer_auth(config.api_token)] if config.api_token else []),
         ],
         before_request=intake(config, REQUEST_MODELS, runs.workers.shed_if_busy),

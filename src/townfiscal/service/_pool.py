@@ -39,7 +39,7 @@ import logging
 import math
 import multiprocessing
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.context import BaseContext
@@ -110,6 +110,7 @@ class _Admission:
         self.waiting = 0
         self.shed = 0
         self.seconds = 0.05  # moving average of a request's time in a slot
+        self._recent: deque[float] = deque()  # when requests were shed, the last second
         self._limiter: anyio.CapacityLimiter | None = None
 
     def limiter(self) -> anyio.CapacityLimiter:
@@ -118,8 +119,14 @@ class _Admission:
         return self._limiter
 
     def retry_after(self) -> int:
-        """Seconds until a slot is likely free for one more request (at least 1)."""
-        ahead = (self.waiting + 1) / max(1, self.capacity)
+        """Seconds after which one more request is likely to find a place (at least 1, at
+        most 60): the requests waiting and those turned away in the last second, at the pace
+        the slots get through them. Under a crowd the advice grows with it, so that retries
+        arrive about as fast as requests are served instead of in a storm."""
+        now = time.monotonic()
+        while self._recent and self._recent[0] < now - 1.0:
+            self._recent.popleft()
+        ahead = (self.waiting + len(self._recent) + 1) / max(1, self.capacity)
         return max(1, min(60, math.ceil(ahead * self.seconds)))
 
     def took(self, seconds: float) -> None:
@@ -169,6 +176,7 @@ class _Admission:
         """
         if self.limiter().available_tokens < 1 and self.waiting >= self.queue:
             self.shed += 1
+            self._recent.append(time.monotonic())
             raise Unavailable(
                 f"the service is busy: {self.waiting} requests are waiting for a worker "
                 f"(max_queue {self.queue}); try again later",

@@ -12,9 +12,11 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from litestar.enums import ScopeType
+from litestar.exceptions import HTTPException
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from townfiscal.service._config import ServiceConfig, is_loopback
@@ -94,7 +96,11 @@ def _is_ip(text: str) -> bool:
     return True
 
 
-def front_door(config: ServiceConfig) -> Any:
+def front_door(
+    config: ServiceConfig,
+    shed: Callable[[], None] | None = None,
+    computing: frozenset[str] = frozenset(),
+) -> Any:
     """Middleware factory: the checks every request passes before the routes.
 
     - ``X-Request-ID``: taken from the request when it is 1–128 characters of letters,
@@ -110,6 +116,9 @@ def front_door(config: ServiceConfig) -> Any:
       ``allowed_origins`` gets ``403`` (a web page elsewhere cannot use the service through
       its visitor's browser).
     - ``POST``, ``PUT`` and ``PATCH`` bodies must be ``application/json`` (``415``).
+    - A ``POST`` to one of the *computing* paths while the workers' queue is full is turned
+      away at once (*shed* raises ``503`` with ``Retry-After``), before routing or reading
+      its body: shedding load must cost next to nothing.
     """
     allowed_hosts = config.allowed_hosts
     allowed_origins = frozenset(o.rstrip("/") for o in config.allowed_origins)
@@ -183,8 +192,23 @@ def front_door(config: ServiceConfig) -> Any:
 
             try:
                 refused = refusal(scope)
+                headers: list[tuple[bytes, bytes]] = []
+                if (
+                    refused is None
+                    and shed is not None
+                    and scope.get("method") == "POST"
+                    and scope.get("path") in computing
+                ):
+                    try:
+                        shed()
+                    except HTTPException as exc:
+                        refused = (exc.status_code, "unavailable", str(exc.detail))
+                        headers = [
+                            (k.lower().encode(), str(v).encode())
+                            for k, v in (exc.headers or {}).items()
+                        ]
                 if refused is not None:
-                    start, body = _reply(*refused, [])
+                    start, body = _reply(*refused, headers)
                     await send_with_id(start)
                     await send_with_id(body)
                 else:
