@@ -67,6 +67,19 @@ CJK_RANGES: tuple[tuple[int, int], ...] = (
 )
 
 
+
+def _subset_options(flavor: str | None = None) -> subset.Options:
+    """fontTools' subsetting options for both fonts: every layout feature and name kept (so
+    vertical and full-width punctuation stay right), a .notdef outline, no hinting."""
+    options = subset.Options()
+    options.layout_features = ["*"]
+    options.name_IDs = ["*"]
+    options.name_languages = ["*"]
+    options.notdef_outline = True
+    options.hinting = False
+    options.flavor = flavor
+    return options
+
 def is_cjk(char: str) -> bool:
     """Whether ``char`` lies in one of :data:`CJK_RANGES`."""
     code = ord(char)
@@ -125,14 +138,7 @@ def build_web_font(site: Path, out_dir: Path, source: Path = BUNDLED) -> tuple[i
             f"{len(missing)} CJK character(s) on the pages are not in {source.name}; "
             "add them to the bundled font (tools/subset_cjk_font.py):\n" + "\n".join(lines)
         )
-    options = subset.Options()
-    options.layout_features = ["*"]
-    options.name_IDs = ["*"]
-    options.name_languages = ["*"]
-    options.notdef_outline = True
-    options.hinting = False
-    options.flavor = "woff2"  # needs the brotli package
-    sub = subset.Subsetter(options)
+    sub = subset.Subsetter(_subset_options(flavor="woff2"))  # woff2 needs the brotli package
     logging.getLogger("fontTools").setLevel(logging.WARNING)  # not a line per table pruned
     # always keep the ideographic space and the commonest punctuation, so a page without
     # Chinese still gets a valid font
@@ -225,13 +231,7 @@ def main(source: str, divisions: str, out: str) -> None:
     chars = (gb2312_hanzi() | big5_frequent_hanzi() | division_names(Path(divisions))
              | project_characters() | extra())
     text = "".join(sorted(chars))
-    options = subset.Options()
-    options.layout_features = ["*"]
-    options.name_IDs = ["*"]
-    options.name_languages = ["*"]
-    options.notdef_outline = True
-    options.hinting = False
-    sub = subset.Subsetter(options)
+    sub = subset.Subsetter(_subset_options())
     sub.populate(text=text)
     sub.subset(font)
     name = font["name"]

@@ -531,6 +531,26 @@ def policy_rows(policy_id: str, prefixes: list[str]) -> list[tuple[str, str, str
     return rows
 
 
+def selected_policy_rows(directive: SphinxDirective, name: str) -> list[tuple[str, str, str, str]]:
+    """The rows of ``policy_rows`` a policy directive asks for (its argument, ``:prefix:`` and
+    ``:exclude:``), or ``[]`` after a build warning saying why there are none."""
+    policy_id = directive.arguments[0]
+    options = directive.options
+    prefixes = [p.strip() for p in options.get("prefix", "").split(",") if p.strip()]
+    excluded = [p.strip() for p in options.get("exclude", "").split(",") if p.strip()]
+    try:
+        rows = [r for r in policy_rows(policy_id, prefixes)
+                if not any(r[0].endswith("." + e) or r[0] == e for e in excluded)]
+    except Exception as exc:
+        logger.warning("%s: %s: %s: %s", name, policy_id, type(exc).__name__, exc,
+                       location=directive.get_location())
+        return []
+    if not rows:
+        logger.warning("%s: no parameter of %s under %s", name, policy_id, prefixes,
+                       location=directive.get_location())
+    return rows
+
+
 class TfPolicyTable(SphinxDirective):
     """The parameters of a policy with their values and sources, from the policy files."""
 
@@ -542,23 +562,8 @@ class TfPolicyTable(SphinxDirective):
     }
 
     def run(self) -> list[nodes.Node]:
-        policy_id = self.arguments[0]
-        prefixes = [p.strip() for p in self.options.get("prefix", "").split(",") if p.strip()]
-        excluded = [p.strip() for p in self.options.get("exclude", "").split(",") if p.strip()]
-        try:
-            rows = [r for r in policy_rows(policy_id, prefixes)
-                    if not any(r[0].endswith("." + e) or r[0] == e for e in excluded)]
-        except Exception as exc:
-            logger.warning(
-                "tf-policy-table: %s: %s: %s", policy_id, type(exc).__name__, exc,
-                location=self.get_location(),
-            )
-            return []
+        rows = selected_policy_rows(self, "tf-policy-table")
         if not rows:
-            logger.warning(
-                "tf-policy-table: no parameter of %s under %s", policy_id, prefixes,
-                location=self.get_location(),
-            )
             return []
         header = ["parameter", "value", "status", "source"]
         table = nodes.table(classes=["tf-policy"])
@@ -680,19 +685,8 @@ class TfSaysAssumes(SphinxDirective):
     }
 
     def run(self) -> list[nodes.Node]:
-        policy_id = self.arguments[0]
-        prefixes = [p.strip() for p in self.options.get("prefix", "").split(",") if p.strip()]
-        excluded = [p.strip() for p in self.options.get("exclude", "").split(",") if p.strip()]
-        try:
-            rows = [r for r in policy_rows(policy_id, prefixes)
-                    if not any(r[0].endswith("." + e) or r[0] == e for e in excluded)]
-        except Exception as exc:
-            logger.warning("tf-says-assumes: %s: %s: %s", policy_id, type(exc).__name__, exc,
-                           location=self.get_location())
-            return []
+        rows = selected_policy_rows(self, "tf-says-assumes")
         if not rows:
-            logger.warning("tf-says-assumes: no parameter of %s under %s", policy_id, prefixes,
-                           location=self.get_location())
             return []
         out: list[nodes.Node] = []
         for status, heading, cls, empty in (
