@@ -365,6 +365,17 @@ def test_a_csv_named_xls_is_read_as_csv(tmp_path, clean):
     assert report.notes == ("the file is named .xls but is CSV text; read as such",)
 
 
+
+def test_text_named_xlsx_that_is_no_table_says_what_the_file_is_first(tmp_path):
+    """Text saved as .xlsx that holds no towns table: the first problem says it is text."""
+    path = tmp_path / "towns.xlsx"
+    path.write_text("年度报告\n见附件\n", encoding="utf-8")
+    with pytest.raises(tf.ValidationError) as info:
+        tf.read_towns(path)
+    first, *rest = info.value.problems
+    assert str(first) == "towns.xlsx: the file is named .xlsx but is CSV text; read as such"
+    assert any(p.column == "code" and "missing" in p.message for p in rest)
+
 # --- plausibility ---------------------------------------------------------------------------
 
 

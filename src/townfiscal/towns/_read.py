@@ -73,7 +73,16 @@ def read_towns_report(
             "万元", file=report.file, sheet=report.sheet, value=report.unit_text)], what=what)
     origin = Origin(file=report.file, sheet=report.sheet, lines=report.lines,
                     headers=report.headers, header_row=report.header_row)
-    towns = validate_towns(frame, unit=report.unit or unit, what=what, origin=origin)
+    try:
+        towns = validate_towns(frame, unit=report.unit or unit, what=what, origin=origin)
+    except ValidationError as exc:
+        # A file whose content is not what its name says (text saved as .xlsx, a CSV named
+        # .xls) fails as a table too; what it really is comes first, as the likelier cause.
+        mislabelled = [n for n in report.notes if n.startswith("the file is named")]
+        if not mislabelled:
+            raise
+        raise ValidationError([Problem(mislabelled[0], file=report.file), *exc.problems],
+                              what=exc.what) from None
     written = _written(report)
     where = f"{report.file}, " + (f"sheet {report.sheet!r}, " if report.sheet else "")
     findings = [*report.warnings,
