@@ -146,7 +146,6 @@ _ERRORS = {
     413: "too_large",
     415: "unsupported_media_type",
     422: "validation",
-    429: "too_many_requests",
     503: "unavailable",
 }
 

@@ -97,7 +97,6 @@ class ErrorCode(enum.StrEnum):
     CONFLICT = "conflict"
     TOO_LARGE = "too_large"
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
-    TOO_MANY_REQUESTS = "too_many_requests"
     INTERNAL = "internal"
     UNAVAILABLE = "unavailable"
 
@@ -131,7 +130,6 @@ ERROR_CODES: dict[ErrorCode, tuple[int, str]] = {
     ),
     ErrorCode.TOO_LARGE: (413, "the body, or a list or text in it, is over the service's limit"),
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: (415, "the body is not sent as application/json"),
-    ErrorCode.TOO_MANY_REQUESTS: (429, "too many requests; retry after `Retry-After` seconds"),
     ErrorCode.INTERNAL: (500, "a fault in the service; its log has the details"),
     ErrorCode.UNAVAILABLE: (
         503,
