@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+import townfiscal as tf
 from townfiscal.cli import main
 
 
@@ -44,3 +46,20 @@ def test_objective_option(capsys: pytest.CaptureFixture[str]) -> None:
     """--objective maxmin reports its unit (minus yuan per person)."""
     assert main(["allocate", "--objective", "maxmin", "--rounding", "10000"]) == 0
     assert "per person" in capsys.readouterr().out
+
+
+def test_prices_that_are_not_unique_say_so(tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """Last year's formula amounts held harmless at the same fund pin every town: the fund's
+    and the hold-harmless price print as 'not unique', not 'nan'."""
+    towns = tf.load_example()
+    amounts = tf.formula_allocation(towns, "guangdong-2020")["amount"]
+    towns.loc[amounts.index, "prior_amount"] = amounts
+    path = tmp_path / "towns.csv"
+    towns.reset_index().to_csv(path, index=False)
+    assert main(["allocate", "--towns", str(path), "--hold-harmless"]) == 0
+    text = capsys.readouterr().out
+    held = next(line for line in text.splitlines() if line.strip().startswith("HoldHarmless"))
+    assert "not unique" in held
+    assert held.split()[-2] == "1002"
+    assert not re.search(r"\bnan\b", text)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from townfiscal.analysis.report import write_allocation
@@ -142,8 +143,9 @@ def run(args: argparse.Namespace, towns: pd.DataFrame) -> int:
     for family, row in prices.iterrows():
         price = float(row["shadow_price"])
         price = 0.0 if abs(price) < 1e-12 else price  # a solver's rounding noise, not a price
-        print(f"    {family:<18} {price:>12.6g} {row['unit']:<34} "
-              f"{int(row['binding']):>6} towns")
+        # NaN: no single price, e.g. every town pinned by its own bounds (any price fits)
+        shown = f"{price:>12.6g}" if np.isfinite(price) else f"{'not unique':>12}"
+        print(f"    {family:<18} {shown} {row['unit']:<34} {int(row['binding']):>6} towns")
     if args.out:
         path = write_allocation(alloc, out_path(args.out))
         print(f"wrote the 分配表 of {len(alloc.amounts):,} towns to {path}")

@@ -121,7 +121,9 @@ class Allocation:
     shadow_prices
         Per constraint family: ``shadow_price`` (for ``Fund``: the objective change per
         extra yuan of fund; for other families: the objective gain per yuan of loosening
-        each binding bound), ``binding`` (towns held), ``unit``, ``meaning``.
+        each binding bound), ``binding`` (towns held), ``unit``, ``meaning``. A price is NaN
+        where no single one exists, as when every town is pinned by its own bounds (last
+        year's amounts, held harmless, at an unchanged fund): any price would fit.
     solver, solve_seconds, build_seconds
         The solver used, its time, and the time to build the model (seconds).
     provenance
