@@ -423,6 +423,20 @@ class FundModel:
                 return False
         return True
 
+    def _checked_assembly(self, fund: int) -> tuple[ModelContext, FloatArray, Assembly]:
+        """The context, target and assembled model at ``fund``, as ``allocate`` builds them.
+
+        Raises
+        ------
+        InfeasibleError
+            The pre-checks find constraints the fund cannot meet."""
+        ctx, target = self._context(fund, self._reads)
+        asm = assemble(ctx, self.compiled, self.objective, spend=self.spend)
+        conflicts = prechecks(asm)
+        if conflicts:
+            raise InfeasibleError(conflicts, headline="the constraints cannot all be met")
+        return ctx, target, asm
+
     def solve(self, fund: int) -> FundSolution:
         """The allocation at ``fund``, as :func:`~townfiscal.allocate` gives it.
 
@@ -434,11 +448,7 @@ class FundModel:
         if not self.allocates:
             raise ValueError("this model's shape has no parametric path: re-solve per fund")
         start = time.perf_counter()
-        ctx, target = self._context(fund, self._reads)
-        asm = assemble(ctx, self.compiled, self.objective, spend=self.spend)
-        conflicts = prechecks(asm)
-        if conflicts:
-            raise InfeasibleError(conflicts, headline="the constraints cannot all be met")
+        ctx, target, asm = self._checked_assembly(fund)
         core = _quadratic(asm, self.solver, self.time_limit, self.options, DEFAULT_SCALE, start)
         rounding = _rounding_of(self.constraints)
         amounts, _, _ = _round(asm, core.x, rounding, milp=rounding.exact == "milp",
@@ -454,11 +464,7 @@ def _resolve(model: FundModel, fund: int) -> FundSolution:
     """A linear objective's allocation at ``fund``, as ``allocate`` finds it, with the
     linear program re-solved by HiGHS from the previous fund's basis."""
     start = time.perf_counter()
-    ctx, _ = model._context(fund, model._reads)
-    asm = assemble(ctx, model.compiled, model.objective, spend=model.spend)
-    conflicts = prechecks(asm)
-    if conflicts:
-        raise InfeasibleError(conflicts, headline="the constraints cannot all be met")
+    ctx, _, asm = model._checked_assembly(fund)
     low = lower(asm, scale=DEFAULT_SCALE)
     highs = model._highs.setdefault("lp", WarmHighs(model.time_limit, model.options))
     sol = highs.solve(low.problem)
