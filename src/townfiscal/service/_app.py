@@ -25,10 +25,12 @@ from townfiscal.policy import get_policy, list_policies
 from townfiscal.service._config import ServiceConfig, is_loopback
 from townfiscal.service._intake import intake, short_value
 from townfiscal.service._models import (
+    ERROR_CODES,
     AllocationRequest,
     EligibilityRequest,
     EligibilityResult,
     ErrorBody,
+    ErrorCode,
     FormulaRequest,
     FormulaResult,
     FundRangeRequest,
@@ -136,17 +138,12 @@ def refuse_open_server(
             "allowed_hosts), or bind 127.0.0.1"
         )
 
+#: The code an HTTP exception's status is answered with: each documented code's own status,
+#: but for 422's second code (infeasible constraints are answered where they are found) and
+#: internal (500), the handler's answer to any 5xx without a code of its own.
 _ERRORS = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    409: "conflict",
-    413: "too_large",
-    415: "unsupported_media_type",
-    422: "validation",
-    503: "unavailable",
+    status: code.value for code, (status, _) in ERROR_CODES.items()
+    if code not in (ErrorCode.INFEASIBLE, ErrorCode.INTERNAL)
 }
 
 #: Error responses documented on the endpoints that read a request body.
