@@ -33,6 +33,7 @@ __all__ = [
     "check_arguments",
     "check_values",
     "domain_of",
+    "keyed_problems",
 ]
 
 MAX_YUAN = 1e15
@@ -245,17 +246,26 @@ def argument_problems(path: str, value: Any, *, domain: Domain | None = None) ->
                     "string names a column of the towns table)", column=path, value=value)]
             return []
         if isinstance(value, Mapping) or (hasattr(value, "index") and hasattr(value, "items")):
-            import pandas as pd
-
-            series = pd.Series(value)
-            numeric = pd.to_numeric(series, errors="coerce")
-            text = series.notna() & numeric.isna()
-            out = [Problem(value_problem(d, series[c]) or "must be a number", row=str(c),
-                           column=path, value=series[c])
-                   for c in series.index[text][:200]]
-            return out + array_problems(d, series.index, numeric.to_numpy(dtype="float64"),
-                                        path=path)
+            return keyed_problems(d, value, path=path)
     return d.problems(value, path=path)
+
+
+def keyed_problems(domain: Domain, value: Any, *, path: str) -> list[Problem]:
+    """Problems of a Series or mapping of values by key (a town's code, a group's label):
+    each value that is not a number, then each number outside *domain* (row = its key).
+
+    NaN means "no value for this key" and is accepted.
+    """
+    import pandas as pd
+
+    series = pd.Series(value)
+    numeric = pd.to_numeric(series, errors="coerce")
+    text = series.notna() & numeric.isna()
+    out = [Problem(value_problem(domain, series[c]) or "must be a number", row=str(c),
+                   column=path, value=series[c])
+           for c in series.index[text][:200]]
+    return out + array_problems(domain, series.index, numeric.to_numpy(dtype="float64"),
+                                path=path)
 
 
 def check_arguments(family: str, problems: Iterable[Problem] = (), **arguments: Any) -> None:

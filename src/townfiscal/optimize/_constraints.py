@@ -15,7 +15,7 @@ import attrs
 import numpy as np
 import pandas as pd
 
-from townfiscal._domains import PARAMETER_DOMAINS, array_problems
+from townfiscal._domains import PARAMETER_DOMAINS, keyed_problems
 from townfiscal._domains import check_arguments as _check
 from townfiscal._errors import Conflict, InfeasibleError, Problem, ValidationError
 from townfiscal.optimize._context import (
@@ -315,14 +315,7 @@ class GroupTotal(Constraint):
             value = getattr(self, name)
             domain = PARAMETER_DOMAINS[f"GroupTotal.{name}"]
             if isinstance(value, pd.Series | Mapping):  # by group label
-                series = pd.Series(value, dtype=object)
-                numeric = pd.to_numeric(series, errors="coerce")
-                problems += [Problem("must be a number", row=str(g), column=f"GroupTotal.{name}",
-                                     value=series[g])
-                             for g in series.index[series.notna() & numeric.isna()][:200]]
-                problems += array_problems(domain, series.index.astype(str),
-                                           numeric.to_numpy(np.float64),
-                                           path=f"GroupTotal.{name}")
+                problems += keyed_problems(domain, value, path=f"GroupTotal.{name}")
             else:
                 problems += domain.problems(value, path=f"GroupTotal.{name}")
         scalars = all(isinstance(v, int | float) and not isinstance(v, bool)
