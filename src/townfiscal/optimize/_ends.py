@@ -18,7 +18,7 @@ from townfiscal._errors import Conflict, InfeasibleError
 from townfiscal.optimize._context import FloatArray
 from townfiscal.optimize._model import Assembly, _propagate_order, _rows, prechecks
 
-__all__ = ["NONNEG", "fund_ends"]
+__all__ = ["NONNEG", "fund_ends", "whole_unit_ends"]
 
 NONNEG = "non-negativity"
 _TOL = 1e-7
@@ -148,3 +148,11 @@ def fund_ends(asm: Assembly) -> tuple[float, float, tuple[str, ...], tuple[str, 
             raise InfeasibleError(prechecks(asm), headline="no fund meets every constraint")
         return _bounds_only(asm, lo, hi, lo_fam, hi_fam)
     return _linear(asm, lo, hi, lo_fam, hi_fam)
+
+
+def whole_unit_ends(least: float, most: float, unit: int) -> tuple[float, float]:
+    """*least* and *most* rounded inward to whole rounding units; within a cent of a whole
+    unit is that unit (the programs' ends carry HiGHS's tolerance). ``inf`` stays ``inf``."""
+    lo = math.ceil((least - 0.01) / unit) * unit
+    hi = math.floor((most + 0.01) / unit) * unit if math.isfinite(most) else math.inf
+    return float(lo), float(hi)

@@ -39,7 +39,7 @@ from townfiscal._domains import check_values
 from townfiscal._errors import Conflict, InfeasibleError
 from townfiscal.optimize._constraints import Constraint
 from townfiscal.optimize._context import ModelContext
-from townfiscal.optimize._ends import fund_ends
+from townfiscal.optimize._ends import fund_ends, whole_unit_ends
 from townfiscal.optimize._model import assemble
 from townfiscal.optimize._objectives import Proportional
 from townfiscal.policy import Policy, get_policy
@@ -190,9 +190,7 @@ def fund_range(
         elif abs(g_hi - most) <= tol:
             most_by = (*most_by, cap_note)
     unit = asm.unit
-    # within a cent of a whole unit is that unit (the programs' ends carry HiGHS's tolerance)
-    least_u = math.ceil((least - 0.01) / unit) * unit
-    most_u = math.floor((most + 0.01) / unit) * unit if math.isfinite(most) else math.inf
+    least_u, most_u = whole_unit_ends(least, most, unit)
     least_u = max(least_u, unit)  # a fund is a positive whole number
     if least_u > most_u:
         raise InfeasibleError([Conflict(

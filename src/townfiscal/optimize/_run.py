@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import time
 import warnings
 from collections.abc import Mapping, Sequence
@@ -18,7 +17,7 @@ from townfiscal._levels import levels, response
 from townfiscal._rounding import rebalance_groups, round_to_total
 from townfiscal.optimize._constraints import Constraint, Rounding
 from townfiscal.optimize._context import FloatArray, IntArray, ModelContext, Quadratic
-from townfiscal.optimize._ends import fund_ends
+from townfiscal.optimize._ends import fund_ends, whole_unit_ends
 from townfiscal.optimize._isotonic import ordered_optimum, scalable
 from townfiscal.optimize._model import (
     FUND,
@@ -497,10 +496,8 @@ def _total_conflicts(asm: Assembly) -> list[Conflict]:
         least, most, least_by, most_by = fund_ends(asm)
     except InfeasibleError:
         return []
-    fund, unit = float(asm.fund), asm.unit
-    # whole rounding units, within a cent (the programs' ends carry HiGHS's tolerance)
-    most = math.floor((most + 0.01) / unit) * unit if math.isfinite(most) else most
-    least = math.ceil((least - 0.01) / unit) * unit
+    fund = float(asm.fund)
+    least, most = whole_unit_ends(least, most, asm.unit)
     if fund > most:
         by = ", ".join(most_by)
         return [Conflict(
