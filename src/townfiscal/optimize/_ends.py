@@ -16,7 +16,13 @@ import numpy as np
 
 from townfiscal._errors import Conflict, InfeasibleError
 from townfiscal.optimize._context import FloatArray
-from townfiscal.optimize._model import Assembly, _propagate_order, _rows, prechecks
+from townfiscal.optimize._model import (
+    Assembly,
+    _propagate_order,
+    _rows,
+    prechecks,
+    tightest_bounds,
+)
 
 __all__ = ["NONNEG", "fund_ends", "whole_unit_ends"]
 
@@ -26,19 +32,7 @@ _TOL = 1e-7
 
 def _free_bounds(asm: Assembly) -> tuple[FloatArray, FloatArray, Any, Any]:
     """Per-town bounds and their families without the reference fund's cap, in units."""
-    n = asm.n
-    lo, hi = np.zeros(n), np.full(n, np.inf)
-    lo_fam = np.full(n, NONNEG, dtype=object)
-    hi_fam = np.full(n, "", dtype=object)
-    for b in asm.bounds:
-        if b.lower is not None:
-            v = np.where(np.isnan(b.lower), -np.inf, b.lower)
-            take = v > lo + _TOL
-            lo, lo_fam = np.where(take, v, lo), np.where(take, b.family, lo_fam)
-        if b.upper is not None:
-            v = np.where(np.isnan(b.upper), np.inf, b.upper)
-            take = v < hi - _TOL
-            hi, hi_fam = np.where(take, v, hi), np.where(take, b.family, hi_fam)
+    lo, hi, lo_fam, hi_fam = tightest_bounds(asm.bounds, asm.n, np.inf, _TOL)
     return asm.to_units(lo, True), asm.to_units(hi, False), lo_fam, hi_fam
 
 

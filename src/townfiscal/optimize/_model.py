@@ -47,6 +47,7 @@ __all__ = [
     "elastic_conflicts",
     "lower",
     "prechecks",
+    "tightest_bounds",
     "violations",
 ]
 
@@ -113,6 +114,27 @@ class Assembly:
             return np.where(np.isfinite(values), np.floor(values / u + 1e-9) * u, values)
 
 
+def tightest_bounds(bounds: Sequence[TownBounds], n: int, cap: float, tol: float
+                    ) -> tuple[FloatArray, FloatArray, NDArray[Any], NDArray[Any]]:
+    """``(lower, upper, lower_family, upper_family)``: per town, the highest lower bound
+    (at least 0) and the lowest upper bound (at most *cap*) of *bounds*, yuan, and the family
+    that sets each ("" for none). A later bound takes an end only when it passes the one
+    held by more than *tol*, so ties stay with the first family."""
+    lo, hi = np.zeros(n), np.full(n, cap)
+    lo_fam = np.full(n, "", dtype=object)
+    hi_fam = np.full(n, "", dtype=object)
+    for b in bounds:
+        if b.lower is not None:
+            v = np.where(np.isnan(b.lower), -np.inf, b.lower)
+            take = v > lo + tol
+            lo, lo_fam = np.where(take, v, lo), np.where(take, b.family, lo_fam)
+        if b.upper is not None:
+            v = np.where(np.isnan(b.upper), np.inf, b.upper)
+            take = v < hi - tol
+            hi, hi_fam = np.where(take, v, hi), np.where(take, b.family, hi_fam)
+    return lo, hi, lo_fam, hi_fam
+
+
 def _unique_names(items: Sequence[Constraint]) -> list[str]:
     seen: dict[str, int] = {}
     out = []
@@ -169,23 +191,8 @@ def assemble(
         else:  # pragma: no cover
             raise TypeError("objectives compile to costs and rows only")
 
-    n = ctx.n
     fund = float(ctx.fund)
-    lo = np.zeros(n)
-    hi = np.full(n, fund)
-    lo_fam = np.full(n, "", dtype=object)
-    hi_fam = np.full(n, "", dtype=object)
-    for b in bounds:
-        if b.lower is not None:
-            v = np.where(np.isnan(b.lower), -np.inf, b.lower)
-            take = v > lo + _EPS * max(fund, 1.0)
-            lo = np.where(take, v, lo)
-            lo_fam = np.where(take, b.family, lo_fam)
-        if b.upper is not None:
-            v = np.where(np.isnan(b.upper), np.inf, b.upper)
-            take = v < hi - _EPS * max(fund, 1.0)
-            hi = np.where(take, v, hi)
-            hi_fam = np.where(take, b.family, hi_fam)
+    lo, hi, lo_fam, hi_fam = tightest_bounds(bounds, ctx.n, fund, _EPS * max(fund, 1.0))
     asm = Assembly(ctx, fund, spend, unit, tuple(bounds), tuple(orderings), tuple(groups),
                    tuple(aux), tuple(separables), lo, hi, lo_fam, hi_fam, tuple(margins),
                    n_constraint_aux, tuple(quadratics))
@@ -589,11 +596,7 @@ def prechecks(asm: Assembly) -> list[Conflict]:
 def _allowed_funds(asm: Assembly, need: float) -> str:
     """``"; the bounds and orders allow funds of X … Y yuan"``: the least and the most total
     of the per-town bounds (not capped by the fund) after the orders are propagated."""
-    hi = np.full(asm.n, np.inf)
-    for b in asm.bounds:
-        if b.upper is not None:
-            hi = np.minimum(hi, np.where(np.isnan(b.upper), np.inf, b.upper))
-    hi = asm.to_units(hi, False)
+    hi = asm.to_units(tightest_bounds(asm.bounds, asm.n, np.inf, 0.0)[1], False)
     lo = asm.lower.copy()
     for o in asm.orderings:
         lo, hi, _ = _propagate_order(asm, o, lo, hi)
