@@ -156,6 +156,18 @@ def test_duplicate_codes_and_bad_rows_are_named_by_excel_row(tmp_path: Path) -> 
     assert "row 8 (440203103), column '补助金额', value -5: must not be negative" in text
 
 
+def test_codes_excel_saved_in_scientific_notation_are_explained(tmp_path: Path) -> None:
+    """A code Excel saved to CSV as 4.40203E+11 is explained as the towns table explains it."""
+    path = tmp_path / "2020.csv"
+    path.write_text("乡镇代码,乡镇名称,所属县,补助金额\n440203100,西联镇,武江区,1965\n"
+                    "4.40203E+11,西河镇,武江区,1521\n", encoding="utf-8")
+    with pytest.raises(tf.ValidationError) as err:
+        tf.read_prior(path)
+    (p,) = err.value.problems
+    assert (p.lines, p.header, p.value) == ((3,), "乡镇代码", "4.40203E+11")
+    assert p.message.startswith("a code in scientific notation, as Excel saves long numbers")
+
+
 def test_appearing_and_vanishing_towns_are_reported(towns: pd.DataFrame,
                                                     last_year: tuple[tf.Allocation, Path]
                                                     ) -> None:

@@ -36,7 +36,12 @@ import pandas as pd
 from townfiscal._errors import Problem, ValidationError
 from townfiscal.towns._columns import _CODE_RE, _UNIT_RE, _WAN, _YUAN, Unit, _fold
 from townfiscal.towns._plausible import PlausibilityWarning, implausible, message
-from townfiscal.towns._validate import _codes, validate_towns
+from townfiscal.towns._validate import (
+    _SCIENTIFIC_MESSAGE,
+    _code_faults,
+    _same_code,
+    validate_towns,
+)
 from townfiscal.towns._workbook import ReadReport, numbers, read_table
 
 __all__ = ["PRIOR", "RollForwardWarning", "prior_of", "read_prior", "roll_forward"]
@@ -258,7 +263,7 @@ def read_prior(
     scale, unit_name, unit_source = _scale(amount_header, report, unit, where)
     what = f"last year's table {report.file}"
     lines = report.lines
-    codes, village = _codes(frame[code_header].reset_index(drop=True))
+    codes, well_formed, faults = _code_faults(frame[code_header].reset_index(drop=True))
     raw = frame[amount_header].reset_index(drop=True)
     amounts = numbers(raw).to_numpy(dtype=np.float64)
     blank = raw.isna().to_numpy(dtype=bool) | (raw.astype(str).str.strip() == "").to_numpy(bool)
@@ -274,20 +279,17 @@ def read_prior(
                        value=value, file=report.file, sheet=report.sheet,
                        lines=rows if rows is not None else (int(lines[int(i)]),), header=header)
 
-    well_formed = codes.str.fullmatch(_CODE_RE.pattern[1:-1]).to_numpy(dtype=bool)
-    for i in np.flatnonzero(~well_formed):
-        value = frame[code_header].iat[int(i)]
-        problems.append(problem(
-            "a village's 12-digit code: last year's table must list townships (9 digits, or 12 "
-            "ending in 000)" if village[i] else
-            "not a township code (9 digits, or a 12-digit 统计用区划代码 ending in 000)",
-            i, code_header, value))
-    dup = codes.duplicated(keep=False).to_numpy(dtype=bool) & well_formed
-    for code in pd.unique(codes[dup]):
-        at = np.flatnonzero(codes.to_numpy(dtype=object) == code)
+    for at_row, fault in faults:
+        problems.append(problem({
+            "village": "a village's 12-digit code: last year's table must list townships (9 "
+                       "digits, or 12 ending in 000)",
+            "scientific": _SCIENTIFIC_MESSAGE,
+            "other": "not a township code (9 digits, or a 12-digit 统计用区划代码 ending in 000)",
+        }[fault], at_row, code_header, frame[code_header].iat[at_row]))
+    for at in _same_code(codes, well_formed):
         problems.append(problem(
             "the same code twice: a town can have one amount last year; remove or merge the "
-            "rows", at[0], code_header, code, rows=tuple(int(lines[j]) for j in at)))
+            "rows", at[0], code_header, codes.iat[at[0]], rows=tuple(int(lines[j]) for j in at)))
     bad = ~blank & ~np.isfinite(amounts)
     for i in np.flatnonzero(bad):
         problems.append(problem("not an amount of money", i, amount_header, raw.iat[int(i)]))
@@ -372,10 +374,10 @@ def _as_prior(prior: Any) -> pd.Series:
     else:
         raise TypeError("prior must be a file, a Series of yuan by code, a table with code "
                         f"and amount columns, or an Allocation; got {type(prior).__name__}")
-    codes, _ = _codes(pd.Series(series.index, dtype=object))
+    codes, well_formed, _ = _code_faults(pd.Series(series.index, dtype=object))
     values = pd.to_numeric(pd.Series(series.to_numpy()), errors="coerce").to_numpy(np.float64)
     problems = [Problem("not a township code (9 digits)", value=c)
-                for c in pd.unique(codes[~codes.str.fullmatch(_CODE_RE.pattern[1:-1])])]
+                for c in pd.unique(codes[~well_formed])]
     problems += [Problem("the same code twice", row=c, value=c)
                  for c in pd.unique(codes[codes.duplicated()])]
     problems += [Problem("must be a non-negative amount of yuan", row=c, value=v)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 import numpy as np
@@ -98,6 +98,37 @@ def _codes(series: pd.Series) -> tuple[pd.Series, npt.NDArray[np.bool_]]:
     return codes, twelve & ~township
 
 
+#: Why a code is not a township's 9 digits: a village's 12-digit 统计用区划代码, a number Excel
+#: wrote in scientific notation (its last digits lost), or anything else.
+CodeFault = Literal["village", "scientific", "other"]
+
+#: What to say of a code in scientific notation, wherever a table of codes is read.
+_SCIENTIFIC_MESSAGE = ("a code in scientific notation, as Excel saves long numbers to CSV, "
+                       "has lost its last digits: format the code column as text in Excel "
+                       "and save again, or send the .xlsx")
+
+
+def _code_faults(series: pd.Series
+                 ) -> tuple[pd.Series, npt.NDArray[np.bool_], list[tuple[int, CodeFault]]]:
+    """Codes as :func:`_codes` reads them, which of them are a township's 9 digits, and the
+    position of each that is not with why (each reader says it in its own words)."""
+    codes, village = _codes(series)
+    well_formed = codes.str.fullmatch(_CODE_RE.pattern[1:-1]).to_numpy(dtype=bool)
+    faults: list[tuple[int, CodeFault]] = [
+        (int(i), "village" if village[i]
+         else "scientific" if _SCIENTIFIC.fullmatch(str(codes.iat[int(i)])) else "other")
+        for i in np.flatnonzero(~well_formed)]
+    return codes, well_formed, faults
+
+
+def _same_code(codes: pd.Series, among: npt.NDArray[np.bool_]) -> list[list[int]]:
+    """The positions of each code found more than once among the rows *among*: one group per
+    code, in the order the codes first appear."""
+    where = np.flatnonzero(codes.duplicated(keep=False).to_numpy(dtype=bool) & among)
+    return [rows.tolist() for _, rows in
+            pd.Series(where).groupby(codes.iloc[where].to_numpy(), sort=False)]
+
+
 def _map_labels(raw: pd.Series, table: Mapping[str, str]) -> pd.Series:
     """Map labels through an alias table, folding each distinct label once."""
     lookup = {u: table.get(_fold(u)) if u else None for u in raw.unique()}
@@ -184,10 +215,10 @@ def validate_keyed(
 
     # Row labels: the code when it is well formed, else the 1-based data row number.
     if "code" in df.columns:
-        codes, village = _codes(df["code"])
+        codes, well_formed, faults = _code_faults(df["code"])
     else:
-        codes, village = pd.Series([""] * len(df), dtype=object), np.zeros(len(df), bool)
-    well_formed = codes.str.fullmatch(_CODE_RE.pattern[1:-1]).to_numpy(dtype=bool)
+        codes, well_formed, faults = (pd.Series([""] * len(df), dtype=object),
+                                      np.zeros(len(df), bool), [])
     positions = pd.Series(np.arange(1, len(df) + 1), dtype=object).map("#{}".format)
     labels = np.where(well_formed, codes.to_numpy(dtype=object), positions.to_numpy(dtype=object))
 
@@ -202,27 +233,21 @@ def validate_keyed(
                        header=written.get(column))
 
     if "code" in df.columns:
-        for i in np.flatnonzero(~well_formed):
-            if village[i]:
-                message = ("a 12-digit code (统计用区划代码) of a village-level unit: the towns "
-                           "table takes township codes, 9 digits (or 12 ending in 000)")
-            elif _SCIENTIFIC.fullmatch(codes.iloc[i]):
-                message = ("a code in scientific notation, as Excel saves long numbers to CSV, "
-                           "has lost its last digits: format the code column as text in Excel "
-                           "and save again, or send the .xlsx")
-            else:
-                message = "code must be 9 digits (NBS township code)"
-            problems.append(problem(message, i, "code", codes.iloc[i]))
-        dup = (codes.duplicated(keep=False) & (codes != "")).to_numpy()
-        if dup.any():
-            where = np.flatnonzero(dup)
-            for _, rows in pd.Series(where).groupby(codes.iloc[where].to_numpy(), sort=False):
-                first, *rest = rows.tolist()
-                message = "duplicate code"
-                if origin is None:
-                    n = [str(k + 1) for k in rows.tolist()]
-                    message += f" (rows {', '.join(n[:-1])} and {n[-1]})"
-                problems.append(problem(message, first, "code", codes.iloc[first], also=rest))
+        for at_row, fault in faults:
+            message = {
+                "village": "a 12-digit code (统计用区划代码) of a village-level unit: the towns "
+                           "table takes township codes, 9 digits (or 12 ending in 000)",
+                "scientific": _SCIENTIFIC_MESSAGE,
+                "other": "code must be 9 digits (NBS township code)",
+            }[fault]
+            problems.append(problem(message, at_row, "code", codes.iloc[at_row]))
+        for rows in _same_code(codes, (codes != "").to_numpy(dtype=bool)):
+            first, *rest = rows
+            message = "duplicate code"
+            if origin is None:
+                n = [str(k + 1) for k in rows]
+                message += f" (rows {', '.join(n[:-1])} and {n[-1]})"
+            problems.append(problem(message, first, "code", codes.iloc[first], also=rest))
         df["code"] = codes
 
     for name in ("name", "county", "city"):
