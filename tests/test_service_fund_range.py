@@ -59,3 +59,13 @@ def test_a_policy_without_a_cap_has_no_upper_end(client) -> None:
     lib = tf.fund_range(tf.load_example(), "guangdong-minority-2014")
     assert r.json()["most"] is None
     assert r.json()["least"] == lib.least == 1
+
+
+def test_a_per_town_amount_naming_a_text_column_is_422(client) -> None:
+    """Floor(amount='name') names the text column and the field, as /allocations does."""
+    body = {"policy": "guangdong-2020", "constraints": [{"type": "Floor", "amount": "name"}]}
+    r = client.post("/fund-range", json=body)
+    assert r.status_code == 422, r.text
+    (problem,) = r.json()["problems"]
+    assert "holds text" in problem["message"]
+    assert problem["column"] == "constraints[0].amount"

@@ -28,6 +28,7 @@ from townfiscal.towns import COLUMNS, load_example
 __all__ = [
     "MAX_FUND",
     "Inputs",
+    "check_columns",
     "data_hash",
     "eligibility_result",
     "example_towns",
@@ -269,6 +270,67 @@ def eligibility_result(req: EligibilityRequest) -> EligibilityResult:
     )
 
 
+_NUMERIC_ARGUMENTS = frozenset({"amount", "target", "need", "capacity", "population"})
+"""Fields of constraints and objectives that may name a column, which must hold numbers."""
+
+
+def _text_columns(parts: list[tuple[str, Any]], towns: Any) -> list[Problem]:
+    """Problems for every per-town amount of *parts* (``(path, constraint or objective)``)
+    that names a column of *towns* holding text, such as ``name`` or ``county``."""
+    problems: list[Problem] = []
+    for path, obj in parts:
+        if not attrs.has(type(obj)):
+            continue
+        for field in attrs.fields(type(obj)):
+            value = getattr(obj, field.name)
+            where = f"{path}.{field.name}"
+            if isinstance(value, list | tuple):
+                problems += _text_columns(
+                    [(f"{where}[{k}]", v) for k, v in enumerate(value)], towns
+                )
+            elif attrs.has(type(value)):
+                problems += _text_columns([(where, value)], towns)
+            elif (
+                field.name in _NUMERIC_ARGUMENTS
+                and isinstance(value, str)
+                and value in towns.columns
+                and not _numeric(towns[value])
+            ):
+                problems.append(
+                    Problem(
+                        f"names the column {value!r}, which holds text; a per-town amount "
+                        "needs a column of numbers (or a number, or {town code: yuan})",
+                        column=where,
+                        value=value,
+                    )
+                )
+    return problems
+
+
+def _numeric(column: Any) -> bool:
+    return bool(pd.api.types.is_numeric_dtype(column)) and not pd.api.types.is_bool_dtype(column)
+
+
+def check_columns(
+    towns: pd.DataFrame, constraints: list[Any], objective: Any, *, what: str
+) -> None:
+    """Refuse a per-town amount of *constraints* or *objective* that names a column of
+    *towns* holding text (``Floor(amount="name")``), naming the field of each.
+
+    Raises
+    ------
+    ValidationError
+        Listing every such field.
+    """
+    found = _text_columns(
+        [(f"constraints[{k}]", c) for k, c in enumerate(constraints)]
+        + ([("objective", objective)] if objective is not None else []),
+        towns,
+    )
+    if found:
+        raise ValidationError(found, what=what)
+
+
 def fund_range_result(req: FundRangeRequest, constraints: list[Any]) -> FundRangeResult:
     """``POST /fund-range``: the least and the most fund, and what sets each end."""
     import math
@@ -277,6 +339,7 @@ def fund_range_result(req: FundRangeRequest, constraints: list[Any]) -> FundRang
 
     inputs = resolve(FormulaRequest(policy=req.policy, changes=req.changes, towns=req.towns,
                                     unit=req.unit), what="fund range request")
+    check_columns(inputs.towns, constraints, None, what="fund range request")
     r = fund_range(inputs.towns, inputs.policy, constraints)
     return FundRangeResult(
         policy=inputs.policy.id,

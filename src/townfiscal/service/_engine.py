@@ -55,6 +55,7 @@ from townfiscal.service._codec import Codec
 from townfiscal.service._compute import (
     Inputs,
     amounts_by_code,
+    check_columns,
     check_fund,
     data_hash,
     eligibility_result,
@@ -91,7 +92,6 @@ __all__ = [
     "jsonable",
     "links",
     "start_worker",
-    "text_columns",
     "warm",
 ]
 
@@ -182,49 +182,6 @@ def created_body(run: StoredAllocation) -> bytes:
         links=cast(Any, links(run.id)),
     )
     return encode_json(body)
-
-
-NUMERIC_ARGUMENTS = frozenset({"amount", "target", "need", "capacity", "population"})
-"""Fields of constraints and objectives that may name a column, which must hold numbers."""
-
-
-def text_columns(parts: list[tuple[str, Any]], towns: Any) -> list[Problem]:
-    """Problems for every per-town amount of *parts* (``(path, constraint or objective)``)
-    that names a column of *towns* holding text, such as ``name`` or ``county``."""
-    problems: list[Problem] = []
-    for path, obj in parts:
-        if not attrs.has(type(obj)):
-            continue
-        for field in attrs.fields(type(obj)):
-            value = getattr(obj, field.name)
-            where = f"{path}.{field.name}"
-            if isinstance(value, list | tuple):
-                problems += text_columns(
-                    [(f"{where}[{k}]", v) for k, v in enumerate(value)], towns
-                )
-            elif attrs.has(type(value)):
-                problems += text_columns([(where, value)], towns)
-            elif (
-                field.name in NUMERIC_ARGUMENTS
-                and isinstance(value, str)
-                and value in towns.columns
-                and not _numeric(towns[value])
-            ):
-                problems.append(
-                    Problem(
-                        f"names the column {value!r}, which holds text; a per-town amount "
-                        "needs a column of numbers (or a number, or {town code: yuan})",
-                        column=where,
-                        value=value,
-                    )
-                )
-    return problems
-
-
-def _numeric(column: Any) -> bool:
-    import pandas as pd
-
-    return bool(pd.api.types.is_numeric_dtype(column)) and not pd.api.types.is_bool_dtype(column)
 
 
 @attrs.frozen(eq=False)
@@ -369,13 +326,7 @@ class Engine:
             policy=req.policy, changes=req.changes, towns=req.towns, unit=req.unit, fund=None
         )
         inputs = resolve(formula_req, what="allocation request", extra=problems)
-        found = text_columns(
-            [(f"constraints[{k}]", c) for k, c in enumerate(constraints)]
-            + ([("objective", objective)] if objective is not None else []),
-            inputs.towns,
-        )
-        if found:
-            raise ValidationError(found, what="allocation request")
+        check_columns(inputs.towns, constraints, objective, what="allocation request")
         stored = {
             "policy": req.policy,
             "changes": req.changes,
