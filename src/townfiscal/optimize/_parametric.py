@@ -152,8 +152,7 @@ class FormulaPath:
         except InfeasibleError as exc:  # as the formula says it: the parameter and the room
             if self.policy is None:
                 raise
-            raise growth_infeasible(exc, self.policy, self.lower, self.upper, self.unit,
-                                    fund) from None
+            raise growth_infeasible(exc, self.policy, self.lower, self.upper, fund) from None
 
 
 #: The formula's columns that change with the fund (set per fund in the model's frame).

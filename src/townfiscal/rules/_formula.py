@@ -200,10 +200,9 @@ def growth_room(policy: Policy, lower: npt.NDArray[np.float64], upper: npt.NDArr
 
 
 def growth_infeasible(exc: InfeasibleError, pol: Policy, lower: npt.NDArray[np.float64],
-                       upper: npt.NDArray[np.float64], unit: int, fund: float
-                       ) -> InfeasibleError:
+                       upper: npt.NDArray[np.float64], fund: float) -> InfeasibleError:
     """``exc`` with the growth-control parameter that causes it named (value and source) and
-    the funds the formula can share out."""
+    the funds the formula can share out (in the policy's rounding units, as it pays them)."""
     least, most = growth_room(pol, lower, upper)
     path = ("growth_control.floor" if fund < least else
             "growth_control.cap" if fund > most else None)
@@ -280,7 +279,7 @@ def compute_formula(
         columns["amount"] = round_to_total(exact, amount_fund, lower, upper, unit=unit,
                                            codes=names)
     except InfeasibleError as exc:
-        raise growth_infeasible(exc, pol, lower, upper, unit, amount_fund) from None
+        raise growth_infeasible(exc, pol, lower, upper, amount_fund) from None
     # copy=True: the shared, read-only arrays of the preparation must not back the table
     table = pd.DataFrame(columns, index=index, copy=True)
     table.attrs.update(
