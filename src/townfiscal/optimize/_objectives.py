@@ -100,10 +100,9 @@ class WeightedObjective(Objective):
 
     def __attrs_post_init__(self) -> None:
         domain = PARAMETER_DOMAINS["WeightedObjective.weight"]
-        problems = [p for k, (w, _) in enumerate(self.parts)
-                    for p in domain.problems(w, path=f"WeightedObjective.weight[{k}]")]
-        if problems:
-            raise ValidationError(problems, what="WeightedObjective")
+        _check("WeightedObjective", [
+            p for k, (w, _) in enumerate(self.parts)
+            for p in domain.problems(w, path=f"WeightedObjective.weight[{k}]")])
 
     @property
     def unit(self) -> str:  # type: ignore[override]
