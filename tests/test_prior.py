@@ -157,10 +157,11 @@ def test_duplicate_codes_and_bad_rows_are_named_by_excel_row(tmp_path: Path) -> 
 
 
 def test_codes_excel_saved_in_scientific_notation_are_explained(tmp_path: Path) -> None:
-    """A code Excel saved to CSV as 4.40203E+11 is explained as the towns table explains it."""
+    """A code Excel saved to CSV as 4.40203E+11 is explained as the towns table explains it,
+    not skipped as a numbered note ("4. …") in a three-column table."""
     path = tmp_path / "2020.csv"
-    path.write_text("乡镇代码,乡镇名称,所属县,补助金额\n440203100,西联镇,武江区,1965\n"
-                    "4.40203E+11,西河镇,武江区,1521\n", encoding="utf-8")
+    path.write_text("乡镇代码,乡镇名称,补助金额\n440203100,西联镇,1965\n"
+                    "4.40203E+11,西河镇,1521\n", encoding="utf-8")
     with pytest.raises(tf.ValidationError) as err:
         tf.read_prior(path)
     (p,) = err.value.problems

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
@@ -28,7 +27,7 @@ from townfiscal.towns._columns import (
     kind_from_code,
 )
 from townfiscal.towns._content import VALIDATED, content_key, is_marked, mark
-from townfiscal.towns._workbook import numbers
+from townfiscal.towns._workbook import _SCIENTIFIC, numbers
 
 __all__ = ["Origin", "validate_keyed", "validate_towns"]
 
@@ -47,8 +46,6 @@ class Origin:
     headers: Sequence[str]
     header_row: int
 
-#: A number as Excel writes a long one into a CSV file: 4.41521E+11.
-_SCIENTIFIC = re.compile(r"\d(?:\.\d+)?[eE]\+?\d+")
 
 #: Full-width digits (and the marks written with them) as the ASCII ones.
 _DIGITS = str.maketrans("０１２３４５６７８９，．－＋　", "0123456789,.-+ ")

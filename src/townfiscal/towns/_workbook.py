@@ -437,8 +437,13 @@ _NOTE = re.compile(
     re.IGNORECASE)
 
 
+#: A number as Excel writes a long one into a CSV file (4.40203E+11): a code, not a word
+#: (its leading "4." must not make the row a numbered note).
+_SCIENTIFIC = re.compile(r"\d(?:\.\d+)?[eE]\+?\d+")
+
 _is_word = np.frompyfunc(
-    lambda v: type(v) is str and not v.replace(",", "").replace(".", "", 1).isdigit(), 1, 1)
+    lambda v: type(v) is str and not v.replace(",", "").replace(".", "", 1).isdigit()
+    and not _SCIENTIFIC.fullmatch(v.strip()), 1, 1)
 
 
 def _classify(cells: npt.NDArray[np.object_],
