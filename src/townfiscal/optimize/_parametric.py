@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from townfiscal._errors import InfeasibleError, ValidationError
-from townfiscal._rounding import round_to_total
+from townfiscal._rounding import _bound_units, round_to_total
 from townfiscal.optimize._allocation import _MODEL_COLUMNS
 from townfiscal.optimize._constraints import (
     Cap,
@@ -363,9 +363,8 @@ class FundModel:
             return out
         path = self.path
         targets = np.zeros((k, n))
-        if ok.any():
-            formula = _Rounder.of(path.lower, path.upper, path.unit, path.codes)
-            targets[ok] = formula.rows(exact[ok], [int(v) for v in f[ok]])
+        formula = _Rounder.of(path.lower, path.upper, path.unit, path.codes)
+        targets[ok] = formula.rows(exact[ok], [int(v) for v in f[ok]])
         if obj.target is not None:
             targets[:] = base.quadratics[0].target
         width = np.maximum(targets, 1.0)
@@ -505,20 +504,9 @@ class _Rounder:
     @classmethod
     def of(cls, lower: FloatArray | None, upper: FloatArray | None, unit: int,
            codes: Sequence[str]) -> _Rounder:
-        n = len(codes)
-
-        def units(bound: FloatArray | None, up: bool) -> FloatArray:
-            if bound is None:
-                return np.full(n, -np.inf if up else np.inf)
-            b = np.where(np.isnan(bound), -np.inf if up else np.inf, bound)
-            with np.errstate(invalid="ignore"):
-                out: FloatArray = np.where(
-                    np.isfinite(b), (np.ceil(b / unit - 1e-6) if up else
-                                     np.floor(b / unit + 1e-6)), b)
-            return out
-
-        return cls(lower, upper, int(unit), tuple(codes), units(lower, True),
-                   units(upper, False))
+        n, u = len(codes), int(unit)
+        return cls(lower, upper, u, tuple(codes), _bound_units(lower, n, u, np.ceil, -np.inf),
+                   _bound_units(upper, n, u, np.floor, np.inf))
 
     def rows(self, values: FloatArray, totals: Sequence[int]) -> IntArray:
         """Each row of ``values`` rounded to whole units adding up to its total (yuan)."""
