@@ -47,9 +47,9 @@ def check_policy(policy: Policy) -> list[Problem]:
     def bad(path: str, message: str) -> None:
         problems.append(Problem(message, column=path, value=policy.get(path)))
 
-    def within(path: str, declared: str | None = None) -> bool:
+    def within(path: str) -> bool:
         """Whether the value at *path* is inside its declared domain (else: a problem)."""
-        found = domain_of(declared or path).problems(policy.get(path), path=path)
+        found = domain_of(path).problems(policy.get(path), path=path)
         problems.extend(found)
         return not found
 
