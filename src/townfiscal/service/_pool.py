@@ -194,15 +194,6 @@ _WHAT = {
 }
 
 
-def _deadline_passed(method: object, seconds: float, retry_after: int) -> Unavailable:
-    what = _WHAT.get(method, "the request") if isinstance(method, str) else "the request"
-    return Unavailable(
-        f"{what} ran out of time: the request's deadline is {seconds:g} s "
-        "(request_deadline); try a smaller request, or again later",
-        retry_after,
-    )
-
-
 class Workers(Protocol):
     """Runs the engine's entry points for the request handlers."""
 
@@ -229,7 +220,38 @@ def workers_for(config: ServiceConfig) -> Workers:
     return ProcessWorkers(config) if config.processes else ThreadWorkers(config)
 
 
-class ThreadWorkers:
+class _Admitted:
+    """What threads and processes share: the request's deadline, the slots of new work and
+    those of reads (half as many, at least one), and the ``503`` each answers with.
+
+    Parameters
+    ----------
+    config:
+        The service settings (deadline, concurrency, queue).
+    """
+
+    def __init__(self, config: ServiceConfig) -> None:
+        self.deadline = config.request_deadline
+        self.admission = _Admission(config.concurrent_solves, config.queue_size)
+        self.reads = _Admission(max(1, config.concurrent_solves // 2), config.queue_size)
+
+    def _admission_of(self, method: Method) -> _Admission:
+        return self.reads if method in READS else self.admission
+
+    def _late(self, method: Method, admission: _Admission) -> Unavailable:
+        """``503``: *method* ran out of the request's time."""
+        return Unavailable(
+            f"{_WHAT.get(method, 'the request')} ran out of time: the request's deadline is "
+            f"{self.deadline:g} s (request_deadline); try a smaller request, or again later",
+            admission.retry_after(),
+        )
+
+    def shed_if_busy(self) -> None:
+        """``503`` at once when the queue is full (see :class:`Workers`)."""
+        self.admission.shed_if_full()
+
+
+class ThreadWorkers(_Admitted):
     """One engine in threads of the server process (``worker_processes = 0``).
 
     Parameters
@@ -239,10 +261,8 @@ class ThreadWorkers:
     """
 
     def __init__(self, config: ServiceConfig) -> None:
+        super().__init__(config)
         self.engine = Engine(config.solve_time_limit, config.cache_size)
-        self.deadline = config.request_deadline
-        self.admission = _Admission(config.concurrent_solves, config.queue_size)
-        self.reads = _Admission(max(1, config.concurrent_solves // 2), config.queue_size)
 
     async def call(self, method: Method, *args: Any, home: str | None = None) -> Any:
         """Run the entry point in a worker thread.
@@ -257,7 +277,7 @@ class ThreadWorkers:
             503 when the queue is full or the deadline passed.
         """
         end = time.monotonic() + self.deadline
-        admission = self.reads if method in READS else self.admission
+        admission = self._admission_of(method)
         token = await admission.enter(end, method)
         started = time.monotonic()
         budget = end - started
@@ -275,22 +295,18 @@ class ThreadWorkers:
             done, _ = await asyncio.wait({task}, timeout=budget + KILL_GRACE)
         if not done:
             task.add_done_callback(_retrieve)
-            raise _deadline_passed(method, self.deadline, admission.retry_after())
+            raise self._late(method, admission)
         try:
             result = task.result()
         except DeadlineExceeded:
-            raise _deadline_passed(method, self.deadline, admission.retry_after()) from None
+            raise self._late(method, admission) from None
         except Carried as carried:
             if carried.kind == DEADLINE:
-                raise _deadline_passed(method, self.deadline, admission.retry_after()) from None
+                raise self._late(method, admission) from None
             raise carried.rebuild() from None
         if time.monotonic() > end:  # done, but late: as a worker process's alarm would say
-            raise _deadline_passed(method, self.deadline, admission.retry_after())
+            raise self._late(method, admission)
         return result
-
-    def shed_if_busy(self) -> None:
-        """``503`` at once when the queue is full (see :class:`Workers`)."""
-        self.admission.shed_if_full()
 
     def start(self) -> None:
         """Nothing to start: the threads are anyio's."""
@@ -310,7 +326,7 @@ def _context() -> BaseContext:
     return multiprocessing.get_context("spawn")
 
 
-class ProcessWorkers:
+class ProcessWorkers(_Admitted):
     """One engine in each of ``config.processes`` worker processes.
 
     Parameters
@@ -320,11 +336,9 @@ class ProcessWorkers:
     """
 
     def __init__(self, config: ServiceConfig) -> None:
+        super().__init__(config)
         self.size = config.processes
         self._initargs = (config.solve_time_limit, config.cache_size)
-        self.deadline = config.request_deadline
-        self.admission = _Admission(config.concurrent_solves, config.queue_size)
-        self.reads = _Admission(max(1, config.concurrent_solves // 2), config.queue_size)
         self.killed = 0
         self._lanes: list[ProcessPoolExecutor | None] = [None] * self.size
         self._busy = [0] * self.size
@@ -401,26 +415,30 @@ class ProcessWorkers:
             (waiting or computing), or when the worker process died while computing.
         """
         end = time.monotonic() + self.deadline
-        admission = self.reads if method in READS else self.admission
+        admission = self._admission_of(method)
         token = await admission.enter(end, method)
         started = time.monotonic()
         try:
-            return await self._run(method, args, home, end)
+            return await self._run(method, args, home, end, admission)
         finally:
             admission.leave(token)
             admission.took(time.monotonic() - started)
 
     async def _run(
-        self, method: Method, args: tuple[Any, ...], home: str | None, end: float
+        self,
+        method: Method,
+        args: tuple[Any, ...],
+        home: str | None,
+        end: float,
+        admission: _Admission,
     ) -> Any:
-        admission = self.reads if method in READS else self.admission
         i = self._choose(home)
         self._busy[i] += 1
         lane = None
         budget = end - time.monotonic()
         try:
             if budget <= 0:
-                raise _deadline_passed(method, self.deadline, admission.retry_after())
+                raise self._late(method, admission)
             with anyio.CancelScope(shield=True):
                 lane, future = self._submit(i, method, budget, args)
                 waited = asyncio.wrap_future(future)
@@ -435,7 +453,7 @@ class ProcessWorkers:
                     )
                     waited.add_done_callback(_retrieve)
                     self._kill(i, lane)
-                    raise _deadline_passed(method, self.deadline, admission.retry_after())
+                    raise self._late(method, admission)
                 if waited.cancelled():  # queued on a worker killed for another request
                     raise BrokenProcessPool("the worker was replaced")
                 result = waited.result()
@@ -445,7 +463,7 @@ class ProcessWorkers:
                 # anywhere; it finishes what is queued on it and a fresh one takes its place.
                 if lane is not None:
                     self._replace(i, lane, cancel=False)
-                raise _deadline_passed(method, self.deadline, admission.retry_after()) from None
+                raise self._late(method, admission) from None
             raise carried.rebuild() from None
         except BrokenProcessPool:
             log.error("worker process %d stopped while computing %s; replacing it", i, method)
@@ -462,10 +480,6 @@ class ProcessWorkers:
         elif home is not None:
             self._remember(home, i)
         return result
-
-    def shed_if_busy(self) -> None:
-        """``503`` at once when the queue is full (see :class:`Workers`)."""
-        self.admission.shed_if_full()
 
     def start(self) -> None:
         """Start the ``forkserver`` (it loads the library in the background); the workers
