@@ -10,7 +10,7 @@ import attrs
 import pandas as pd
 
 from townfiscal._errors import Problem, ValidationError
-from townfiscal.towns._columns import Unit, known_header
+from townfiscal.towns._columns import Unit, _rename, known_header
 from townfiscal.towns._content import VALIDATED
 from townfiscal.towns._plausible import PlausibilityWarning, implausible, message
 from townfiscal.towns._validate import Origin, _as_text, validate_towns
@@ -103,15 +103,9 @@ def read_towns_report(
 
 
 def _written(report: ReadReport) -> dict[str, str]:
-    """The headers as written, by the canonical name each means."""
-    from townfiscal.towns._columns import _ALIASES, _UNIT_RE, _fold
-
-    out: dict[str, Any] = {}
-    for h in report.headers:
-        m = _UNIT_RE.match(h)
-        name = _ALIASES.get(_fold(h)) or (_ALIASES.get(_fold(m["base"])) if m else None)
-        if name is not None and name not in out:
-            out[name] = h
+    """The headers as written, by the canonical name each means (as validation maps them)."""
+    out: dict[str, str] = {}
+    _rename(pd.DataFrame(columns=pd.Index(report.headers, dtype=object)), "yuan", [], out)
     return out
 
 
