@@ -273,7 +273,15 @@ def _highs_model(problem: LinearProblem) -> Any:
     return model
 
 
-def _solve_highs(problem: LinearProblem, time_limit: float, options: dict[str, Any]) -> Solution:
+def _configured_highs(time_limit: float, options: Mapping[str, Any]) -> Any:
+    """A new HiGHS with the library's settings (quiet unless asked, the time limit, a fixed
+    seed) and *options*.
+
+    Raises
+    ------
+    SolverError
+        HiGHS rejects an option.
+    """
     import highspy
 
     h = _new_highs()
@@ -284,6 +292,13 @@ def _solve_highs(problem: LinearProblem, time_limit: float, options: dict[str, A
         status = h.setOptionValue(key, value)
         if status != highspy.HighsStatus.kOk:
             raise SolverError(f"HiGHS rejected option {key}={value!r}", solver="highs")
+    return h
+
+
+def _solve_highs(problem: LinearProblem, time_limit: float, options: dict[str, Any]) -> Solution:
+    import highspy
+
+    h = _configured_highs(time_limit, options)
     version = f"HiGHS {h.version()} (highspy)"
     model = _highs_model(problem)
     if h.passModel(model) == highspy.HighsStatus.kError:
@@ -365,12 +380,7 @@ class WarmHighs:
             self.warm += 1
             sol = _run_highs(self._h, False, f"HiGHS {self._h.version()} (highspy)")
         else:
-            self._h = _new_highs()
-            self._h.setOptionValue("output_flag", _VERBOSE.get())
-            self._h.setOptionValue("time_limit", self.time_limit)
-            self._h.setOptionValue("random_seed", 0)
-            for key, value in self.options.items():
-                self._h.setOptionValue(key, value)
+            self._h = _configured_highs(self.time_limit, self.options)
             self._h.passModel(_highs_model(problem))
             sol = _run_highs(self._h, False, f"HiGHS {self._h.version()} (highspy)")
         self._last = problem
