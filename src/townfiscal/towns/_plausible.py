@@ -31,13 +31,14 @@ in yuan after conversion:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 
 import attrs
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+
+from townfiscal.towns._columns import _UNIT_RE
 
 __all__ = ["BOUNDS", "UNIT_SCALE", "Bound", "PlausibilityWarning", "implausible", "message"]
 
@@ -144,7 +145,8 @@ def _header(column: str, headers: Mapping[str, str] | None) -> str:
 
 def _bare(header: str) -> str:
     """A header without its unit marker: ``可用财力（元）`` → ``可用财力``."""
-    return re.sub(r"\s*[(（][^()（）]*[)）]\s*$", "", header)
+    m = _UNIT_RE.match(header)
+    return header if m is None else m["base"]
 
 
 def message(findings: Sequence[str], what: str) -> str:
