@@ -142,11 +142,14 @@ class Runs:
         self.store.close()
 
     async def _db(self, func: Any, *args: Any) -> Any:
-        """*func* of the store in a thread; an unavailable database is ``503``."""
+        """*func* of the store in a thread; an unavailable database is ``503``, an
+        idempotency key used before for another request ``409``."""
         try:
             return await anyio.to_thread.run_sync(func, *args)
         except StoreUnavailable as exc:
             raise _unavailable(exc) from None
+        except IdempotencyClash as exc:
+            raise HTTPException(status_code=HTTP_409_CONFLICT, detail=str(exc)) from None
 
     @staticmethod
     def request_hash(req: AllocationRequest) -> str:
@@ -155,8 +158,9 @@ class Runs:
         data = msgspec.to_builtins(req)
         return hashlib.sha256(msgspec.json.encode(data, order="sorted")).hexdigest()
 
-    async def replay(self, key: str, req: AllocationRequest) -> Created | None:
-        """The run an ``Idempotency-Key`` created for this same request, or ``None``.
+    async def replay(self, key: str, digest: str) -> Created | None:
+        """The run an ``Idempotency-Key`` created for the same request (its
+        :meth:`request_hash` is *digest*), or ``None``.
 
         Raises
         ------
@@ -168,10 +172,7 @@ class Runs:
                 status_code=422,
                 detail="Idempotency-Key must be 1 to 200 visible ASCII characters",
             )
-        try:
-            run_id = await self._db(self.store.lookup, key, self.request_hash(req))
-        except IdempotencyClash as exc:
-            raise HTTPException(status_code=HTTP_409_CONFLICT, detail=str(exc)) from None
+        run_id = await self._db(self.store.lookup, key, digest)
         if run_id is None:
             return None
         return await self._created(run_id)
@@ -196,8 +197,10 @@ class Runs:
             503 when the solver fails, runs out of time or its worker stops, or the
             database cannot be written; 409 when *key* was used for another request.
         """
+        digest = None
         if key is not None:
-            earlier = await self.replay(key, req)
+            digest = self.request_hash(req)  # once: the body may hold thousands of towns
+            earlier = await self.replay(key, digest)
             if earlier is not None:
                 return earlier
         try:
@@ -206,17 +209,14 @@ class Runs:
             raise HTTPException(status_code=HTTP_503_SERVICE_UNAVAILABLE, detail=str(exc)) from None
         config = self.config
         with anyio.CancelScope(shield=True):
-            try:
-                stored = await self._db(
-                    lambda: self.store.insert(
-                        created.row,
-                        key=key,
-                        request_hash=None if key is None else self.request_hash(req),
-                        retention=(config.retention_days, config.retention_count),
-                    )
+            stored = await self._db(
+                lambda: self.store.insert(
+                    created.row,
+                    key=key,
+                    request_hash=digest,
+                    retention=(config.retention_days, config.retention_count),
                 )
-            except IdempotencyClash as exc:
-                raise HTTPException(status_code=HTTP_409_CONFLICT, detail=str(exc)) from None
+            )
         if stored != created.id:  # the same key's first request was stored meanwhile
             return await self._created(stored)
         return created
