@@ -7,6 +7,8 @@ import os
 import sys
 import unicodedata
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
@@ -299,23 +301,16 @@ def roll_reported(towns: pd.DataFrame, path: str, *, column: str | None = None,
     appeared or vanished (to stderr by default)."""
     stream = sys.stderr if out is None else out
     pol = get_policy(policy) if policy else None
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", PlausibilityWarning)
-        warnings.simplefilter("always", RollForwardWarning)
+    with _warnings_printed(PlausibilityWarning, RollForwardWarning):
         prior = read_prior(path, column=column, unit=unit)
         rolled = roll_forward(towns, prior, policy=pol)
-    info = rolled.attrs.get(PRIOR, {})
-    what = "townfiscal's 分配表" if info.get("kind", "").startswith("分配表") else "a table"
-    print(f"last year's amounts: {info.get('file')} ({what}, sheet {info.get('sheet')!r}, "
-          f"column {info.get('amount_header')!r} in "
-          f"{'万元' if info.get('unit') == 'wan' else '元'} by {info.get('unit_source')}): "
-          f"{info.get('matched', 0):,} towns matched, {info.get('total', 0):,} yuan",
-          file=stream)
-    for w in caught:
-        if issubclass(w.category, PlausibilityWarning | RollForwardWarning):
-            print(f"warning: {w.message}", file=sys.stderr)
-        else:
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        info = rolled.attrs.get(PRIOR, {})
+        what = "townfiscal's 分配表" if info.get("kind", "").startswith("分配表") else "a table"
+        print(f"last year's amounts: {info.get('file')} ({what}, sheet {info.get('sheet')!r}, "
+              f"column {info.get('amount_header')!r} in "
+              f"{'万元' if info.get('unit') == 'wan' else '元'} by {info.get('unit_source')}): "
+              f"{info.get('matched', 0):,} towns matched, {info.get('total', 0):,} yuan",
+              file=stream)
     return rolled
 
 
@@ -324,18 +319,27 @@ def read_reported(path: str, *, unit: Unit = "yuan", sheet: str | None = None,
                   out: TextIO | None = None) -> pd.DataFrame:
     """Read a towns file, printing what was found and every warning (to stderr by default)."""
     stream = sys.stderr if out is None else out
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", PlausibilityWarning)
+    with _warnings_printed(PlausibilityWarning):
         towns = read_towns(path, unit=unit, sheet=sheet, header_row=header_row, policy=policy)
-    report = source_description(towns)
-    if report:
-        print(report, file=stream)
+        report = source_description(towns)
+        if report:
+            print(report, file=stream)
+    return towns
+
+
+@contextmanager
+def _warnings_printed(*shown: type[Warning]) -> Iterator[None]:
+    """The warnings of the *shown* kinds raised in the block printed to stderr when it ends
+    (after what the block printed), every time; any other warning passed on as raised."""
+    with warnings.catch_warnings(record=True) as caught:
+        for category in shown:
+            warnings.simplefilter("always", category)
+        yield
     for w in caught:
-        if issubclass(w.category, PlausibilityWarning):
+        if issubclass(w.category, shown):
             print(f"warning: {w.message}", file=sys.stderr)
         else:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    return towns
 
 
 def source_description(towns: pd.DataFrame) -> str:
