@@ -60,7 +60,6 @@ from townfiscal.service._store import (
     AllocationStore,
     IdempotencyClash,
     StoredAllocation,
-    StoreUnavailable,
 )
 
 __all__ = ["READ_CACHE_BYTES", "Runs", "allocation_handlers", "default_codec", "is_run_id"]
@@ -112,14 +111,6 @@ class _ReadCache:
             self._bytes -= self._items.pop(key)[1]
 
 
-def _unavailable(exc: StoreUnavailable) -> HTTPException:
-    return HTTPException(
-        status_code=HTTP_503_SERVICE_UNAVAILABLE,
-        detail=str(exc),
-        headers={"Retry-After": "5"},
-    )
-
-
 class Runs:
     """The service's state: the store of runs, the codec and the workers.
 
@@ -142,12 +133,10 @@ class Runs:
         self.store.close()
 
     async def _db(self, func: Any, *args: Any) -> Any:
-        """*func* of the store in a thread; an unavailable database is ``503``, an
-        idempotency key used before for another request ``409``."""
+        """*func* of the store in a thread; an idempotency key used before for another
+        request is ``409`` (an unavailable database is the app's ``503`` handler's)."""
         try:
             return await anyio.to_thread.run_sync(func, *args)
-        except StoreUnavailable as exc:
-            raise _unavailable(exc) from None
         except IdempotencyClash as exc:
             raise HTTPException(status_code=HTTP_409_CONFLICT, detail=str(exc)) from None
 
