@@ -20,6 +20,7 @@ __all__ = [
     "factor_coefficients",
     "factor_specs",
     "factor_values",
+    "pool_factor_arrays",
     "regional_arrays",
 ]
 
@@ -177,13 +178,20 @@ def factor_coefficients(
     Returns the table (``value_<name>``, ``coef_<name>`` columns, pool rows only) and the
     pool mean (``mean_ratio``) or pool total (``share``) of each factor.
     """
-    specs = factor_specs(policy)
-    cap = float(policy.get("normalisation.cap", np.inf))
-    read = {c for s in specs for c in (s.numerator, s.denominator) if c}
-    arrays = {c: towns[c].to_numpy(dtype=np.float64)[pool] for c in read}
-    columns, means = factor_arrays(arrays, specs, cap, policy["normalisation.method"],
-                                   towns.index[pool])
+    columns, means = pool_factor_arrays(towns, policy, pool)
     return pd.DataFrame(columns, index=towns.index[pool]), means
+
+
+def pool_factor_arrays(towns: pd.DataFrame, policy: Policy, pool: Any
+                       ) -> tuple[dict[str, FloatArray], dict[str, float]]:
+    """:func:`factor_arrays` under *policy* (its factors, ``normalisation.cap`` and
+    ``normalisation.method``) for the towns *pool* selects (a mask or positions), read from
+    the table's columns."""
+    specs = factor_specs(policy)
+    read = {c for s in specs for c in (s.numerator, s.denominator) if c}
+    return factor_arrays({c: towns[c].to_numpy(dtype=np.float64)[pool] for c in read}, specs,
+                         float(policy.get("normalisation.cap", np.inf)),
+                         policy["normalisation.method"], towns.index[pool])
 
 
 def composite_coefficient(

@@ -18,8 +18,8 @@ from townfiscal.policy import Policy, get_policy
 from townfiscal.rules._eligibility import eligible_arrays
 from townfiscal.rules._factors import (
     composite_arrays,
-    factor_arrays,
     factor_specs,
+    pool_factor_arrays,
     regional_arrays,
 )
 from townfiscal.rules._growth import capped_proportional, growth_bounds
@@ -141,14 +141,9 @@ def _prepare(towns: pd.DataFrame, pol: Policy) -> _Prepared:
                            towns["kind"].to_numpy(dtype=object), pol)
     check_policy_needs(towns, pol, covered=pool)
     take = np.flatnonzero(pool)
-    specs = factor_specs(pol)
-    read = {c for spec in specs for c in (spec.numerator, spec.denominator) if c}
-    coefs, means = factor_arrays(
-        {c: towns[c].to_numpy(dtype=np.float64)[take] for c in read}, specs,
-        float(pol.get("normalisation.cap", np.inf)), pol["normalisation.method"],
-        towns.index[take])
+    coefs, means = pool_factor_arrays(towns, pol, take)
     regional = regional_arrays(towns["zone"].to_numpy(dtype=object)[take], pol)
-    coefficient = composite_arrays(coefs, regional, specs)
+    coefficient = composite_arrays(coefs, regional, factor_specs(pol))
     prior = (
         towns["prior_amount"].to_numpy(dtype=np.float64)[take]
         if "prior_amount" in towns
