@@ -16,14 +16,13 @@ import numpy as np
 import pandas as pd
 
 from townfiscal._files import atomic_path
+from townfiscal.analysis.report import _KIND_ZH, _ZONE_ZH  # the 分配表's words
 from townfiscal.policy import Policy, get_policy
 from townfiscal.rules import read_towns, roll_forward
 from townfiscal.towns import (
     COLUMNS,
-    KINDS,
     PRIOR,
     SOURCE,
-    ZONES,
     PlausibilityWarning,
     RollForwardWarning,
     Unit,
@@ -51,11 +50,6 @@ __all__ = [
     "write_table",
     "yuan",
 ]
-
-#: One zone vocabulary everywhere: the first Chinese name of each zone (as plots and the
-#: 分配表 workbook print it).
-_ZONE_ZH = {zone: aliases[0] for zone, aliases in ZONES.items()}
-_KIND_ZH = {kind: aliases[0] for kind, aliases in KINDS.items()}
 
 #: Chinese headers of the columns the command line's tables have (the 分配表's vocabulary: the
 #: towns columns as the 乡镇基础数据 sheet heads them, money marked 元); others keep theirs.
