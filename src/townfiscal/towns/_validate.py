@@ -27,7 +27,7 @@ from townfiscal.towns._columns import (
     kind_from_code,
 )
 from townfiscal.towns._content import VALIDATED, content_key, is_marked, mark
-from townfiscal.towns._workbook import _SCIENTIFIC, numbers
+from townfiscal.towns._workbook import _NUMBER_TEXT, _SCIENTIFIC, numbers
 
 __all__ = ["Origin", "validate_keyed", "validate_towns"]
 
@@ -46,9 +46,6 @@ class Origin:
     headers: Sequence[str]
     header_row: int
 
-
-#: Full-width digits (and the marks written with them) as the ASCII ones.
-_DIGITS = str.maketrans("０１２３４５６７８９，．－＋　", "0123456789,.-+ ")
 
 def _as_text(series: pd.Series) -> pd.Series:
     """Strings, stripped; blanks for missing values; ``441521100.0`` (Excel) as ``441521100``."""
@@ -86,7 +83,7 @@ def _codes(series: pd.Series) -> tuple[pd.Series, npt.NDArray[np.bool_]]:
     codes = _as_text(series)
     wide = codes.str.contains("[０-９]", regex=True).to_numpy(dtype=bool)
     if wide.any():
-        codes[wide] = codes[wide].str.translate(_DIGITS)
+        codes[wide] = codes[wide].str.translate(_NUMBER_TEXT)
     twelve = codes.str.fullmatch(r"[1-9]\d{11}").to_numpy(dtype=bool)
     if not twelve.any():
         return codes, twelve
