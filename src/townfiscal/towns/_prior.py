@@ -38,6 +38,7 @@ from townfiscal.towns._columns import _CODE_RE, _UNIT_RE, _WAN, _YUAN, Unit, _fo
 from townfiscal.towns._plausible import PlausibilityWarning, implausible, message
 from townfiscal.towns._validate import (
     _SCIENTIFIC_MESSAGE,
+    _blank,
     _code_faults,
     _same_code,
     validate_towns,
@@ -266,7 +267,7 @@ def read_prior(
     codes, well_formed, faults = _code_faults(frame[code_header].reset_index(drop=True))
     raw = frame[amount_header].reset_index(drop=True)
     amounts = numbers(raw).to_numpy(dtype=np.float64)
-    blank = raw.isna().to_numpy(dtype=bool) | (raw.astype(str).str.strip() == "").to_numpy(bool)
+    blank = _blank(raw).to_numpy(dtype=bool)
 
     problems: list[Problem] = []
 
