@@ -436,7 +436,7 @@ def create_app(config: ServiceConfig | None = None) -> Litestar:
             front_door(config, runs.workers.shed_if_busy, frozenset(REQUEST_MODELS)),
             *([bearer_auth(config.api_token)] if config.api_token else []),
         ],
-        before_request=intake(config, REQUEST_MODELS, runs.workers.shed_if_busy),
+        before_request=intake(config, REQUEST_MODELS),
         request_max_body_size=config.max_body_bytes,
         openapi_config=openapi_config,
         on_startup=[on_startup],

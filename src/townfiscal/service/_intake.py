@@ -18,7 +18,7 @@ are walked in Python.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 import attrs
@@ -192,24 +192,19 @@ def _problem(exc: msgspec.ValidationError, prefix: str) -> Problem:
     return Problem(message, column=column, value=None)
 
 
-def intake(
-    config: ServiceConfig, models: dict[str, type], shed: Callable[[], None] | None = None
-) -> Any:
+def intake(config: ServiceConfig, models: dict[str, type]) -> Any:
     """A ``before_request`` hook: the bodies of the routes in *models* (path → request
     type) decoded and checked by :func:`check_body`.
 
-    *shed*, when given, is called first: it turns the request away (``503``) when the
-    workers' queue is full, before any work is spent on its body. A body too deeply nested
-    for the decoder is ``422``; one that is not JSON at all is left to the handler, which
-    says so the same way.
+    A body too deeply nested for the decoder is ``422``; one that is not JSON at all is left
+    to the handler, which says so the same way. (A full queue has turned the request away
+    before this, at the front door.)
     """
 
     async def before_request(request: Request[Any, Any, Any]) -> None:
         model = models.get(request.url.path)
         if model is None or request.method != "POST":
             return
-        if shed is not None:
-            shed()
         try:
             data = await request.json()
         except RecursionError:
