@@ -165,11 +165,7 @@ def _scale(header: str, report: ReadReport, unit: Unit | None, where: Problem
     if report.unit is not None:
         return (10_000.0 if report.unit == "wan" else 1.0), report.unit, \
             f"the unit line {report.unit_text!r}"
-    if report.unit_text is not None:
-        raise ValidationError([Problem(
-            "the unit line names a unit the library does not read; write the money in 元 or "
-            "万元", file=where.file, sheet=where.sheet, value=report.unit_text)],
-            what=f"last year's table {where.file}")
+    report._check_unit_line(f"last year's table {where.file}")
     chosen = unit or "yuan"
     return (10_000.0 if chosen == "wan" else 1.0), chosen, (
         "unit= (no header or unit line says)" if unit else "the default (no header or unit "

@@ -67,10 +67,7 @@ def read_towns_report(
     # a file is untrusted input: a mark it brings (parquet keeps pandas' attrs) is not ours
     frame.attrs.pop(VALIDATED, None)
     what = f"towns file {report.file}"
-    if report.unit_text is not None and report.unit is None:
-        raise ValidationError([Problem(
-            "the unit line names a unit the library does not read; write the money in 元 or "
-            "万元", file=report.file, sheet=report.sheet, value=report.unit_text)], what=what)
+    report._check_unit_line(what)
     origin = Origin(file=report.file, sheet=report.sheet, lines=report.lines,
                     headers=report.headers, header_row=report.header_row)
     try:

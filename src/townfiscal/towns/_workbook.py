@@ -134,6 +134,14 @@ class ReadReport:
     warnings: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
 
+    def _check_unit_line(self, what: str) -> None:
+        """Raise :class:`ValidationError` when a unit line names a unit the library does not
+        read (``单位：千元``): money in an unknown unit must not be read as yuan."""
+        if self.unit_text is not None and self.unit is None:
+            raise ValidationError([Problem(
+                "the unit line names a unit the library does not read; write the money in 元 "
+                "or 万元", file=self.file, sheet=self.sheet, value=self.unit_text)], what=what)
+
     def to_dict(self) -> dict[str, Any]:
         """What was found, small and JSON-friendly (for ``DataFrame.attrs`` and provenance).
 
