@@ -209,3 +209,16 @@ def test_a_whole_number_beyond_float_is_refused_not_overflowed(value, shown):
     assert problem.value == shown
     assert problem.message.startswith("must be a number <= 1e15" if value > 0
                                       else "must be a number >= 0")
+
+
+def test_a_constraint_naming_a_text_column_names_each_town():
+    """Floor(amount='name') refuses the text of every town by code, not a raw ValueError."""
+    towns = tf.load_example()
+    for call in (lambda: tf.fund_range(towns, "guangdong-2020", [tf.Floor(amount="name")]),
+                 lambda: tf.allocate(towns, "guangdong-2020",
+                                     constraints=[tf.Floor(amount="name")])):
+        with pytest.raises(tf.ValidationError) as info:
+            call()
+        first = info.value.problems[0]
+        assert (first.row, first.column, first.value) == ("440203100", "name", "西联镇")
+        assert first.message == "Floor needs numbers, but the column 'name' holds text"

@@ -82,7 +82,17 @@ class ModelContext:
             raise ValidationError(
                 [Problem(f"{what} needs the column {name!r}, which the towns table lacks",
                          column=name)], what=what)
-        return self.towns[name].to_numpy(dtype=np.float64, na_value=np.nan)
+        col = self.towns[name]
+        if pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
+            return col.to_numpy(dtype=np.float64, na_value=np.nan)
+        numeric = pd.to_numeric(col, errors="coerce")
+        text = col.index[numeric.isna() & col.notna()]
+        if len(text):
+            raise ValidationError(
+                [Problem(f"{what} needs numbers, but the column {name!r} holds text",
+                         row=str(c), column=name, value=col[c]) for c in text[:200]],
+                what=what)
+        return numeric.to_numpy(dtype=np.float64, na_value=np.nan)
 
     def labels(self, name: str, *, what: str) -> NDArray[Any]:
         """Column ``name`` as an object array of labels (for grouping)."""
